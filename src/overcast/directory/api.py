@@ -1,0 +1,341 @@
+"""The VSD API v6 over HTTP (FastAPI): routes generated from the entity registry.
+
+Wire rules that bambou depends on (vsd-api.md §1–§7): single objects travel as one-element
+arrays, empty lists are ``200 []``, bodies on GET/HEAD/DELETE are ignored, every error is the
+VSD error JSON, and listing metadata travels in ``X-Nuage-*`` headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .errors import VsdError, bad_request
+from .schema import REGISTRY, ROOT, Entity
+from .service import Directory, Principal
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/nuage/api/v6"
+_JSON_TYPES = {"str": "string", "int": "integer", "bool": "boolean", "float": "number",
+               "list": "array", "dict": "object"}
+
+
+def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=json.dumps(content, separators=(",", ":")).encode(),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _error(exc: VsdError) -> Response:
+    return _json(exc.body(), exc.status)
+
+
+class _Wakeup:
+    """Lets long-polls sleep until this process commits a change (or a short timeout)."""
+
+    def __init__(self) -> None:
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, directory: Directory) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+        directory.listener.subscribe(self._notify)
+
+    def _notify(self, _revision: int) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._fire)
+
+    def _fire(self) -> None:
+        assert self._event is not None
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        if self._event is None:
+            await asyncio.sleep(timeout)
+            return
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            pass
+
+
+def create_app(
+    directory: Directory, *, events_timeout: float = 30.0, worker_threads: int = 64
+) -> FastAPI:
+    """The directory's ASGI application."""
+    wakeup = _Wakeup()
+
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        import anyio.to_thread
+
+        # Each in-flight request holds a worker thread while it talks to the store.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = worker_threads
+        wakeup.bind(directory)
+        yield
+
+    app = FastAPI(
+        title="Overcast directory — VSD API v6",
+        version="6",
+        description="Nuage VSD REST API v6 compatible policy directory (driven by vspk).",
+        lifespan=lifespan,
+    )
+    app.state.directory = directory
+
+    @app.exception_handler(VsdError)
+    async def _vsd_error(_request: Request, exc: VsdError) -> Response:
+        return _error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        return _error(bad_request(f"Malformed request: {exc.errors()[:1]}"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        return _error(VsdError(exc.status_code, title, str(exc.detail), code=2000 + exc.status_code))
+
+    @app.exception_handler(Exception)
+    async def _internal_error(_request: Request, exc: Exception) -> Response:
+        log.exception("internal error")
+        return _error(VsdError(500, "Internal error", f"{type(exc).__name__}: {exc}", code=2500))
+
+    def authenticate(request: Request) -> Principal:
+        principal, _key, _expiry = directory.authenticate(
+            request.headers.get("X-Nuage-Organization"), request.headers.get("Authorization")
+        )
+        return principal
+
+    async def principal_of(request: Request) -> Principal:
+        return await run_in_threadpool(authenticate, request)
+
+    async def json_body(request: Request) -> Any:
+        raw = await request.body()
+        if not raw.strip():
+            raise bad_request("The request needs a JSON body.")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise bad_request("The request body is not valid JSON.") from None
+
+    def confirmed(request: Request) -> bool:
+        return request.query_params.get("responseChoice") == "1"
+
+    def int_header(request: Request, name: str) -> int | None:
+        value = request.headers.get(name)
+        if value is None or value.strip() == "":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise bad_request(f"{name} must be an integer.", prop=name) from None
+
+    # --- /me and /events -----------------------------------------------------------------
+
+    @app.get(PREFIX + "/me", tags=["session"], summary="Log in: returns the user with an APIKey")
+    async def me(request: Request) -> Response:
+        result = await run_in_threadpool(
+            directory.login,
+            request.headers.get("X-Nuage-Organization"),
+            request.headers.get("Authorization"),
+        )
+        return _json([result])
+
+    @app.get(PREFIX + "/events", tags=["session"], summary="Push channel (long poll)")
+    async def events(request: Request, uuid: str | None = None) -> Response:
+        principal = await principal_of(request)
+        cursor = None
+        if uuid:
+            cursor = await run_in_threadpool(directory.channel_cursor, principal, uuid)
+        if cursor is None:
+            channel = await run_in_threadpool(directory.open_channel, principal)
+            return _json({"uuid": channel, "events": []})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + events_timeout
+        while True:
+            found, cursor = await run_in_threadpool(directory.poll_events, principal, uuid, cursor)
+            if found:
+                return _json({"uuid": uuid, "events": found})
+            remaining = deadline - loop.time()
+            if remaining <= 0 or await request.is_disconnected():
+                return _json({"uuid": uuid, "events": []})
+            await wakeup.wait(min(remaining, 1.0))
+
+    # --- generated entity routes -----------------------------------------------------------
+
+    def list_handler(parent_resource: str, resource: str, *, head: bool):  # type: ignore[no-untyped-def]
+        async def handler(request: Request) -> Response:
+            principal = await principal_of(request)
+            parent_id = request.path_params.get("parent_id")
+            result = await run_in_threadpool(
+                lambda: directory.list(
+                    principal, parent_resource, parent_id, resource,
+                    filter_text=request.headers.get("X-Nuage-Filter"),
+                    order_text=request.headers.get("X-Nuage-OrderBy"),
+                    page=int_header(request, "X-Nuage-Page"),
+                    page_size=int_header(request, "X-Nuage-PageSize"),
+                    count_only=head,
+                )
+            )
+            headers = {
+                "X-Nuage-Count": str(result.total),
+                "X-Nuage-Page": str(result.page),
+                "X-Nuage-PageSize": str(result.page_size),
+            }
+            for echoed in ("X-Nuage-OrderBy", "X-Nuage-Filter"):
+                if request.headers.get(echoed):
+                    headers[echoed] = request.headers[echoed]
+            if request.headers.get("X-Nuage-Filter"):
+                headers["X-Nuage-FilterType"] = "predicate"
+            if head:
+                return Response(status_code=200, headers=headers)
+            return _json(result.items, 200, headers)
+
+        return handler
+
+    def create_handler(parent_resource: str, resource: str):  # type: ignore[no-untyped-def]
+        async def handler(request: Request) -> Response:
+            principal = await principal_of(request)
+            body = await json_body(request)
+            parent_id = request.path_params.get("parent_id")
+            if isinstance(body, list):
+                results = await run_in_threadpool(
+                    directory.bulk_create, principal, parent_resource, parent_id, resource, body
+                )
+                failures = sum(1 for status, _ in results if status >= 300)
+                payload = {
+                    "response": [{"status": status, "data": data} for status, data in results],
+                    "responseMetadata": {"success": len(results) - failures, "failure": failures},
+                }
+                return _json(payload, 207 if failures else 201)
+            created = await run_in_threadpool(
+                directory.create, principal, parent_resource, parent_id, resource, body
+            )
+            return _json([created], 201)
+
+        return handler
+
+    def assign_handler(parent_resource: str, resource: str):  # type: ignore[no-untyped-def]
+        async def handler(request: Request) -> Response:
+            principal = await principal_of(request)
+            body = await json_body(request)
+            await run_in_threadpool(
+                directory.assign, principal, parent_resource, request.path_params["parent_id"],
+                resource, body,
+            )
+            return Response(status_code=204)
+
+        return handler
+
+    def get_handler(resource: str):  # type: ignore[no-untyped-def]
+        async def handler(request: Request) -> Response:
+            principal = await principal_of(request)
+            obj = await run_in_threadpool(
+                directory.get, principal, resource, request.path_params["object_id"]
+            )
+            return _json([obj])
+
+        return handler
+
+    def update_handler(resource: str):  # type: ignore[no-untyped-def]
+        async def handler(request: Request) -> Response:
+            principal = await principal_of(request)
+            body = await json_body(request)
+            updated = await run_in_threadpool(
+                lambda: directory.update(
+                    principal, resource, request.path_params["object_id"], body,
+                    confirmed=confirmed(request),
+                )
+            )
+            return _json([updated])
+
+        return handler
+
+    def delete_handler(resource: str):  # type: ignore[no-untyped-def]
+        async def handler(request: Request) -> Response:
+            principal = await principal_of(request)
+            await run_in_threadpool(
+                lambda: directory.delete(
+                    principal, resource, request.path_params["object_id"],
+                    confirmed=confirmed(request),
+                )
+            )
+            return Response(status_code=204)
+
+        return handler
+
+    def body_schema(entity: Entity, *, bulk: bool = False) -> dict[str, Any]:
+        ref = {"$ref": f"#/components/schemas/{entity.rest_name}"}
+        schema = {"oneOf": [ref, {"type": "array", "items": ref}]} if bulk else ref
+        return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+    for (parent, resource), relation in sorted(REGISTRY.relations.items()):
+        entity = REGISTRY.entity(relation.child)
+        if parent == ROOT:
+            path, tag = f"{PREFIX}/{resource}", resource
+        else:
+            parent_resource = REGISTRY.entity(parent).resource
+            path, tag = f"{PREFIX}/{parent_resource}/{{parent_id}}/{resource}", parent_resource
+        parent_resource = ROOT if parent == ROOT else REGISTRY.entity(parent).resource
+        app.add_api_route(path, list_handler(parent_resource, resource, head=False),
+                          methods=["GET"], tags=[tag], summary=f"List {resource}")
+        app.add_api_route(path, list_handler(parent_resource, resource, head=True),
+                          methods=["HEAD"], tags=[tag], summary=f"Count {resource}")
+        creatable = relation.kind == "owner" or (relation.kind == "root" and ROOT in entity.owners)
+        if creatable:
+            app.add_api_route(path, create_handler(parent_resource, resource), methods=["POST"],
+                              tags=[tag], summary=f"Create {entity.rest_name} (or a bulk array)",
+                              status_code=201, openapi_extra=body_schema(entity, bulk=True))
+        if relation.kind == "member":
+            app.add_api_route(
+                path, assign_handler(parent_resource, resource), methods=["PUT"], tags=[tag],
+                summary=f"Replace the assigned {resource}", status_code=204,
+                openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"type": "array", "items": {"type": "string"}}}}}},
+            )
+    for entity in REGISTRY.entities.values():
+        path = f"{PREFIX}/{entity.resource}/{{object_id}}"
+        app.add_api_route(path, get_handler(entity.resource), methods=["GET"],
+                          tags=[entity.resource], summary=f"Get one {entity.rest_name}")
+        app.add_api_route(path, update_handler(entity.resource), methods=["PUT"],
+                          tags=[entity.resource], summary=f"Update a {entity.rest_name}",
+                          openapi_extra=body_schema(entity))
+        app.add_api_route(path, delete_handler(entity.resource), methods=["DELETE"],
+                          tags=[entity.resource], summary=f"Delete a {entity.rest_name}",
+                          status_code=204)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for entity in REGISTRY.entities.values():
+            properties: dict[str, Any] = {}
+            for attr in entity.attrs.values():
+                prop: dict[str, Any] = {"type": _JSON_TYPES[attr.type]}
+                if attr.choices:
+                    prop["enum"] = list(attr.choices)
+                properties[attr.name] = {"anyOf": [prop, {"type": "null"}]}
+            components[entity.rest_name] = {
+                "type": "object", "properties": properties,
+                "required": list(entity.required),
+            }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

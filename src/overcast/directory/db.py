@@ -1,0 +1,219 @@
+"""The directory's tables and how to open the store (SQLite embedded default, or PostgreSQL).
+
+Objects of every entity live in one table with their attributes as JSON: the VSD model has
+hundreds of attributes per entity that the server only stores and echoes, while the few it
+reasons about (parent, enterprise, name) are real, indexed columns. Descendant listings go
+through ``scopes`` (an ancestor closure), associations through ``members``, allocated addresses
+through ``addresses`` (its primary key is what makes concurrent allocation safe), and every
+committed change through ``changes``, whose revision the controller tails.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+objects = Table(
+    "objects",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("kind", String(40), nullable=False),
+    Column("parent_id", String(36)),
+    Column("parent_type", String(40)),
+    Column("enterprise_id", String(36)),
+    Column("name", String(255)),
+    Column("data", JsonType, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Index("ix_objects_kind_parent", "kind", "parent_id"),
+    Index("ix_objects_kind_enterprise", "kind", "enterprise_id"),
+    Index("ix_objects_kind_name", "kind", "name"),
+    Index("ix_objects_parent", "parent_id"),
+)
+
+scopes = Table(
+    "scopes",
+    metadata,
+    Column("ancestor_id", String(36), primary_key=True),
+    Column("kind", String(40), primary_key=True),
+    Column("object_id", String(36), primary_key=True),
+    Index("ix_scopes_object", "object_id"),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("relation", String(64), primary_key=True),
+    Column("parent_id", String(36), primary_key=True),
+    Column("child_id", String(36), primary_key=True),
+    Index("ix_members_child", "relation", "child_id"),
+)
+
+addresses = Table(
+    "addresses",
+    metadata,
+    Column("network_id", String(36), primary_key=True),
+    Column("address", BigInteger, primary_key=True),
+    Column("owner_id", String(36), nullable=False),
+    Index("ix_addresses_owner", "owner_id"),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("revision", BigInteger, primary_key=True, autoincrement=False),
+    Column("created", BigInteger, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("entity_type", String(40), nullable=False),
+    Column("entity_id", String(36), nullable=False),
+    Column("parent_type", String(40)),
+    Column("parent_id", String(36)),
+    Column("enterprise_id", String(36)),
+    Column("user_id", String(36)),
+    Column("data", JsonType, nullable=False),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("user_id", String(36), primary_key=True),
+    Column("enterprise_id", String(36), nullable=False),
+    Column("user_name", String(255), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Index("ix_credentials_login", "enterprise_id", "user_name", unique=True),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("user_id", String(36), nullable=False),
+    Column("expires", BigInteger, nullable=False),
+    Index("ix_api_keys_user", "user_id"),
+)
+
+event_channels = Table(
+    "event_channels",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), nullable=False),
+    Column("cursor", BigInteger, nullable=False),
+    Column("last_poll", BigInteger, nullable=False),
+)
+
+
+def default_sqlite_url(state_dir: Path) -> str:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(state_dir / 'directory.db').resolve()}"
+
+
+class Store:
+    """An engine plus the discipline for write transactions on each backend.
+
+    SQLite allows one writer: writes take an in-process lock and ``BEGIN IMMEDIATE`` (so another
+    process waits on the busy timeout instead of failing on a stale snapshot). PostgreSQL runs
+    writers concurrently; they serialise where it matters by row locks (see ``Transaction``).
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+        self.engine: Engine = create_engine(url, **kwargs)
+        self._write_lock = threading.Lock()
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back on any exception."""
+        if self.is_sqlite:
+            with self._write_lock:
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+                    with conn.begin():
+                        yield conn
+        else:
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling defers BEGIN and cannot do BEGIN IMMEDIATE; take over
+    # (the recipe from SQLAlchemy's SQLite dialect documentation).
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def migrate(store: Store) -> None:
+    """Bring the schema to the newest Alembic revision (safe to run from several processes)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.write() as conn:
+        if not store.is_sqlite:
+            # Two services starting together must not both create the tables.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261207)")
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")

@@ -1,0 +1,402 @@
+"""The entities the directory serves: names, attributes and how they relate.
+
+Attribute names, types and enum choices come from the vspk model (``vsd_model_v6.json``, a
+trimmed copy of ``shared/reference/vsd-model-v6.json``); what the SDK cannot say — which parent
+owns an object, which attributes the server computes, what is mandatory in practice, where a
+name must be unique — is stated here, once, per entity.
+
+Relations between a parent and a child resource come in three kinds:
+
+* ``owner``: the child is created under that parent (``POST /zones/{id}/subnets``);
+* ``descendant``: a read-only listing of every object of that type below the parent, directly
+  or through links such as container → interface → vport (``GET /domains/{id}/vports``);
+* ``member``: an association replaced wholesale with ``PUT`` (``/policygroups/{id}/vports``),
+  served in both directions from one association table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from typing import Any, Literal
+
+ROOT = "me"
+
+#: Attributes every object carries, all server-maintained (vsd-api.md §8).
+IDENTITY_ATTRS = frozenset(
+    {
+        "ID",
+        "parentID",
+        "parentType",
+        "owner",
+        "lastUpdatedBy",
+        "creationDate",
+        "lastUpdatedDate",
+        "entityScope",
+        "embeddedMetadata",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Attr:
+    name: str
+    type: str  # str | int | bool | float | list | dict
+    choices: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class Entity:
+    """How one VSD entity behaves in the directory."""
+
+    rest_name: str
+    resource: str
+    attrs: dict[str, Attr]
+    #: Parents an object is created under (``me`` = the root collection).
+    owners: tuple[str, ...]
+    #: Attributes the server computes; values sent by clients are ignored.
+    readonly: frozenset[str] = frozenset()
+    #: Attributes that must be present (non-null) once defaults are applied.
+    required: tuple[str, ...] = ()
+    #: Attributes that may be given on create but never changed afterwards.
+    immutable: frozenset[str] = frozenset()
+    #: Server defaults applied on create when the client sends nothing.
+    defaults: dict[str, Any] = field(default_factory=dict)
+    #: Where ``name`` (or ``unique_attr``) must be unique: the parent, the enterprise, or everywhere.
+    unique_scope: Literal["parent", "enterprise", "global"] | None = "parent"
+    unique_attr: str = "name"
+    #: Listed by every user (read) but written by csproot only (entityScope GLOBAL).
+    global_scope: bool = False
+    #: Only csproot may create or delete these.
+    operator_only: bool = False
+
+    def writable(self, attr: str) -> bool:
+        return attr in self.attrs and attr not in self.readonly and attr not in IDENTITY_ATTRS
+
+
+@dataclass(frozen=True)
+class Relation:
+    parent: str
+    child: str
+    kind: Literal["owner", "descendant", "member", "root"]
+
+
+def _load_model() -> dict[str, Any]:
+    text = resources.files("overcast.directory").joinpath("vsd_model_v6.json").read_text()
+    return json.loads(text)
+
+
+_ENTITY_RULES: dict[str, dict[str, Any]] = {
+    "enterprise": dict(
+        owners=(ROOT,),
+        readonly={"customerID", "enterpriseType", "floatingIPsUsed", "sharedEnterprise"},
+        required=("name",),
+        unique_scope="global",
+        operator_only=True,
+        defaults={"floatingIPsQuota": 16, "DHCPLeaseInterval": 24},
+    ),
+    "user": dict(
+        owners=("enterprise",),
+        readonly={"APIKey", "APIKeyExpiry"},
+        required=("userName", "password"),
+        unique_scope="enterprise",
+        unique_attr="userName",
+        immutable={"userName"},
+        defaults={"disabled": False},
+    ),
+    "domaintemplate": dict(owners=("enterprise",), required=("name",), readonly={"policyChangeStatus"}),
+    "zonetemplate": dict(owners=("domaintemplate",), required=("name",)),
+    "subnettemplate": dict(
+        owners=("zonetemplate", "domaintemplate"),
+        required=("name", "address", "netmask"),
+        defaults={"IPType": "IPV4"},
+    ),
+    "policygrouptemplate": dict(
+        owners=("domaintemplate", "l2domaintemplate"),
+        required=("name", "type"),
+        defaults={"type": "SOFTWARE"},
+    ),
+    "domain": dict(
+        owners=("enterprise",),
+        readonly={
+            "enterpriseID", "serviceID", "labelID", "domainID", "backHaulVNID",
+            "backHaulServiceID", "customerID", "policyChangeStatus",
+        },
+        required=("name", "templateID"),
+        immutable={"templateID"},
+        unique_scope="parent",
+        defaults={
+            "tunnelType": "DC_DEFAULT", "DHCPBehavior": "CONSUME", "PATEnabled": "DISABLED",
+            "maintenanceMode": "DISABLED", "underlayEnabled": "DISABLED",
+        },
+    ),
+    "zone": dict(
+        owners=("domain",),
+        readonly={"policyGroupID", "numberOfHostsInSubnets"},
+        required=("name",),
+        defaults={"maintenanceMode": "DISABLED", "multicast": "INHERITED", "IPType": "IPV4"},
+    ),
+    "subnet": dict(
+        owners=("zone",),
+        readonly={
+            "vnId", "serviceID", "policyGroupID", "gatewayMACAddress", "entityState",
+            "domainServiceLabel",
+        },
+        required=("name", "address", "netmask"),
+        immutable={"templateID"},
+        defaults={
+            "IPType": "IPV4", "PATEnabled": "INHERITED", "maintenanceMode": "DISABLED",
+            "multicast": "INHERITED", "l2EncapType": "VXLAN", "enableDHCPv4": True,
+        },
+    ),
+    "vport": dict(
+        owners=("subnet", "l2domain"),
+        readonly={"domainID", "zoneID", "assocEntityID", "hasAttachedInterfaces", "domainName"},
+        required=("name", "type", "addressSpoofing"),
+        immutable={"type"},
+        defaults={
+            "type": "VM", "addressSpoofing": "INHERITED", "operationalState": "INIT",
+            "multicast": "INHERITED", "active": True,
+        },
+    ),
+    "policygroup": dict(
+        owners=("domain", "l2domain"),
+        readonly={"policyGroupID", "entityState"},
+        required=("name", "type"),
+        defaults={"type": "SOFTWARE", "external": False},
+    ),
+    "ingressacltemplate": dict(
+        owners=("domain", "domaintemplate", "l2domain", "l2domaintemplate"),
+        readonly={"policyState", "associatedLiveEntityID"},
+        required=("name",),
+        defaults={
+            "active": False, "defaultAllowIP": False, "defaultAllowNonIP": False,
+            "priorityType": "NONE", "policyState": "LIVE", "allowAddressSpoof": False,
+        },
+    ),
+    "egressacltemplate": dict(
+        owners=("domain", "domaintemplate", "l2domain", "l2domaintemplate"),
+        readonly={"policyState", "associatedLiveEntityID"},
+        required=("name",),
+        defaults={
+            "active": False, "defaultAllowIP": False, "defaultAllowNonIP": False,
+            "defaultInstallACLImplicitRules": True, "priorityType": "NONE", "policyState": "LIVE",
+        },
+    ),
+    "ingressaclentrytemplate": dict(
+        owners=("ingressacltemplate",),
+        readonly={
+            "locationEntityType", "networkEntityType", "ACLTemplateName", "domainName",
+            "enterpriseName", "statsID", "policyState", "associatedLiveEntityID",
+            "associatedLiveTemplateID",
+        },
+        required=("action", "etherType", "DSCP", "locationType", "networkType"),
+        unique_scope=None,
+        defaults={
+            "action": "FORWARD", "etherType": "0x0800", "DSCP": "*", "locationType": "ANY",
+            "networkType": "ANY", "protocol": "ANY", "stateful": False, "policyState": "LIVE",
+        },
+    ),
+    "egressaclentrytemplate": dict(
+        owners=("egressacltemplate",),
+        readonly={
+            "locationEntityType", "networkEntityType", "ACLTemplateName", "domainName",
+            "enterpriseName", "statsID", "policyState", "associatedLiveEntityID",
+            "associatedLiveTemplateID",
+        },
+        required=("action", "etherType", "DSCP", "locationType", "networkType"),
+        unique_scope=None,
+        defaults={
+            "action": "FORWARD", "etherType": "0x0800", "DSCP": "*", "locationType": "ANY",
+            "networkType": "ANY", "protocol": "ANY", "stateful": False, "policyState": "LIVE",
+        },
+    ),
+    "enterprisenetwork": dict(
+        owners=("enterprise",),
+        required=("name", "address", "netmask"),
+        unique_scope="parent",
+        defaults={"IPType": "IPV4"},
+    ),
+    "networkmacrogroup": dict(owners=("enterprise",), required=("name",)),
+    "container": dict(
+        owners=(ROOT,),
+        readonly={
+            "enterpriseID", "enterpriseName", "userID", "userName", "domainIDs", "zoneIDs",
+            "subnetIDs", "l2DomainIDs", "VRSID", "hypervisorIP", "vrsRawVersion", "vrsVersion",
+        },
+        required=("name", "UUID"),
+        immutable={"UUID"},
+        unique_scope="global",
+        unique_attr="UUID",
+        defaults={"status": "INIT"},
+    ),
+    "containerinterface": dict(
+        owners=("container",),
+        readonly={
+            "VPortName", "attachedNetworkID", "attachedNetworkType", "netmask", "gateway",
+            "domainID", "domainName", "zoneID", "zoneName", "containerUUID", "networkName",
+            "IPv6Gateway",
+        },
+        required=("MAC", "VPortID"),
+        immutable={"MAC", "VPortID", "IPAddress"},
+        unique_scope=None,
+    ),
+    "vm": dict(
+        owners=(ROOT,),
+        readonly={
+            "enterpriseID", "enterpriseName", "userID", "userName", "domainIDs", "zoneIDs",
+            "subnetIDs", "l2DomainIDs", "VRSID", "hypervisorIP", "vrsRawVersion", "vrsVersion",
+        },
+        required=("name", "UUID"),
+        immutable={"UUID"},
+        unique_scope="global",
+        unique_attr="UUID",
+        defaults={"status": "INIT"},
+    ),
+    "vminterface": dict(
+        owners=("vm",),
+        readonly={
+            "VPortName", "attachedNetworkID", "attachedNetworkType", "netmask", "gateway",
+            "domainID", "domainName", "zoneID", "zoneName", "VMUUID", "networkName",
+            "IPv6Gateway",
+        },
+        required=("MAC", "VPortID"),
+        immutable={"MAC", "VPortID", "IPAddress"},
+        unique_scope=None,
+    ),
+    "sharednetworkresource": dict(
+        owners=(ROOT,),
+        readonly={"vnID", "gatewayMACAddress", "enterpriseID"},
+        required=("name", "type", "address", "netmask"),
+        immutable={"address", "netmask", "type"},
+        unique_scope="global",
+        global_scope=True,
+        operator_only=True,
+        defaults={"type": "PUBLIC", "DHCPManaged": True},
+    ),
+    "floatingip": dict(
+        owners=("domain",),
+        readonly={"assigned", "assignedToObjectType", "assignedToObjectID"},
+        required=("associatedSharedNetworkResourceID",),
+        immutable={"associatedSharedNetworkResourceID", "address"},
+        unique_scope=None,
+        defaults={"assigned": False, "accessControl": False, "isSecondaryFIP": False},
+    ),
+    "l2domaintemplate": dict(
+        owners=("enterprise",),
+        required=("name",),
+        defaults={"DHCPManaged": False, "IPType": "IPV4"},
+    ),
+    "l2domain": dict(
+        owners=("enterprise",),
+        readonly={
+            "vnId", "serviceID", "gatewayMACAddress", "DHCPManaged", "address", "netmask",
+            "IPType", "entityState",
+        },
+        required=("name", "templateID"),
+        immutable={"templateID"},
+        defaults={"maintenanceMode": "DISABLED", "l2EncapType": "VXLAN"},
+    ),
+}
+
+#: Read-only listings of descendants reached through the scope links (see ``scopes``).
+_DESCENDANT_LISTINGS: dict[str, tuple[str, ...]] = {
+    "enterprise": ("containers", "vms"),
+    "domaintemplate": ("domains",),
+    "l2domaintemplate": ("l2domains",),
+    "subnettemplate": ("subnets",),
+    "domain": (
+        "subnets", "vports", "containers", "containerinterfaces", "vms", "vminterfaces",
+        "ingressaclentrytemplates", "egressaclentrytemplates", "floatingips",
+    ),
+    "zone": ("vports", "containers", "containerinterfaces", "vms", "vminterfaces"),
+    "subnet": ("containers", "containerinterfaces", "vms", "vminterfaces"),
+    "l2domain": (
+        "containers", "containerinterfaces", "vms", "vminterfaces",
+        "ingressaclentrytemplates", "egressaclentrytemplates",
+    ),
+    "vport": ("containers", "containerinterfaces", "vms", "vminterfaces"),
+    "floatingip": ("vports",),
+}
+
+#: Association tables (member relations): relation name -> (parent, child).
+MEMBER_RELATIONS: dict[str, tuple[str, str]] = {
+    "policygroup.vport": ("policygroup", "vport"),
+    "networkmacrogroup.enterprisenetwork": ("networkmacrogroup", "enterprisenetwork"),
+}
+
+#: Root collections (``GET /<resource>``) beyond the entities created at the root.
+_ROOT_LISTINGS = (
+    "enterprises", "users", "domains", "zones", "subnets", "policygroups", "ingressacltemplates",
+    "egressacltemplates", "ingressaclentrytemplates", "egressaclentrytemplates",
+    "enterprisenetworks", "networkmacrogroups", "containers", "containerinterfaces", "vms",
+    "vminterfaces", "sharednetworkresources", "floatingips", "l2domains",
+)
+
+
+class Registry:
+    """Every served entity and relation, looked up by REST or resource name."""
+
+    def __init__(self) -> None:
+        model = _load_model()
+        self.entities: dict[str, Entity] = {}
+        for rest_name, rules in _ENTITY_RULES.items():
+            raw = model[rest_name]
+            attrs = {
+                name: Attr(name, a["type"], tuple(a["choices"]) if a["choices"] else None)
+                for name, a in raw["attrs"].items()
+            }
+            self.entities[rest_name] = Entity(
+                rest_name=rest_name,
+                resource=raw["resource_name"],
+                attrs=attrs,
+                owners=tuple(rules["owners"]),
+                readonly=frozenset(rules.get("readonly", ())),
+                required=tuple(rules.get("required", ())),
+                immutable=frozenset(rules.get("immutable", ())),
+                defaults=dict(rules.get("defaults", {})),
+                unique_scope=rules.get("unique_scope", "parent"),
+                unique_attr=rules.get("unique_attr", "name"),
+                global_scope=rules.get("global_scope", False),
+                operator_only=rules.get("operator_only", False),
+            )
+        self.by_resource = {e.resource: e for e in self.entities.values()}
+        self.relations: dict[tuple[str, str], Relation] = {}
+        for entity in self.entities.values():
+            for owner in entity.owners:
+                kind: Literal["owner", "root"] = "root" if owner == ROOT else "owner"
+                self.relations[(owner, entity.resource)] = Relation(owner, entity.rest_name, kind)
+        for resource in _ROOT_LISTINGS:
+            key = (ROOT, resource)
+            if key not in self.relations:
+                self.relations[key] = Relation(ROOT, self.by_resource[resource].rest_name, "root")
+        for parent, resources_ in _DESCENDANT_LISTINGS.items():
+            for resource in resources_:
+                key = (parent, resource)
+                if key not in self.relations:
+                    child = self.by_resource[resource].rest_name
+                    self.relations[key] = Relation(parent, child, "descendant")
+        for parent, child in MEMBER_RELATIONS.values():
+            self.relations[(parent, self.entities[child].resource)] = Relation(parent, child, "member")
+            self.relations[(child, self.entities[parent].resource)] = Relation(child, parent, "member")
+
+    def entity(self, rest_name: str) -> Entity:
+        return self.entities[rest_name]
+
+    @cached_property
+    def me_attrs(self) -> tuple[str, ...]:
+        return tuple(sorted(_load_model()["me"]["attrs"]))
+
+    def member_relation(self, parent: str, child: str) -> tuple[str, bool]:
+        """Return (relation name, whether ``parent`` is the relation's left side)."""
+        for name, (left, right) in MEMBER_RELATIONS.items():
+            if (left, right) == (parent, child):
+                return name, True
+            if (left, right) == (child, parent):
+                return name, False
+        raise KeyError((parent, child))
+
+
+REGISTRY = Registry()

@@ -1,0 +1,87 @@
+"""Starting the directory service: open the store, migrate, bootstrap, serve HTTP(S)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from .api import create_app
+from .db import Store, default_sqlite_url, migrate
+from .service import Directory, csproot_password_from_env
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DirectoryConfig:
+    listen: str = "127.0.0.1:8443"
+    database: str | None = None
+    state_dir: Path = Path("/var/lib/overcast")
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    api_key_ttl: float = 24 * 3600
+    events_timeout: float = 30.0
+    worker_threads: int = 64
+
+    @property
+    def database_url(self) -> str:
+        return self.database or default_sqlite_url(self.state_dir)
+
+    def host_port(self) -> tuple[str, int]:
+        host, sep, port = self.listen.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"--listen takes HOST:PORT, not {self.listen!r}")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def open_directory(config: DirectoryConfig, console: Console | None = None) -> Directory:
+    """Open (and migrate) the store and make sure the operator account exists."""
+    store = Store(config.database_url)
+    migrate(store)
+    directory = Directory(store, api_key_ttl=config.api_key_ttl)
+    password, is_default = csproot_password_from_env()
+    directory.bootstrap(password)
+    if is_default and console is not None:
+        console.print(
+            "[yellow]warning:[/] csproot uses the default password 'csproot' on first start; "
+            "set OVERCAST_CSPROOT_PASSWORD to choose another."
+        )
+    return directory
+
+
+def serve(config: DirectoryConfig, console: Console) -> None:
+    import uvicorn
+
+    host, port = config.host_port()
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    directory = open_directory(config, console)
+    app = create_app(
+        directory, events_timeout=config.events_timeout, worker_threads=config.worker_threads
+    )
+
+    scheme = "https" if config.tls_cert else "http"
+    console.print(
+        f"[bold green]overcast directory[/] on {scheme}://{host}:{port}/nuage/api/v6 "
+        f"(store: {_redact(config.database_url)})"
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
+        ssl_keyfile=str(config.tls_key) if config.tls_key else None,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+    )
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

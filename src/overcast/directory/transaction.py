@@ -1,0 +1,419 @@
+"""One write (or read) transaction over the directory tables.
+
+A :class:`Transaction` is the only code that issues SQL for objects. It buffers the change-log
+records of the operation and appends them with consecutive revisions in :meth:`finish`, as the
+last statement before commit: the revision counter's row lock is taken last and held only for
+an instant, so revisions are committed in order on PostgreSQL too (a tail never skips a
+revision that commits later).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from . import ipam
+from .db import addresses, changes, counters, members, objects, scopes
+from .errors import conflict, not_found
+from .schema import REGISTRY, Entity
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Obj:
+    """A stored object: its place in the tree plus its attributes (``data``, model names)."""
+
+    kind: str
+    id: str
+    parent_id: str | None
+    parent_type: str | None
+    enterprise_id: str | None
+    data: dict[str, Any]
+    created: int = 0
+    updated: int = 0
+    owner: str | None = None
+    last_updated_by: str | None = None
+
+    @property
+    def entity(self) -> Entity:
+        return REGISTRY.entity(self.kind)
+
+    def to_json(self) -> dict[str, Any]:
+        """The object as VSD sends it: every model attribute, unset ones as null."""
+        entity = self.entity
+        out: dict[str, Any] = dict.fromkeys(entity.attrs)
+        out.update(self.data)
+        if "password" in out:
+            out["password"] = None  # never echo a password, not even its hash
+        out.update(
+            ID=self.id,
+            parentID=self.parent_id,
+            parentType=self.parent_type,
+            creationDate=self.created,
+            lastUpdatedDate=self.updated,
+            owner=self.owner,
+            lastUpdatedBy=self.last_updated_by,
+            entityScope="GLOBAL" if self.enterprise_id is None else "ENTERPRISE",
+        )
+        return out
+
+
+def row_to_obj(row: Any) -> Obj:
+    data = dict(row.data)
+    return Obj(
+        kind=row.kind,
+        id=row.id,
+        parent_id=row.parent_id,
+        parent_type=row.parent_type,
+        enterprise_id=row.enterprise_id,
+        data=data,
+        created=row.created,
+        updated=row.updated,
+        owner=data.pop("_owner", None),
+        last_updated_by=data.pop("_lastUpdatedBy", None),
+    )
+
+
+def _stored(obj: Obj) -> dict[str, Any]:
+    data = dict(obj.data)
+    data["_owner"] = obj.owner
+    data["_lastUpdatedBy"] = obj.last_updated_by
+    return data
+
+
+@dataclass
+class Change:
+    """A change-log record; the object's JSON is taken at commit time (its final state)."""
+
+    type: str  # CREATE | UPDATE | DELETE | ASSIGN
+    obj: Obj
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Transaction:
+    def __init__(self, conn: Connection, *, is_sqlite: bool, user_id: str | None = None) -> None:
+        self.conn = conn
+        self.is_sqlite = is_sqlite
+        self.user_id = user_id
+        self.now = now_ms()
+        self.changes: list[Change] = []
+        self._cache: dict[str, Obj | None] = {}
+        self._highest: dict[str, int | None] = {}
+        self._pending: set[str] = set()
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, object_id: str | None, *, lock: bool = False) -> Obj | None:
+        if not object_id:
+            return None
+        if not lock and object_id in self._cache:
+            return self._cache[object_id]
+        query = select(objects).where(objects.c.id == object_id)
+        if lock and not self.is_sqlite:
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        obj = row_to_obj(row) if row else None
+        self._cache[object_id] = obj
+        return obj
+
+    def need(self, object_id: str | None, kind: str | tuple[str, ...], *, prop: str = "") -> Obj:
+        """The object with that ID and kind, or a 409 (when named by an attribute) / 404."""
+        kinds = (kind,) if isinstance(kind, str) else kind
+        obj = self.get(object_id)
+        if obj is None or obj.kind not in kinds:
+            if prop:
+                raise conflict(
+                    f"{' or '.join(kinds)} with ID {object_id} does not exist.", prop=prop,
+                    title="Invalid input",
+                )
+            raise not_found(kinds[0], str(object_id))
+        return obj
+
+    def select(self, where: Any, *, order: Any = None, limit: int | None = None) -> list[Obj]:
+        query = select(objects).where(where).order_by(*(order or [objects.c.pk]))
+        if limit is not None:
+            query = query.limit(limit)
+        found = [row_to_obj(row) for row in self.conn.execute(query)]
+        for obj in found:
+            self._cache[obj.id] = obj
+        return found
+
+    def children(self, parent_id: str, kind: str | None = None) -> list[Obj]:
+        where = objects.c.parent_id == parent_id
+        if kind is not None:
+            where = and_(where, objects.c.kind == kind)
+        return self.select(where)
+
+    def descendants(self, ancestor_id: str, kind: str) -> list[Obj]:
+        ids = select(scopes.c.object_id).where(
+            scopes.c.ancestor_id == ancestor_id, scopes.c.kind == kind
+        )
+        return self.select(and_(objects.c.kind == kind, objects.c.id.in_(ids)))
+
+    def find(self, kind: str, attr: str, value: Any) -> list[Obj]:
+        column = objects.c.name if attr == "name" else objects.c.data[attr].as_string()
+        return self.select(and_(objects.c.kind == kind, column == value))
+
+    def exists_unique(
+        self, entity: Entity, value: Any, *, parent_id: str | None, enterprise_id: str | None,
+        exclude: str | None = None,
+    ) -> bool:
+        attr = entity.unique_attr
+        column = objects.c.name if attr == "name" else objects.c.data[attr].as_string()
+        where = [objects.c.kind == entity.rest_name, column == value]
+        if entity.unique_scope == "parent":
+            where.append(objects.c.parent_id == parent_id)
+        elif entity.unique_scope == "enterprise":
+            where.append(objects.c.enterprise_id == enterprise_id)
+        if exclude:
+            where.append(objects.c.id != exclude)
+        return self.conn.execute(select(objects.c.id).where(*where).limit(1)).first() is not None
+
+    def select_kinds_in_enterprise(self, kinds: tuple[str, ...], enterprise_id: str) -> list[Obj]:
+        return self.select(and_(objects.c.kind.in_(kinds), objects.c.enterprise_id == enterprise_id))
+
+    def ancestors(self, object_id: str) -> set[str]:
+        rows = self.conn.execute(select(scopes.c.ancestor_id).where(scopes.c.object_id == object_id))
+        return {r[0] for r in rows}
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Run a step that may fail alone: on error, its writes and buffered records go."""
+        changes, pending = len(self.changes), set(self._pending)
+        nested = self.conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            nested.rollback()
+            del self.changes[changes:]
+            self._pending = pending
+            self._cache.clear()
+            self._highest.clear()
+            raise
+        nested.commit()
+
+    # --- writing ------------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+    def insert(self, obj: Obj, links: list[str]) -> None:
+        obj.created = obj.updated = self.now
+        obj.owner = obj.last_updated_by = self.user_id
+        self.conn.execute(
+            insert(objects).values(
+                id=obj.id, kind=obj.kind, parent_id=obj.parent_id, parent_type=obj.parent_type,
+                enterprise_id=obj.enterprise_id, name=_name_of(obj), data=_stored(obj),
+                created=obj.created, updated=obj.updated,
+            )
+        )
+        self._write_scopes(obj, links)
+        self._cache[obj.id] = obj
+
+    def save(self, obj: Obj, links: list[str] | None = None) -> None:
+        """Write an object's attributes (and its scope links when given)."""
+        obj.updated = self.now
+        obj.last_updated_by = self.user_id
+        self.conn.execute(
+            update(objects)
+            .where(objects.c.id == obj.id)
+            .values(name=_name_of(obj), data=_stored(obj), updated=obj.updated,
+                    enterprise_id=obj.enterprise_id)
+        )
+        if links is not None:
+            self.conn.execute(delete(scopes).where(scopes.c.object_id == obj.id))
+            self._write_scopes(obj, links)
+        self._cache[obj.id] = obj
+
+    def _write_scopes(self, obj: Obj, links: list[str]) -> None:
+        ancestors: set[str] = set()
+        for link in links:
+            if link:
+                ancestors.add(link)
+                ancestors |= self.ancestors(link)
+        if ancestors:
+            self.conn.execute(
+                insert(scopes),
+                [{"ancestor_id": a, "kind": obj.kind, "object_id": obj.id} for a in sorted(ancestors)],
+            )
+
+    def remove(self, obj: Obj) -> None:
+        self.conn.execute(delete(objects).where(objects.c.id == obj.id))
+        self.conn.execute(
+            delete(scopes).where(or_(scopes.c.object_id == obj.id, scopes.c.ancestor_id == obj.id))
+        )
+        self.conn.execute(
+            delete(members).where(or_(members.c.parent_id == obj.id, members.c.child_id == obj.id))
+        )
+        self.conn.execute(delete(addresses).where(addresses.c.owner_id == obj.id))
+        self._cache[obj.id] = None
+
+    # --- associations -------------------------------------------------------------------
+
+    def member_ids(self, relation: str, object_id: str, *, of_parent: bool) -> list[str]:
+        if of_parent:
+            query = select(members.c.child_id).where(
+                members.c.relation == relation, members.c.parent_id == object_id
+            )
+        else:
+            query = select(members.c.parent_id).where(
+                members.c.relation == relation, members.c.child_id == object_id
+            )
+        return [r[0] for r in self.conn.execute(query)]
+
+    def set_members(self, relation: str, object_id: str, other_ids: list[str], *, of_parent: bool) -> None:
+        mine, theirs = ("parent_id", "child_id") if of_parent else ("child_id", "parent_id")
+        self.conn.execute(
+            delete(members).where(members.c.relation == relation, members.c[mine] == object_id)
+        )
+        if other_ids:
+            self.conn.execute(
+                insert(members),
+                [{"relation": relation, mine: object_id, theirs: other} for other in other_ids],
+            )
+
+    # --- counters and addresses -----------------------------------------------------------
+
+    def _ensure_counter(self, name: str, start: int) -> None:
+        dialect = sqlite if self.is_sqlite else postgresql
+        self.conn.execute(
+            dialect.insert(counters).values(name=name, value=start).on_conflict_do_nothing()
+        )
+
+    def next_value(self, name: str, start: int = 1) -> int:
+        """Allocate the next value of a named counter (row-locked until commit)."""
+        self._ensure_counter(name, start)
+        query = select(counters.c.value).where(counters.c.name == name)
+        if not self.is_sqlite:
+            query = query.with_for_update()
+        value = self.conn.execute(query).scalar_one()
+        self.conn.execute(update(counters).where(counters.c.name == name).values(value=value + 1))
+        return int(value)
+
+    def lock_name(self, name: str) -> None:
+        """Serialise writers on a name (e.g. uniqueness across the whole system)."""
+        if not self.is_sqlite:
+            self._ensure_counter(f"lock:{name}", 0)
+            self.conn.execute(
+                select(counters.c.value).where(counters.c.name == f"lock:{name}").with_for_update()
+            )
+
+    def allocate_address(
+        self,
+        network_obj: Obj,
+        network: ipaddress.IPv4Network,
+        owner_id: str,
+        *,
+        requested: str | None,
+        reserved: set[int],
+    ) -> str:
+        """Reserve ``requested`` or the next free address of a network, for ``owner_id``."""
+        self.get(network_obj.id, lock=True)  # serialise allocators of this network
+        if requested:
+            value = ipam.check_requested(network, requested, reserved)
+            if self.address_in_use(network_obj.id, value):
+                raise conflict(f"IP address {requested} is already in use.", prop="IPAddress")
+        else:
+            if network_obj.id not in self._highest:
+                self._highest[network_obj.id] = self.conn.execute(
+                    select(func.max(addresses.c.address)).where(
+                        addresses.c.network_id == network_obj.id
+                    )
+                ).scalar()
+            highest = self._highest[network_obj.id]
+            chosen = ipam.pick_free(network, reserved, highest, self._used(network_obj.id))
+            if chosen is None:
+                raise conflict(
+                    f"No free IP address left in {network} ({network_obj.data.get('name')}).",
+                    prop="IPAddress", title="Address pool exhausted",
+                )
+            value = chosen
+        self.conn.execute(
+            insert(addresses).values(network_id=network_obj.id, address=value, owner_id=owner_id)
+        )
+        current = self._highest.get(network_obj.id)
+        if network_obj.id in self._highest and (current is None or value > current):
+            self._highest[network_obj.id] = value
+        return ipam.to_text(value)
+
+    def _used(self, network_id: str) -> list[int]:
+        rows = self.conn.execute(
+            select(addresses.c.address).where(addresses.c.network_id == network_id)
+        )
+        return [r[0] for r in rows]
+
+    def address_in_use(self, network_id: str, value: int) -> bool:
+        return self.conn.execute(
+            select(addresses.c.owner_id).where(
+                addresses.c.network_id == network_id, addresses.c.address == value
+            )
+        ).first() is not None
+
+    def count_addresses(self, network_id: str) -> int:
+        return int(self.conn.execute(
+            select(func.count()).select_from(addresses).where(addresses.c.network_id == network_id)
+        ).scalar_one())
+
+    # --- change log -----------------------------------------------------------------------
+
+    def record(self, change_type: str, obj: Obj, **extra: Any) -> None:
+        if change_type == "UPDATE" and obj.id in self._pending:
+            return  # the pending record will carry the final state
+        if change_type in ("CREATE", "UPDATE"):
+            self._pending.add(obj.id)
+        self.changes.append(Change(change_type, obj, extra))
+
+    def finish(self) -> int | None:
+        """Append the buffered changes with consecutive revisions; return the last one."""
+        if not self.changes:
+            return None
+        first = self._reserve_revisions(len(self.changes))
+        rows = []
+        for offset, change in enumerate(self.changes):
+            data = change.obj.to_json()
+            data.update(change.extra)
+            rows.append({
+                "revision": first + offset,
+                "created": self.now,
+                "type": change.type,
+                "entity_type": change.obj.kind,
+                "entity_id": change.obj.id,
+                "parent_type": change.obj.parent_type,
+                "parent_id": change.obj.parent_id,
+                "enterprise_id": change.obj.enterprise_id,
+                "user_id": self.user_id,
+                "data": data,
+            })
+        self.conn.execute(insert(changes), rows)
+        if not self.is_sqlite:
+            self.conn.exec_driver_sql("NOTIFY overcast_changes")
+        return first + len(self.changes) - 1
+
+    def _reserve_revisions(self, count: int) -> int:
+        self._ensure_counter("revision", 1)
+        query = select(counters.c.value).where(counters.c.name == "revision")
+        if not self.is_sqlite:
+            query = query.with_for_update()
+        first = int(self.conn.execute(query).scalar_one())
+        self.conn.execute(
+            update(counters).where(counters.c.name == "revision").values(value=first + count)
+        )
+        return first
+
+
+def _name_of(obj: Obj) -> str | None:
+    name = obj.data.get("name") if "name" in obj.entity.attrs else obj.data.get(
+        obj.entity.unique_attr
+    )
+    return None if name is None else str(name)[:255]
