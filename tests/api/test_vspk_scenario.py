@@ -14,10 +14,10 @@ from vspk import v6 as vsdk
 from overcast.testing.directory import ServedDirectory
 
 
-def session_for(served: ServedDirectory, user: str = "csproot", password: str = "csproot",
-                enterprise: str = "csp") -> vsdk.NUVSDSession:
-    session = vsdk.NUVSDSession(username=user, password=password, enterprise=enterprise,
-                                api_url=served.url)
+def session_for(
+    served: ServedDirectory, user: str = "csproot", password: str = "csproot", enterprise: str = "csp"
+) -> vsdk.NUVSDSession:
+    session = vsdk.NUVSDSession(username=user, password=password, enterprise=enterprise, api_url=served.url)
     session.start()
     return session
 
@@ -41,8 +41,7 @@ def build_domain(me: vsdk.NUMe, name: str = "acme") -> dict:
     ent.instantiate_child(domain, template)
     zone = vsdk.NUZone(name="zone-a")
     domain.create_child(zone)
-    sub_a = vsdk.NUSubnet(name="sub-a", address="10.10.1.0", netmask="255.255.255.0",
-                          gateway="10.10.1.1")
+    sub_a = vsdk.NUSubnet(name="sub-a", address="10.10.1.0", netmask="255.255.255.0", gateway="10.10.1.1")
     zone.create_child(sub_a)
     sub_b = vsdk.NUSubnet(name="sub-b", address="10.10.2.0", netmask="255.255.255.0")
     zone.create_child(sub_b)
@@ -92,45 +91,86 @@ def test_full_scenario(directory_server: ServedDirectory) -> None:
         assert [v.id for v in pg_db.vports.get()] == [vp_host.id]
         assert [p.id for p in vp_vm.policy_groups.get()] == [pg_web.id]
 
-        ingress = vsdk.NUIngressACLTemplate(name="in-pol", active=True, default_allow_ip=False,
-                                            default_allow_non_ip=False, priority=100,
-                                            priority_type="NONE")
-        egress = vsdk.NUEgressACLTemplate(name="eg-pol", active=True, default_allow_ip=False,
-                                          default_allow_non_ip=False, priority=100,
-                                          priority_type="NONE")
+        ingress = vsdk.NUIngressACLTemplate(
+            name="in-pol",
+            active=True,
+            default_allow_ip=False,
+            default_allow_non_ip=False,
+            priority=100,
+            priority_type="NONE",
+        )
+        egress = vsdk.NUEgressACLTemplate(
+            name="eg-pol",
+            active=True,
+            default_allow_ip=False,
+            default_allow_non_ip=False,
+            priority=100,
+            priority_type="NONE",
+        )
         domain.create_child(ingress)
         domain.create_child(egress)
         entry = vsdk.NUIngressACLEntryTemplate(
-            action="FORWARD", description="web->db tcp/5432", destination_port="5432",
-            network_id=pg_db.id, network_type="POLICYGROUP", location_id=pg_web.id,
-            location_type="POLICYGROUP", source_port="*", priority=10, protocol="6",
-            stateful=True, ether_type="0x0800")
+            action="FORWARD",
+            description="web->db tcp/5432",
+            destination_port="5432",
+            network_id=pg_db.id,
+            network_type="POLICYGROUP",
+            location_id=pg_web.id,
+            location_type="POLICYGROUP",
+            source_port="*",
+            priority=10,
+            protocol="6",
+            stateful=True,
+            ether_type="0x0800",
+        )
         ingress.create_child(entry)
         assert entry.location_entity_type == "POLICYGROUP" and entry.acl_template_name == "in-pol"
         icmp = vsdk.NUEgressACLEntryTemplate(
-            action="FORWARD", description="allow icmp to web", network_type="ANY",
-            location_id=pg_web.id, location_type="POLICYGROUP", priority=20, protocol="1",
-            icmp_type="8", icmp_code="0", stateful=False, ether_type="0x0800")
+            action="FORWARD",
+            description="allow icmp to web",
+            network_type="ANY",
+            location_id=pg_web.id,
+            location_type="POLICYGROUP",
+            priority=20,
+            protocol="1",
+            icmp_type="8",
+            icmp_code="0",
+            stateful=False,
+            ether_type="0x0800",
+        )
         drop = vsdk.NUEgressACLEntryTemplate(
-            action="DROP", description="drop everything else", network_type="ANY",
-            location_type="ANY", priority=1000, protocol="ANY", ether_type="0x0800")
+            action="DROP",
+            description="drop everything else",
+            network_type="ANY",
+            location_type="ANY",
+            priority=1000,
+            protocol="ANY",
+            ether_type="0x0800",
+        )
         egress.create_child(icmp)
         egress.create_child(drop)
         assert [e.priority for e in egress.egress_acl_entry_templates.get()] == [20, 1000]
         assert len(domain.ingress_acl_entry_templates.get()) == 1
 
         # Split activation: the server allocates (or honours) addresses and fills interfaces.
-        container = vsdk.NUContainer(name="ctr-1", uuid=str(uuid.uuid4()), orchestration_id="test",
-                                     interfaces=[{"MAC": "02:00:00:00:00:01", "VPortID": vp_ct.id,
-                                                  "name": "eth0"}])
+        container = vsdk.NUContainer(
+            name="ctr-1",
+            uuid=str(uuid.uuid4()),
+            orchestration_id="test",
+            interfaces=[{"MAC": "02:00:00:00:00:01", "VPortID": vp_ct.id, "name": "eth0"}],
+        )
         me.create_child(container)
         iface = container.interfaces[0]
         assert iface["IPAddress"] == "10.10.1.2" and iface["gateway"] == "10.10.1.1"
         assert iface["netmask"] == "255.255.255.0" and iface["domainID"] == domain.id
         assert container.enterprise_id == ent.id and container.subnet_ids == [sub_a.id]
-        vm = vsdk.NUVM(name="vm-1", uuid=str(uuid.uuid4()),
-                       interfaces=[{"name": "eth0", "MAC": "02:00:00:00:00:02",
-                                    "VPortID": vp_vm.id, "IPAddress": "10.10.1.50"}])
+        vm = vsdk.NUVM(
+            name="vm-1",
+            uuid=str(uuid.uuid4()),
+            interfaces=[
+                {"name": "eth0", "MAC": "02:00:00:00:00:02", "VPortID": vp_vm.id, "IPAddress": "10.10.1.50"}
+            ],
+        )
         me.create_child(vm)
         assert vm.interfaces[0]["IPAddress"] == "10.10.1.50"
         assert [i.ip_address for i in domain.vm_interfaces.get()] == ["10.10.1.50"]
@@ -143,35 +183,61 @@ def test_full_scenario(directory_server: ServedDirectory) -> None:
         vp_ct2 = vsdk.NUVPort(name="vp-ct2", type="CONTAINER")
         sub_a.create_child(vp_ct2)
         for bad_ip in ("10.10.1.50", "10.10.9.9", "10.10.1.1"):
-            error = http_error(lambda ip=bad_ip: me.create_child(vsdk.NUContainer(
-                name="ctr-x", uuid=str(uuid.uuid4()),
-                interfaces=[{"MAC": "02:00:00:00:00:09", "VPortID": vp_ct2.id, "IPAddress": ip}])))
+            error = http_error(
+                lambda ip=bad_ip: me.create_child(
+                    vsdk.NUContainer(
+                        name="ctr-x",
+                        uuid=str(uuid.uuid4()),
+                        interfaces=[{"MAC": "02:00:00:00:00:09", "VPortID": vp_ct2.id, "IPAddress": ip}],
+                    )
+                )
+            )
             assert status_of(error) == 409
         # A container interface on a VM vport is refused.
-        error = http_error(lambda: me.create_child(vsdk.NUContainer(
-            name="ctr-y", uuid=str(uuid.uuid4()),
-            interfaces=[{"MAC": "02:00:00:00:00:0a", "VPortID": vp_host.id}])))
+        error = http_error(
+            lambda: me.create_child(
+                vsdk.NUContainer(
+                    name="ctr-y",
+                    uuid=str(uuid.uuid4()),
+                    interfaces=[{"MAC": "02:00:00:00:00:0a", "VPortID": vp_host.id}],
+                )
+            )
+        )
         assert status_of(error) == 409 and "type" in str(error)
 
         # Network macros and a macro group used by an ACL entry.
-        macro = vsdk.NUEnterpriseNetwork(name="internet-dns", address="8.8.8.0",
-                                         netmask="255.255.255.0", ip_type="IPV4")
+        macro = vsdk.NUEnterpriseNetwork(
+            name="internet-dns", address="8.8.8.0", netmask="255.255.255.0", ip_type="IPV4"
+        )
         ent.create_child(macro)
         group = vsdk.NUNetworkMacroGroup(name="public-dns")
         ent.create_child(group)
         group.assign([macro], vsdk.NUEnterpriseNetwork)
         assert [m.id for m in group.enterprise_networks.get()] == [macro.id]
         dns = vsdk.NUIngressACLEntryTemplate(
-            action="FORWARD", destination_port="53", network_id=group.id,
-            network_type="NETWORK_MACRO_GROUP", location_type="ANY", source_port="*",
-            priority=30, protocol="17", stateful=True, ether_type="0x0800")
+            action="FORWARD",
+            destination_port="53",
+            network_id=group.id,
+            network_type="NETWORK_MACRO_GROUP",
+            location_type="ANY",
+            source_port="*",
+            priority=30,
+            protocol="17",
+            stateful=True,
+            ether_type="0x0800",
+        )
         ingress.create_child(dns)
         assert dns.network_entity_type == "NETWORKMACROGROUP"
 
         # Floating IPs from a shared pool, bound to a vport.
-        pool = vsdk.NUSharedNetworkResource(name="fip-pool", type="FLOATING", address="192.0.2.0",
-                                            netmask="255.255.255.0", gateway="192.0.2.1",
-                                            dhcp_managed=True)
+        pool = vsdk.NUSharedNetworkResource(
+            name="fip-pool",
+            type="FLOATING",
+            address="192.0.2.0",
+            netmask="255.255.255.0",
+            gateway="192.0.2.1",
+            dhcp_managed=True,
+        )
         me.create_child(pool)
         fip = vsdk.NUFloatingIp(associated_shared_network_resource_id=pool.id)
         domain.create_child(fip)
@@ -182,8 +248,9 @@ def test_full_scenario(directory_server: ServedDirectory) -> None:
         assert fip.assigned is True and fip.assigned_to_object_type == "vport"
 
         # L2 domains: template, instance, vports.
-        l2t = vsdk.NUL2DomainTemplate(name="l2t", dhcp_managed=True, ip_type="IPV4",
-                                      address="172.16.0.0", netmask="255.255.0.0")
+        l2t = vsdk.NUL2DomainTemplate(
+            name="l2t", dhcp_managed=True, ip_type="IPV4", address="172.16.0.0", netmask="255.255.0.0"
+        )
         ent.create_child(l2t)
         l2 = vsdk.NUL2Domain(name="l2-a")
         ent.instantiate_child(l2, l2t)
@@ -197,7 +264,8 @@ def test_full_scenario(directory_server: ServedDirectory) -> None:
             domain.create_child(vsdk.NUZone(name=f"z0{i}"))
         assert me.enterprises.get_first(filter='name == "acme"').id == ent.id
         assert sorted(z.name for z in domain.zones.get(filter="name BEGINSWITH 'z0'")) == [
-            f"z0{i}" for i in range(5)]
+            f"z0{i}" for i in range(5)
+        ]
         page = domain.zones.get(order_by="name DESC", page=1, page_size=2)
         assert [z.name for z in page] == ["z03", "z02"]  # zone-a, z04 | z03, z02 | ...
         assert domain.zones.get_count() == 6
@@ -238,10 +306,18 @@ def test_full_scenario(directory_server: ServedDirectory) -> None:
 
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            created = [e for p in pushed for e in p.get("events", [])
-                       if e["type"] == "CREATE" and e["entityType"] == "enterprise"]
-            deleted = [e for p in pushed for e in p.get("events", [])
-                       if e["type"] == "DELETE" and e["entityType"] == "enterprise"]
+            created = [
+                e
+                for p in pushed
+                for e in p.get("events", [])
+                if e["type"] == "CREATE" and e["entityType"] == "enterprise"
+            ]
+            deleted = [
+                e
+                for p in pushed
+                for e in p.get("events", [])
+                if e["type"] == "DELETE" and e["entityType"] == "enterprise"
+            ]
             if created and deleted:
                 break
             time.sleep(0.1)
@@ -256,8 +332,13 @@ def test_enterprise_users_are_isolated(directory_server: ServedDirectory) -> Non
     tenants = {}
     for name in ("red", "blue"):
         objs = build_domain(root, name)
-        user = vsdk.NUUser(user_name=f"{name}-admin", password="pw-" + name, first_name=name,
-                           last_name="admin", email=f"admin@{name}.example")
+        user = vsdk.NUUser(
+            user_name=f"{name}-admin",
+            password="pw-" + name,
+            first_name=name,
+            last_name="admin",
+            email=f"admin@{name}.example",
+        )
         objs["ent"].create_child(user)
         tenants[name] = objs
     red = session_for(directory_server, "red-admin", "pw-red", "RED").user
@@ -267,8 +348,11 @@ def test_enterprise_users_are_isolated(directory_server: ServedDirectory) -> Non
     # Another enterprise's object does not exist as far as red is concerned.
     blue_zone = vsdk.NUZone(id=tenants["blue"]["zone"].id)
     assert status_of(http_error(blue_zone.fetch)) == 404
-    error = http_error(lambda: blue_zone.create_child(vsdk.NUSubnet(
-        name="intrude", address="10.99.0.0", netmask="255.255.255.0")))
+    error = http_error(
+        lambda: blue_zone.create_child(
+            vsdk.NUSubnet(name="intrude", address="10.99.0.0", netmask="255.255.255.0")
+        )
+    )
     assert status_of(error) == 404
     # Red works inside its own enterprise: overlapping addresses with blue are fine.
     red_zone = vsdk.NUZone(id=tenants["red"]["zone"].id)
@@ -286,8 +370,11 @@ def test_enterprise_users_are_isolated(directory_server: ServedDirectory) -> Non
 def test_subnet_overlap_only_within_a_domain(directory_server: ServedDirectory) -> None:
     me = session_for(directory_server).user
     objs = build_domain(me)
-    error = http_error(lambda: objs["zone"].create_child(
-        vsdk.NUSubnet(name="overlap", address="10.10.1.128", netmask="255.255.255.128")))
+    error = http_error(
+        lambda: objs["zone"].create_child(
+            vsdk.NUSubnet(name="overlap", address="10.10.1.128", netmask="255.255.255.128")
+        )
+    )
     assert status_of(error) == 409
     assert error.connection.response.errors[0]["property"] == "address"
     other = vsdk.NUDomain(name="dom-2")

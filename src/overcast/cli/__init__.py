@@ -36,10 +36,14 @@ def directory(
     listen: Annotated[str, typer.Option(help="HOST:PORT to serve the VSD API on.")] = "127.0.0.1:8443",
     database: Annotated[
         str | None,
-        typer.Option(help="SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://USER:PW@HOST/DB. "
-                     "Default: SQLite in the state directory."),
+        typer.Option(
+            help="SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://USER:PW@HOST/DB. "
+            "Default: SQLite in the state directory."
+        ),
     ] = None,
-    state_dir: Annotated[Path, typer.Option(help="Where the embedded SQLite store lives.")] = DEFAULT_STATE_DIR,
+    state_dir: Annotated[
+        Path, typer.Option(help="Where the embedded SQLite store lives.")
+    ] = DEFAULT_STATE_DIR,
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate: serve HTTPS.")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
     api_key_ttl: Annotated[float, typer.Option(help="Seconds an API key stays valid.")] = 86400.0,
@@ -54,14 +58,36 @@ def directory(
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = DirectoryConfig(
-        listen=listen, database=database, state_dir=state_dir, tls_cert=tls_cert, tls_key=tls_key,
-        api_key_ttl=api_key_ttl, events_timeout=events_timeout, worker_threads=worker_threads,
+        listen=listen,
+        database=database,
+        state_dir=state_dir,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        api_key_ttl=api_key_ttl,
+        events_timeout=events_timeout,
+        worker_threads=worker_threads,
     )
     try:
         serve(config, console)
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
+
+
+@app.command()
+def demo(
+    state_dir: Annotated[Path, typer.Option(help="Where the demo keeps its state.")] = Path(".overcast-demo"),
+    listen: Annotated[str, typer.Option(help="HOST:PORT for the directory API.")] = "127.0.0.1:8443",
+    check: Annotated[bool, typer.Option(help="Start, verify a login, print, and exit.")] = False,
+) -> None:
+    """Bring up Overcast in embedded mode on this machine and show how to reach it."""
+    from ..demo import run_demo
+
+    try:
+        run_demo(state_dir, listen, console, check=check)
+    except (OSError, RuntimeError, ValueError) as exc:
+        console.print(f"[red]demo failed:[/] {exc}")
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

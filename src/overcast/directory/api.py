@@ -25,8 +25,14 @@ from .service import Directory, Principal
 log = logging.getLogger(__name__)
 
 PREFIX = "/nuage/api/v6"
-_JSON_TYPES = {"str": "string", "int": "integer", "bool": "boolean", "float": "number",
-               "list": "array", "dict": "object"}
+_JSON_TYPES = {
+    "str": "string",
+    "int": "integer",
+    "bool": "boolean",
+    "float": "number",
+    "list": "array",
+    "dict": "object",
+}
 
 
 def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -73,9 +79,7 @@ class _Wakeup:
             pass
 
 
-def create_app(
-    directory: Directory, *, events_timeout: float = 30.0, worker_threads: int = 64
-) -> FastAPI:
+def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_threads: int = 64) -> FastAPI:
     """The directory's ASGI application."""
     wakeup = _Wakeup()
 
@@ -182,7 +186,10 @@ def create_app(
             parent_id = request.path_params.get("parent_id")
             result = await run_in_threadpool(
                 lambda: directory.list(
-                    principal, parent_resource, parent_id, resource,
+                    principal,
+                    parent_resource,
+                    parent_id,
+                    resource,
                     filter_text=request.headers.get("X-Nuage-Filter"),
                     order_text=request.headers.get("X-Nuage-OrderBy"),
                     page=int_header(request, "X-Nuage-Page"),
@@ -233,8 +240,12 @@ def create_app(
             principal = await principal_of(request)
             body = await json_body(request)
             await run_in_threadpool(
-                directory.assign, principal, parent_resource, request.path_params["parent_id"],
-                resource, body,
+                directory.assign,
+                principal,
+                parent_resource,
+                request.path_params["parent_id"],
+                resource,
+                body,
             )
             return Response(status_code=204)
 
@@ -256,7 +267,10 @@ def create_app(
             body = await json_body(request)
             updated = await run_in_threadpool(
                 lambda: directory.update(
-                    principal, resource, request.path_params["object_id"], body,
+                    principal,
+                    resource,
+                    request.path_params["object_id"],
+                    body,
                     confirmed=confirmed(request),
                 )
             )
@@ -269,7 +283,9 @@ def create_app(
             principal = await principal_of(request)
             await run_in_threadpool(
                 lambda: directory.delete(
-                    principal, resource, request.path_params["object_id"],
+                    principal,
+                    resource,
+                    request.path_params["object_id"],
                     confirmed=confirmed(request),
                 )
             )
@@ -290,38 +306,80 @@ def create_app(
             parent_resource = REGISTRY.entity(parent).resource
             path, tag = f"{PREFIX}/{parent_resource}/{{parent_id}}/{resource}", parent_resource
         parent_resource = ROOT if parent == ROOT else REGISTRY.entity(parent).resource
-        app.add_api_route(path, list_handler(parent_resource, resource, head=False),
-                          methods=["GET"], tags=[tag], summary=f"List {resource}")
-        app.add_api_route(path, list_handler(parent_resource, resource, head=True),
-                          methods=["HEAD"], tags=[tag], summary=f"Count {resource}")
+        app.add_api_route(
+            path,
+            list_handler(parent_resource, resource, head=False),
+            methods=["GET"],
+            tags=[tag],
+            summary=f"List {resource}",
+        )
+        app.add_api_route(
+            path,
+            list_handler(parent_resource, resource, head=True),
+            methods=["HEAD"],
+            tags=[tag],
+            summary=f"Count {resource}",
+        )
         creatable = relation.kind == "owner" or (relation.kind == "root" and ROOT in entity.owners)
         if creatable:
-            app.add_api_route(path, create_handler(parent_resource, resource), methods=["POST"],
-                              tags=[tag], summary=f"Create {entity.rest_name} (or a bulk array)",
-                              status_code=201, openapi_extra=body_schema(entity, bulk=True))
+            app.add_api_route(
+                path,
+                create_handler(parent_resource, resource),
+                methods=["POST"],
+                tags=[tag],
+                summary=f"Create {entity.rest_name} (or a bulk array)",
+                status_code=201,
+                openapi_extra=body_schema(entity, bulk=True),
+            )
         if relation.kind == "member":
             app.add_api_route(
-                path, assign_handler(parent_resource, resource), methods=["PUT"], tags=[tag],
-                summary=f"Replace the assigned {resource}", status_code=204,
-                openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"type": "array", "items": {"type": "string"}}}}}},
+                path,
+                assign_handler(parent_resource, resource),
+                methods=["PUT"],
+                tags=[tag],
+                summary=f"Replace the assigned {resource}",
+                status_code=204,
+                openapi_extra={
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"type": "array", "items": {"type": "string"}}}
+                        },
+                    }
+                },
             )
     for entity in REGISTRY.entities.values():
         path = f"{PREFIX}/{entity.resource}/{{object_id}}"
-        app.add_api_route(path, get_handler(entity.resource), methods=["GET"],
-                          tags=[entity.resource], summary=f"Get one {entity.rest_name}")
-        app.add_api_route(path, update_handler(entity.resource), methods=["PUT"],
-                          tags=[entity.resource], summary=f"Update a {entity.rest_name}",
-                          openapi_extra=body_schema(entity))
-        app.add_api_route(path, delete_handler(entity.resource), methods=["DELETE"],
-                          tags=[entity.resource], summary=f"Delete a {entity.rest_name}",
-                          status_code=204)
+        app.add_api_route(
+            path,
+            get_handler(entity.resource),
+            methods=["GET"],
+            tags=[entity.resource],
+            summary=f"Get one {entity.rest_name}",
+        )
+        app.add_api_route(
+            path,
+            update_handler(entity.resource),
+            methods=["PUT"],
+            tags=[entity.resource],
+            summary=f"Update a {entity.rest_name}",
+            openapi_extra=body_schema(entity),
+        )
+        app.add_api_route(
+            path,
+            delete_handler(entity.resource),
+            methods=["DELETE"],
+            tags=[entity.resource],
+            summary=f"Delete a {entity.rest_name}",
+            status_code=204,
+        )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version,
-                             description=app.description, routes=app.routes)
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for entity in REGISTRY.entities.values():
             properties: dict[str, Any] = {}
@@ -331,7 +389,8 @@ def create_app(
                     prop["enum"] = list(attr.choices)
                 properties[attr.name] = {"anyOf": [prop, {"type": "null"}]}
             components[entity.rest_name] = {
-                "type": "object", "properties": properties,
+                "type": "object",
+                "properties": properties,
                 "required": list(entity.required),
             }
         app.openapi_schema = schema

@@ -12,7 +12,7 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from . import ipam, validation
-from .errors import confirmation, conflict, invalid
+from .errors import conflict, invalid
 from .transaction import Obj
 
 if TYPE_CHECKING:
@@ -20,8 +20,14 @@ if TYPE_CHECKING:
 
 #: Attribute changes of a domain that disturb live endpoints: the client must confirm (300).
 DISRUPTIVE_DOMAIN_ATTRS = (
-    "tunnelType", "PATEnabled", "underlayEnabled", "maintenanceMode", "DHCPBehavior",
-    "routeDistinguisher", "routeTarget", "encryption",
+    "tunnelType",
+    "PATEnabled",
+    "underlayEnabled",
+    "maintenanceMode",
+    "DHCPBehavior",
+    "routeDistinguisher",
+    "routeTarget",
+    "encryption",
 )
 ROUTE_ASN = 65534
 
@@ -182,18 +188,24 @@ def _instantiate_contents(ops: Operations, template: Obj, instance: Obj) -> None
         return {k: v for k, v in src.data.items() if k in keep and k not in skip and v is not None}
 
     for zt in ops.tx.children(template.id, "zonetemplate"):
-        zone = ops.create_internal(instance, "zone", {**copy(zt, ("name", "description")), "templateID": zt.id})
+        zone = ops.create_internal(
+            instance, "zone", {**copy(zt, ("name", "description")), "templateID": zt.id}
+        )
         mapping[zt.id] = zone.id
         for st in ops.tx.children(zt.id, "subnettemplate"):
             subnet = ops.create_internal(
-                zone, "subnet",
-                {**copy(st, ("name", "description", "address", "netmask", "gateway", "IPType")),
-                 "templateID": st.id},
+                zone,
+                "subnet",
+                {
+                    **copy(st, ("name", "description", "address", "netmask", "gateway", "IPType")),
+                    "templateID": st.id,
+                },
             )
             mapping[st.id] = subnet.id
     for pgt in ops.tx.children(template.id, "policygrouptemplate"):
         pg = ops.create_internal(
-            instance, "policygroup",
+            instance,
+            "policygroup",
             {**copy(pgt, ("name", "description", "type", "external")), "templateID": pgt.id},
         )
         mapping[pgt.id] = pg.id
@@ -285,7 +297,8 @@ class SubnetBehaviour(Behaviour):
                 raise conflict(
                     f"Subnet {network} overlaps subnet '{other.data.get('name')}' "
                     f"({_network(other)}) of the same domain.",
-                    prop="address", title="Invalid input",
+                    prop="address",
+                    title="Invalid input",
                 )
         if old is None:
             template_id = obj.data.get("templateID")
@@ -342,7 +355,9 @@ class L2DomainBehaviour(Behaviour):
         vni = ops.tx.next_value("vni", 4096)
         service_id = ops.tx.next_value("serviceID", 20000)
         obj.data.update(
-            vnId=vni, serviceID=service_id, gatewayMACAddress=gateway_mac(vni),
+            vnId=vni,
+            serviceID=service_id,
+            gatewayMACAddress=gateway_mac(vni),
             routeDistinguisher=obj.data.get("routeDistinguisher") or f"{ROUTE_ASN}:{service_id}",
             routeTarget=obj.data.get("routeTarget") or f"{ROUTE_ASN}:{service_id}",
         )
@@ -489,7 +504,8 @@ class AclEntryBehaviour(Behaviour):
         elif any(o.data.get("priority") == d["priority"] for o in siblings):
             raise conflict(
                 f"Another entry of this policy already has priority {d['priority']}.",
-                prop="priority", title="Invalid input",
+                prop="priority",
+                title="Invalid input",
             )
         domain = scope if scope.kind in ("domain", "l2domain") else None
         enterprise = ops.tx.get(scope.enterprise_id)
@@ -713,7 +729,8 @@ class FloatingIPBehaviour(Behaviour):
         if old is not None:
             return
         pool = ops.tx.need(
-            obj.data["associatedSharedNetworkResourceID"], "sharednetworkresource",
+            obj.data["associatedSharedNetworkResourceID"],
+            "sharednetworkresource",
             prop="associatedSharedNetworkResourceID",
         )
         if pool.data.get("type") != "FLOATING":

@@ -62,9 +62,7 @@ def conflict(description: str, *, prop: str = "", title: str = "Conflict", code:
 
 
 def not_found(rest_name: str, object_id: str) -> VsdError:
-    return VsdError(
-        404, f"{rest_name} not found", f"Cannot find {rest_name} with ID {object_id}", code=2000
-    )
+    return VsdError(404, f"{rest_name} not found", f"Cannot find {rest_name} with ID {object_id}", code=2000)
 
 
 def no_changes() -> VsdError:

@@ -167,16 +167,12 @@ def parse_filter(text: str) -> Node:
     if not text:
         raise bad_request("The filter is empty.", prop="X-Nuage-Filter")
     words = text.split()
-    if not any(h in text for h in _OPERATOR_HINTS) and not any(
-        w.upper() in _KEYWORDS for w in words
-    ):
+    if not any(h in text for h in _OPERATOR_HINTS) and not any(w.upper() in _KEYWORDS for w in words):
         return FreeText(text)
     try:
         return _ToAst().transform(_PARSER.parse(text))
     except UnexpectedInput as exc:
-        raise bad_request(
-            f"Invalid filter at column {exc.column}: {text!r}", prop="X-Nuage-Filter"
-        ) from None
+        raise bad_request(f"Invalid filter at column {exc.column}: {text!r}", prop="X-Nuage-Filter") from None
     except Exception as exc:  # lark wraps transformer errors in VisitError
         raise bad_request(f"Invalid filter {text!r}: {exc}", prop="X-Nuage-Filter") from None
 
@@ -269,9 +265,7 @@ def to_sql(node: Node, entity: Entity) -> ColumnElement[bool]:
         pattern = f"%{_like_escape(node.text.lower())}%"
         clauses = [func.lower(objects.c.name).like(pattern, escape="\\")]
         if "description" in entity.attrs:
-            clauses.append(
-                func.lower(objects.c.data["description"].as_string()).like(pattern, escape="\\")
-            )
+            clauses.append(func.lower(objects.c.data["description"].as_string()).like(pattern, escape="\\"))
         return or_(*clauses)
     return _compare_sql(node, entity)
 
@@ -291,7 +285,7 @@ def _compare_sql(node: Compare, entity: Entity) -> ColumnElement[bool]:
     column = _column(entity, attr)
     if op == "IN":
         if not isinstance(node.right, tuple):
-            raise bad_request("IN takes a list: attr IN (\"a\", \"b\")", prop="X-Nuage-Filter")
+            raise bad_request('IN takes a list: attr IN ("a", "b")', prop="X-Nuage-Filter")
         values = [_typed(attr, v) for v in node.right if v.value is not None]
         return column.in_(values) if values else false()
     if not isinstance(node.right, Literal):
@@ -418,5 +412,3 @@ def parse_order(text: str, entity: Entity) -> list[Any]:
         descending = len(words) == 2 and words[1].upper() == "DESC"
         clauses.append(column.desc() if descending else column.asc())
     return clauses
-
-

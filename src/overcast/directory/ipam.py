@@ -29,9 +29,7 @@ def check_requested(network: ipaddress.IPv4Network, requested: str, reserved: It
     first, last = usable_bounds(network)
     value = int(address)
     if not first <= value <= last:
-        raise conflict(
-            f"IP address {requested} is not a usable address of {network}.", prop="IPAddress"
-        )
+        raise conflict(f"IP address {requested} is not a usable address of {network}.", prop="IPAddress")
     if value in set(reserved):
         raise conflict(f"IP address {requested} is reserved (gateway).", prop="IPAddress")
     return value

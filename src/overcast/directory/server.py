@@ -59,9 +59,7 @@ def serve(config: DirectoryConfig, console: Console) -> None:
     if bool(config.tls_cert) != bool(config.tls_key):
         raise ValueError("--tls-cert and --tls-key go together")
     directory = open_directory(config, console)
-    app = create_app(
-        directory, events_timeout=config.events_timeout, worker_threads=config.worker_threads
-    )
+    app = create_app(directory, events_timeout=config.events_timeout, worker_threads=config.worker_threads)
 
     scheme = "https" if config.tls_cert else "http"
     console.print(
@@ -85,3 +83,38 @@ def _redact(url: str) -> str:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return url
+
+
+class BackgroundServer:
+    """A uvicorn server on a thread of this process (embedded mode, tests, benchmarks)."""
+
+    def __init__(self, app: object, host: str, port: int) -> None:
+        import threading
+
+        import uvicorn
+
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",  # type: ignore[arg-type]
+            access_log=False,
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="directory-http", daemon=True)
+        self.url = f"http://{host}:{port}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"the directory could not start on {self.url}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)

@@ -80,9 +80,7 @@ def check_password(password: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    computed = hashlib.scrypt(
-        password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
-    )
+    computed = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
     return hmac.compare_digest(computed.hex(), digest)
 
 
@@ -126,7 +124,9 @@ class Operations:
         data = validation.clean_body(entity, body, creating=True)
         return self._create(parent, entity, data)
 
-    def create_internal(self, parent: Obj | None, kind: str, data: dict[str, Any], *, refresh: bool = True) -> Obj:
+    def create_internal(
+        self, parent: Obj | None, kind: str, data: dict[str, Any], *, refresh: bool = True
+    ) -> Obj:
         entity = REGISTRY.entity(kind)
         cleaned = validation.clean_body(entity, data, creating=True)
         if "password" in data and kind == "user":
@@ -175,11 +175,14 @@ class Operations:
         if self.tx.exists_unique(
             entity, value, parent_id=obj.parent_id, enterprise_id=obj.enterprise_id, exclude=exclude
         ):
-            where = {"parent": "in this parent", "enterprise": "in this enterprise",
-                     "global": "already"}[entity.unique_scope]
+            where = {"parent": "in this parent", "enterprise": "in this enterprise", "global": "already"}[
+                entity.unique_scope
+            ]
             raise conflict(
                 f"A {entity.rest_name} with {entity.unique_attr} '{value}' exists {where}.",
-                prop=entity.unique_attr, title="Duplicate name", code=2510,
+                prop=entity.unique_attr,
+                title="Duplicate name",
+                code=2510,
             )
 
     # update
@@ -196,9 +199,15 @@ class Operations:
         if not changed:
             raise no_changes()
         new = Obj(
-            kind=obj.kind, id=obj.id, parent_id=obj.parent_id, parent_type=obj.parent_type,
-            enterprise_id=obj.enterprise_id, data={**obj.data, **changed},
-            created=obj.created, updated=obj.updated, owner=obj.owner,
+            kind=obj.kind,
+            id=obj.id,
+            parent_id=obj.parent_id,
+            parent_type=obj.parent_type,
+            enterprise_id=obj.enterprise_id,
+            data={**obj.data, **changed},
+            created=obj.created,
+            updated=obj.updated,
+            owner=obj.owner,
             last_updated_by=obj.last_updated_by,
         )
         beh = behaviour(obj.kind)
@@ -274,7 +283,8 @@ class Operations:
             if other is None or other.kind != child_entity.rest_name or not self.visible(other):
                 raise conflict(
                     f"{child_entity.rest_name} with ID {other_id} does not exist.",
-                    prop="ID", title="Invalid input",
+                    prop="ID",
+                    title="Invalid input",
                 )
             self._check_member_scope(parent, other)
         self.tx.get(parent.id, lock=True)
@@ -294,7 +304,8 @@ class Operations:
             raise conflict(
                 f"{b.kind} {b.id} and {a.kind} {a.id} are not in the same "
                 f"{'domain' if 'vport' in (a.kind, b.kind) else 'enterprise'}.",
-                prop="ID", title="Invalid input",
+                prop="ID",
+                title="Invalid input",
             )
 
     # helpers for behaviours
@@ -306,8 +317,10 @@ class Operations:
         self.tx.conn.execute(delete(credentials).where(credentials.c.user_id == user.id))
         self.tx.conn.execute(
             insert(credentials).values(
-                user_id=user.id, enterprise_id=user.enterprise_id or "",
-                user_name=user.data.get("userName"), password_hash=hashed,
+                user_id=user.id,
+                enterprise_id=user.enterprise_id or "",
+                user_name=user.data.get("userName"),
+                password_hash=hashed,
             )
         )
 
@@ -352,24 +365,33 @@ class Operations:
         ids = select(scopes.c.object_id).where(
             scopes.c.ancestor_id == network_id, scopes.c.kind.in_(INTERFACE_KINDS)
         )
-        return bool(self.tx.select(
-            and_(objects.c.id.in_(ids), objects.c.data["MAC"].as_string() == mac), limit=1
-        ))
+        return bool(
+            self.tx.select(and_(objects.c.id.in_(ids), objects.c.data["MAC"].as_string() == mac), limit=1)
+        )
 
     def refresh_endpoint(self, endpoint: Obj, *, record: bool = True) -> None:
         """Recompute a container's / VM's interface list and network IDs from its interfaces."""
         kind = "containerinterface" if endpoint.kind == "container" else "vminterface"
         interfaces = [i for i in self.tx.children(endpoint.id, kind) if i.id not in self.doomed]
         endpoint.data["interfaces"] = [_interface_summary(i) for i in interfaces]
-        subnet_ids = [i.data.get("attachedNetworkID") for i in interfaces
-                      if i.data.get("attachedNetworkType") == "SUBNET"]
+        subnet_ids = [
+            i.data.get("attachedNetworkID")
+            for i in interfaces
+            if i.data.get("attachedNetworkType") == "SUBNET"
+        ]
         endpoint.data.update(
-            domainIDs=sorted({i.data.get("domainID") for i in interfaces
-                              if i.data.get("attachedNetworkType") == "SUBNET"}),
+            domainIDs=sorted(
+                {i.data.get("domainID") for i in interfaces if i.data.get("attachedNetworkType") == "SUBNET"}
+            ),
             zoneIDs=sorted({i.data.get("zoneID") for i in interfaces if i.data.get("zoneID")}),
             subnetIDs=sorted(set(subnet_ids)),
-            l2DomainIDs=sorted({i.data.get("attachedNetworkID") for i in interfaces
-                                if i.data.get("attachedNetworkType") == "L2DOMAIN"}),
+            l2DomainIDs=sorted(
+                {
+                    i.data.get("attachedNetworkID")
+                    for i in interfaces
+                    if i.data.get("attachedNetworkType") == "L2DOMAIN"
+                }
+            ),
         )
         self.tx.save(endpoint, behaviour(endpoint.kind).links(endpoint))
         if record:
@@ -465,22 +487,40 @@ class Directory:
 
         def work(ops: Operations) -> None:
             existing = ops.tx.select(
-                and_(objects.c.kind == "enterprise",
-                     objects.c.data["enterpriseType"].as_string() == "CSP")
+                and_(objects.c.kind == "enterprise", objects.c.data["enterpriseType"].as_string() == "CSP")
             )
             if existing:
                 return
-            csp = Obj("enterprise", ops.tx.new_id(), None, None, None,
-                      {"name": "CSP", "description": "The operator's organisation",
-                       "enterpriseType": "CSP", "customerID": 1, "floatingIPsQuota": 0,
-                       "floatingIPsUsed": 0})
+            csp = Obj(
+                "enterprise",
+                ops.tx.new_id(),
+                None,
+                None,
+                None,
+                {
+                    "name": "CSP",
+                    "description": "The operator's organisation",
+                    "enterpriseType": "CSP",
+                    "customerID": 1,
+                    "floatingIPsQuota": 0,
+                    "floatingIPsUsed": 0,
+                },
+            )
             csp.enterprise_id = csp.id
             ops.tx.insert(csp, [])
             ops.tx.record("CREATE", csp)
-            ops.create_internal(csp, "user", {
-                "userName": "csproot", "password": csproot_password, "firstName": "csproot",
-                "lastName": "csproot", "email": "csproot@localhost", "role": "CSPROOT",
-            })
+            ops.create_internal(
+                csp,
+                "user",
+                {
+                    "userName": "csproot",
+                    "password": csproot_password,
+                    "firstName": "csproot",
+                    "lastName": "csproot",
+                    "email": "csproot@localhost",
+                    "role": "CSPROOT",
+                },
+            )
 
         self._write(SYSTEM, work)
 
@@ -491,7 +531,9 @@ class Directory:
         )
         return found[0] if found else None
 
-    def authenticate(self, organization: str | None, authorization: str | None, *, login: bool = False) -> tuple[Principal, str | None, int | None]:
+    def authenticate(
+        self, organization: str | None, authorization: str | None, *, login: bool = False
+    ) -> tuple[Principal, str | None, int | None]:
         """Check ``XREST`` credentials; return the principal and, for a login, its API key.
 
         An API key that has expired answers 419 (bambou then logs in again); anything else
@@ -568,10 +610,16 @@ class Directory:
         me = dict.fromkeys(REGISTRY.me_attrs)
         me.update({k: v for k, v in user.data.items() if k in me})
         me.update(
-            ID=user.id, userName=principal.user_name, password=None, APIKey=key,
-            APIKeyExpiry=expiry, enterpriseID=principal.enterprise_id,
-            enterpriseName=principal.enterprise_name, role=principal.role,
-            parentID=user.parent_id, parentType="enterprise",
+            ID=user.id,
+            userName=principal.user_name,
+            password=None,
+            APIKey=key,
+            APIKeyExpiry=expiry,
+            enterpriseID=principal.enterprise_id,
+            enterpriseName=principal.enterprise_name,
+            role=principal.role,
+            parentID=user.parent_id,
+            parentType="enterprise",
         )
         return me
 
@@ -598,8 +646,9 @@ class Directory:
         order = filters.parse_order(order_text, entity) if order_text else []
         size = self.default_page_size if page_size is None else page_size
         if size < 1 or size > self.max_page_size:
-            raise bad_request(f"X-Nuage-PageSize must be between 1 and {self.max_page_size}.",
-                              prop="X-Nuage-PageSize")
+            raise bad_request(
+                f"X-Nuage-PageSize must be between 1 and {self.max_page_size}.", prop="X-Nuage-PageSize"
+            )
         page = page or 0
         if page < 0:
             raise bad_request("X-Nuage-Page is 0-based and cannot be negative.", prop="X-Nuage-Page")
@@ -614,7 +663,9 @@ class Directory:
                 own = objects.c.enterprise_id == principal.enterprise_id
                 where.append(or_(own, objects.c.enterprise_id.is_(None)) if entity.global_scope else own)
             clause = and_(*where)
-            total = int(ops.tx.conn.execute(select(func.count()).select_from(objects).where(clause)).scalar_one())
+            total = int(
+                ops.tx.conn.execute(select(func.count()).select_from(objects).where(clause)).scalar_one()
+            )
             if count_only:
                 return ListResult([], total, page, size)
             rows = self._page(ops, clause, order, page, size)
@@ -622,10 +673,7 @@ class Directory:
 
     @staticmethod
     def _page(ops: Operations, clause: Any, order: list[Any], page: int, size: int) -> list[Obj]:
-        query = (
-            select(objects).where(clause).order_by(*order, objects.c.pk)
-            .offset(page * size).limit(size)
-        )
+        query = select(objects).where(clause).order_by(*order, objects.c.pk).offset(page * size).limit(size)
         return [row_to_obj(r) for r in ops.tx.conn.execute(query)]
 
     @staticmethod
@@ -682,8 +730,9 @@ class Directory:
         if relation.kind not in ("owner", "root") or (
             relation.kind == "root" and ROOT not in REGISTRY.entity(relation.child).owners
         ):
-            raise VsdError(405, "Method not allowed",
-                           f"{resource} cannot be created under {parent_resource}.", code=2405)
+            raise VsdError(
+                405, "Method not allowed", f"{resource} cannot be created under {parent_resource}.", code=2405
+            )
         entity = REGISTRY.entity(relation.child)
 
         def work(ops: Operations) -> dict[str, Any]:
@@ -698,13 +747,19 @@ class Directory:
         return self._write(principal, work)
 
     def bulk_create(
-        self, principal: Principal, parent_resource: str, parent_id: str | None, resource: str, items: list[Any]
+        self,
+        principal: Principal,
+        parent_resource: str,
+        parent_id: str | None,
+        resource: str,
+        items: list[Any],
     ) -> list[tuple[int, dict[str, Any]]]:
         """Create each element in its own savepoint: one bad element fails alone (VSD's 207)."""
         relation, parent_entity = self._relation(parent_resource, resource)
         if relation.kind not in ("owner", "root"):
-            raise VsdError(405, "Method not allowed",
-                           f"{resource} cannot be created under {parent_resource}.", code=2405)
+            raise VsdError(
+                405, "Method not allowed", f"{resource} cannot be created under {parent_resource}.", code=2405
+            )
         entity = REGISTRY.entity(relation.child)
 
         def work(ops: Operations) -> list[tuple[int, dict[str, Any]]]:
@@ -754,8 +809,9 @@ class Directory:
     ) -> list[str]:
         relation, parent_entity = self._relation(parent_resource, resource)
         if relation.kind != "member" or parent_entity is None:
-            raise VsdError(405, "Method not allowed",
-                           f"{resource} cannot be assigned to {parent_resource}.", code=2405)
+            raise VsdError(
+                405, "Method not allowed", f"{resource} cannot be assigned to {parent_resource}.", code=2405
+            )
         child_entity = REGISTRY.entity(relation.child)
 
         def work(ops: Operations) -> list[str]:
@@ -779,8 +835,11 @@ class Directory:
         def work(ops: Operations) -> None:
             stale = now_ms() - 24 * 3600 * 1000
             ops.tx.conn.execute(delete(event_channels).where(event_channels.c.last_poll < stale))
-            ops.tx.conn.execute(insert(event_channels).values(
-                id=channel, user_id=principal.user_id, cursor=head, last_poll=now_ms()))
+            ops.tx.conn.execute(
+                insert(event_channels).values(
+                    id=channel, user_id=principal.user_id, cursor=head, last_poll=now_ms()
+                )
+            )
 
         self._write(principal, work)
         return channel
@@ -797,19 +856,25 @@ class Directory:
     ) -> tuple[list[dict[str, Any]], int]:
         """Events after ``cursor`` visible to the caller, and the channel's advanced cursor."""
         with self.store.read() as conn:
-            query = select(changes).where(changes.c.revision > cursor).order_by(changes.c.revision).limit(limit)
+            query = (
+                select(changes).where(changes.c.revision > cursor).order_by(changes.c.revision).limit(limit)
+            )
             rows = list(conn.execute(query))
         if not rows:
             return [], cursor
         events = [
-            _event(row) for row in rows
+            _event(row)
+            for row in rows
             if principal.is_operator or row.enterprise_id in (principal.enterprise_id, None)
         ]
         last = int(rows[-1].revision)
 
         def work(ops: Operations) -> None:
-            ops.tx.conn.execute(update(event_channels).where(event_channels.c.id == channel)
-                                .values(cursor=last, last_poll=now_ms()))
+            ops.tx.conn.execute(
+                update(event_channels)
+                .where(event_channels.c.id == channel)
+                .values(cursor=last, last_poll=now_ms())
+            )
 
         self._write(principal, work)
         return events, last
@@ -818,8 +883,7 @@ class Directory:
         """The raw change log after ``revision`` (what a controller tails)."""
         with self.store.read() as conn:
             rows = conn.execute(
-                select(changes).where(changes.c.revision > revision)
-                .order_by(changes.c.revision).limit(limit)
+                select(changes).where(changes.c.revision > revision).order_by(changes.c.revision).limit(limit)
             )
             return [dict(row._mapping) for row in rows]
 

@@ -134,7 +134,8 @@ class Transaction:
         if obj is None or obj.kind not in kinds:
             if prop:
                 raise conflict(
-                    f"{' or '.join(kinds)} with ID {object_id} does not exist.", prop=prop,
+                    f"{' or '.join(kinds)} with ID {object_id} does not exist.",
+                    prop=prop,
                     title="Invalid input",
                 )
             raise not_found(kinds[0], str(object_id))
@@ -156,9 +157,7 @@ class Transaction:
         return self.select(where)
 
     def descendants(self, ancestor_id: str, kind: str) -> list[Obj]:
-        ids = select(scopes.c.object_id).where(
-            scopes.c.ancestor_id == ancestor_id, scopes.c.kind == kind
-        )
+        ids = select(scopes.c.object_id).where(scopes.c.ancestor_id == ancestor_id, scopes.c.kind == kind)
         return self.select(and_(objects.c.kind == kind, objects.c.id.in_(ids)))
 
     def find(self, kind: str, attr: str, value: Any) -> list[Obj]:
@@ -166,7 +165,12 @@ class Transaction:
         return self.select(and_(objects.c.kind == kind, column == value))
 
     def exists_unique(
-        self, entity: Entity, value: Any, *, parent_id: str | None, enterprise_id: str | None,
+        self,
+        entity: Entity,
+        value: Any,
+        *,
+        parent_id: str | None,
+        enterprise_id: str | None,
         exclude: str | None = None,
     ) -> bool:
         attr = entity.unique_attr
@@ -213,9 +217,15 @@ class Transaction:
         obj.owner = obj.last_updated_by = self.user_id
         self.conn.execute(
             insert(objects).values(
-                id=obj.id, kind=obj.kind, parent_id=obj.parent_id, parent_type=obj.parent_type,
-                enterprise_id=obj.enterprise_id, name=_name_of(obj), data=_stored(obj),
-                created=obj.created, updated=obj.updated,
+                id=obj.id,
+                kind=obj.kind,
+                parent_id=obj.parent_id,
+                parent_type=obj.parent_type,
+                enterprise_id=obj.enterprise_id,
+                name=_name_of(obj),
+                data=_stored(obj),
+                created=obj.created,
+                updated=obj.updated,
             )
         )
         self._write_scopes(obj, links)
@@ -228,8 +238,9 @@ class Transaction:
         self.conn.execute(
             update(objects)
             .where(objects.c.id == obj.id)
-            .values(name=_name_of(obj), data=_stored(obj), updated=obj.updated,
-                    enterprise_id=obj.enterprise_id)
+            .values(
+                name=_name_of(obj), data=_stored(obj), updated=obj.updated, enterprise_id=obj.enterprise_id
+            )
         )
         if links is not None:
             self.conn.execute(delete(scopes).where(scopes.c.object_id == obj.id))
@@ -274,9 +285,7 @@ class Transaction:
 
     def set_members(self, relation: str, object_id: str, other_ids: list[str], *, of_parent: bool) -> None:
         mine, theirs = ("parent_id", "child_id") if of_parent else ("child_id", "parent_id")
-        self.conn.execute(
-            delete(members).where(members.c.relation == relation, members.c[mine] == object_id)
-        )
+        self.conn.execute(delete(members).where(members.c.relation == relation, members.c[mine] == object_id))
         if other_ids:
             self.conn.execute(
                 insert(members),
@@ -287,9 +296,7 @@ class Transaction:
 
     def _ensure_counter(self, name: str, start: int) -> None:
         dialect = sqlite if self.is_sqlite else postgresql
-        self.conn.execute(
-            dialect.insert(counters).values(name=name, value=start).on_conflict_do_nothing()
-        )
+        self.conn.execute(dialect.insert(counters).values(name=name, value=start).on_conflict_do_nothing())
 
     def next_value(self, name: str, start: int = 1) -> int:
         """Allocate the next value of a named counter (row-locked until commit)."""
@@ -327,16 +334,15 @@ class Transaction:
         else:
             if network_obj.id not in self._highest:
                 self._highest[network_obj.id] = self.conn.execute(
-                    select(func.max(addresses.c.address)).where(
-                        addresses.c.network_id == network_obj.id
-                    )
+                    select(func.max(addresses.c.address)).where(addresses.c.network_id == network_obj.id)
                 ).scalar()
             highest = self._highest[network_obj.id]
             chosen = ipam.pick_free(network, reserved, highest, self._used(network_obj.id))
             if chosen is None:
                 raise conflict(
                     f"No free IP address left in {network} ({network_obj.data.get('name')}).",
-                    prop="IPAddress", title="Address pool exhausted",
+                    prop="IPAddress",
+                    title="Address pool exhausted",
                 )
             value = chosen
         self.conn.execute(
@@ -348,22 +354,25 @@ class Transaction:
         return ipam.to_text(value)
 
     def _used(self, network_id: str) -> list[int]:
-        rows = self.conn.execute(
-            select(addresses.c.address).where(addresses.c.network_id == network_id)
-        )
+        rows = self.conn.execute(select(addresses.c.address).where(addresses.c.network_id == network_id))
         return [r[0] for r in rows]
 
     def address_in_use(self, network_id: str, value: int) -> bool:
-        return self.conn.execute(
-            select(addresses.c.owner_id).where(
-                addresses.c.network_id == network_id, addresses.c.address == value
-            )
-        ).first() is not None
+        return (
+            self.conn.execute(
+                select(addresses.c.owner_id).where(
+                    addresses.c.network_id == network_id, addresses.c.address == value
+                )
+            ).first()
+            is not None
+        )
 
     def count_addresses(self, network_id: str) -> int:
-        return int(self.conn.execute(
-            select(func.count()).select_from(addresses).where(addresses.c.network_id == network_id)
-        ).scalar_one())
+        return int(
+            self.conn.execute(
+                select(func.count()).select_from(addresses).where(addresses.c.network_id == network_id)
+            ).scalar_one()
+        )
 
     # --- change log -----------------------------------------------------------------------
 
@@ -383,18 +392,20 @@ class Transaction:
         for offset, change in enumerate(self.changes):
             data = change.obj.to_json()
             data.update(change.extra)
-            rows.append({
-                "revision": first + offset,
-                "created": self.now,
-                "type": change.type,
-                "entity_type": change.obj.kind,
-                "entity_id": change.obj.id,
-                "parent_type": change.obj.parent_type,
-                "parent_id": change.obj.parent_id,
-                "enterprise_id": change.obj.enterprise_id,
-                "user_id": self.user_id,
-                "data": data,
-            })
+            rows.append(
+                {
+                    "revision": first + offset,
+                    "created": self.now,
+                    "type": change.type,
+                    "entity_type": change.obj.kind,
+                    "entity_id": change.obj.id,
+                    "parent_type": change.obj.parent_type,
+                    "parent_id": change.obj.parent_id,
+                    "enterprise_id": change.obj.enterprise_id,
+                    "user_id": self.user_id,
+                    "data": data,
+                }
+            )
         self.conn.execute(insert(changes), rows)
         if not self.is_sqlite:
             self.conn.exec_driver_sql("NOTIFY overcast_changes")
@@ -406,14 +417,10 @@ class Transaction:
         if not self.is_sqlite:
             query = query.with_for_update()
         first = int(self.conn.execute(query).scalar_one())
-        self.conn.execute(
-            update(counters).where(counters.c.name == "revision").values(value=first + count)
-        )
+        self.conn.execute(update(counters).where(counters.c.name == "revision").values(value=first + count))
         return first
 
 
 def _name_of(obj: Obj) -> str | None:
-    name = obj.data.get("name") if "name" in obj.entity.attrs else obj.data.get(
-        obj.entity.unique_attr
-    )
+    name = obj.data.get("name") if "name" in obj.entity.attrs else obj.data.get(obj.entity.unique_attr)
     return None if name is None else str(name)[:255]

@@ -10,7 +10,7 @@ import ipaddress
 import re
 from typing import Any
 
-from .errors import invalid, mandatory
+from .errors import bad_request, invalid, mandatory
 from .schema import IDENTITY_ATTRS, Attr, Entity
 
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
@@ -54,9 +54,7 @@ def coerce(attr: Attr, value: Any) -> Any:
     except (TypeError, ValueError, OverflowError):
         raise invalid(attr.name, f"Expected a value of type {kind}.") from None
     if attr.choices is not None and value not in attr.choices:
-        raise invalid(
-            attr.name, f"Invalid input: '{value}' is not one of {', '.join(attr.choices)}."
-        )
+        raise invalid(attr.name, f"Invalid input: '{value}' is not one of {', '.join(attr.choices)}.")
     return value
 
 
@@ -67,7 +65,7 @@ def clean_body(entity: Entity, body: dict[str, Any], *, creating: bool) -> dict[
     attributes are ignored; unknown keys are dropped as bambou would drop them.
     """
     if not isinstance(body, dict):
-        raise invalid("", "The request body must be a JSON object.")
+        raise bad_request("The request body must be a JSON object (or, to create many, an array).")
     cleaned: dict[str, Any] = {}
     for name, value in body.items():
         if value is None or name in IDENTITY_ATTRS:

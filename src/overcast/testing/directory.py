@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import uvicorn
-
 from ..directory.api import create_app
 from ..directory.db import Store, migrate
+from ..directory.server import BackgroundServer
 from ..directory.service import Directory
 
 
@@ -45,20 +42,10 @@ def served_directory(
     directory = Directory(store, api_key_ttl=api_key_ttl)
     directory.bootstrap(csproot_password)
     app = create_app(directory, events_timeout=events_timeout)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="directory", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the directory did not start")
-        time.sleep(0.02)
+    server = BackgroundServer(app, "127.0.0.1", free_port())
+    server.start()
     try:
-        yield ServedDirectory(f"http://127.0.0.1:{port}", directory)
+        yield ServedDirectory(server.url, directory)
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+        server.stop()
         store.dispose()

@@ -48,12 +48,19 @@ def throwaway_postgres(database: str = "overcast") -> Iterator[str]:
         subprocess.run([*as_user, *args], check=True, capture_output=True, cwd="/")
 
     try:
-        run(f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-            "--no-sync")
-        run(f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(root, "log"), "-w", "-o",
+        run(f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        run(
+            f"{bindir}/pg_ctl",
+            "-D",
+            data,
+            "-l",
+            os.path.join(root, "log"),
+            "-w",
+            "-o",
             f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-            "start")
+            "start",
+        )
         for _ in range(50):
             probe = subprocess.run(
                 [f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True
@@ -66,6 +73,7 @@ def throwaway_postgres(database: str = "overcast") -> Iterator[str]:
     finally:
         subprocess.run(
             [*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
-            capture_output=True, cwd="/",
+            capture_output=True,
+            cwd="/",
         )
         shutil.rmtree(root, ignore_errors=True)

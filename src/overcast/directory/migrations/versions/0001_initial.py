@@ -80,9 +80,7 @@ def upgrade() -> None:
         sa.Column("user_name", sa.String(255), nullable=False),
         sa.Column("password_hash", sa.String(255), nullable=False),
     )
-    op.create_index(
-        "ix_credentials_login", "credentials", ["enterprise_id", "user_name"], unique=True
-    )
+    op.create_index("ix_credentials_login", "credentials", ["enterprise_id", "user_name"], unique=True)
     op.create_table(
         "api_keys",
         sa.Column("key", sa.String(64), primary_key=True),
@@ -101,7 +99,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "event_channels", "api_keys", "credentials", "changes", "counters", "addresses",
-        "members", "scopes", "objects",
+        "event_channels",
+        "api_keys",
+        "credentials",
+        "changes",
+        "counters",
+        "addresses",
+        "members",
+        "scopes",
+        "objects",
     ):
         op.drop_table(table)

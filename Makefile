@@ -1,0 +1,51 @@
+# Overcast — build, test and demo entry points. Each target installs what it needs and is
+# safe to run again: apt packages only when missing, the virtualenv only when pyproject changes.
+
+VENV      := .venv
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed
+PYTHON    ?= python3
+# postgresql: the API suite runs against a throwaway PostgreSQL cluster the tests start.
+APT_PACKAGES := postgresql iproute2 nftables procps
+
+.PHONY: all deps apt venv test test-fast demo lint bench clean
+
+all: test
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing apt packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,lint]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+deps: apt venv
+
+test: deps
+	$(BIN)/pytest
+
+test-fast: deps
+	$(BIN)/pytest -m "not slow"
+
+demo: deps
+	$(BIN)/overcast demo
+
+lint: deps
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/mypy
+
+bench: deps
+	$(BIN)/overcast bench directory --output bench-results/directory.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
