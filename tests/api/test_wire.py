@@ -42,11 +42,16 @@ def expect_error(status: int, call, prop: str | None = None) -> VsdClientError: 
     return info.value
 
 
-def raw(served: ServedDirectory, method: str, path: str, secret: str = "csproot", org: str = "csp",
-        **kwargs) -> requests.Response:  # type: ignore[no-untyped-def]
+def raw(
+    served: ServedDirectory, method: str, path: str, secret: str = "csproot", org: str = "csp", **kwargs
+) -> requests.Response:  # type: ignore[no-untyped-def]
     token = base64.b64encode(f"csproot:{secret}".encode()).decode()
-    headers = {"Authorization": f"XREST {token}", "X-Nuage-Organization": org,
-               "Content-Type": "application/json", **kwargs.pop("headers", {})}
+    headers = {
+        "Authorization": f"XREST {token}",
+        "X-Nuage-Organization": org,
+        "Content-Type": "application/json",
+        **kwargs.pop("headers", {}),
+    }
     return requests.request(method, served.api + path, headers=headers, timeout=30, **kwargs)
 
 
@@ -112,10 +117,17 @@ def test_put_semantics(client: VsdClient) -> None:
 def test_cascading_delete_needs_confirmation(client: VsdClient) -> None:
     objs = make_domain(client)
     subnet_id = objs["subnet"]["ID"]
-    vport = client.create(f"subnets/{subnet_id}/vports", {"name": "vp", "type": "CONTAINER",
-                                                         "addressSpoofing": "INHERITED"})
-    ctr = client.create("containers", {"name": "c", "UUID": str(uuid.uuid4()),
-                                       "interfaces": [{"MAC": "02:00:00:00:00:01", "VPortID": vport["ID"]}]})
+    vport = client.create(
+        f"subnets/{subnet_id}/vports", {"name": "vp", "type": "CONTAINER", "addressSpoofing": "INHERITED"}
+    )
+    ctr = client.create(
+        "containers",
+        {
+            "name": "c",
+            "UUID": str(uuid.uuid4()),
+            "interfaces": [{"MAC": "02:00:00:00:00:01", "VPortID": vport["ID"]}],
+        },
+    )
     response = client.request("DELETE", f"subnets/{subnet_id}")
     assert response.status_code == 300
     assert response.json()["choices"] and response.json()["errors"][0]["descriptions"][0]["title"]
@@ -163,8 +175,9 @@ def test_filter_grammar_over_http(client: VsdClient) -> None:
     assert names("description ISNOT null AND name BEGINSWITH 'app'") == [f"app-{i}" for i in range(6)]
     assert names("app-3") == ["app-3"]  # free text
     subnet = client.get(f"subnets/{objs['subnet']['ID']}")
-    assert client.list(f"domains/{objs['domain']['ID']}/subnets",
-                       filter=f"vnId == {subnet['vnId']}").count == 1
+    assert (
+        client.list(f"domains/{objs['domain']['ID']}/subnets", filter=f"vnId == {subnet['vnId']}").count == 1
+    )
 
 
 def test_bulk_create_reports_each_element(client: VsdClient) -> None:
@@ -186,12 +199,14 @@ def test_errors_are_vsd_json(directory_server: ServedDirectory, client: VsdClien
     expect_error(404, lambda: client.list("nosuchthings"))
     response = client.request("POST", "enterprises", None)
     assert response.status_code == 400 and response.json()["errors"]
-    bad_json = raw(directory_server, "POST", "/enterprises",
-                   secret=client.api_key or "", data="{not json")
+    bad_json = raw(directory_server, "POST", "/enterprises", secret=client.api_key or "", data="{not json")
     assert bad_json.status_code == 400 and bad_json.json()["errors"]
     expect_error(409, lambda: client.create("enterprises", {"description": "no name"}), prop="name")
-    expect_error(409, lambda: client.create("enterprises", {"name": "x", "DHCPLeaseInterval": "soon"}),
-                 prop="DHCPLeaseInterval")
+    expect_error(
+        409,
+        lambda: client.create("enterprises", {"name": "x", "DHCPLeaseInterval": "soon"}),
+        prop="DHCPLeaseInterval",
+    )
     # Nothing was created by the failures.
     assert client.list("enterprises", filter="name == 'x'").items == []
     assert requests.get(directory_server.url + "/openapi.json", timeout=10).json()["paths"]
@@ -204,8 +219,10 @@ def test_validation_of_addresses_ports_and_references(client: VsdClient) -> None
         ({"name": "a", "address": "10.1.0.0", "netmask": "255.0.255.0"}, "netmask"),
         ({"name": "a", "address": "10.1.0.1", "netmask": "255.255.255.0"}, "address"),
         ({"name": "a", "address": "10.1.0.0", "netmask": "255.255.255.0", "gateway": "10.2.0.1"}, "gateway"),
-        ({"name": "a", "address": "10.1.0.0", "netmask": "255.255.255.0", "gateway": "10.1.0.255"},
-         "gateway"),
+        (
+            {"name": "a", "address": "10.1.0.0", "netmask": "255.255.255.0", "gateway": "10.1.0.255"},
+            "gateway",
+        ),
         ({"name": "a", "address": "300.1.0.0", "netmask": "255.255.255.0"}, "address"),
         ({"name": "a", "address": "10.0.0.128", "netmask": "255.255.255.128"}, "address"),  # overlap
     ]
@@ -217,8 +234,15 @@ def test_validation_of_addresses_ports_and_references(client: VsdClient) -> None
     other = make_domain(client, "other")
     foreign_pg = client.create(f"domains/{other['domain']['ID']}/policygroups", {"name": "pg"})
     entry_path = f"ingressacltemplates/{acl['ID']}/ingressaclentrytemplates"
-    base = {"action": "FORWARD", "etherType": "0x0800", "DSCP": "*", "locationType": "ANY",
-            "networkType": "ANY", "protocol": "6", "priority": 1}
+    base = {
+        "action": "FORWARD",
+        "etherType": "0x0800",
+        "DSCP": "*",
+        "locationType": "ANY",
+        "networkType": "ANY",
+        "protocol": "6",
+        "priority": 1,
+    }
     entry_cases = [
         ({"destinationPort": "70000"}, "destinationPort"),
         ({"destinationPort": "90-80"}, "destinationPort"),
@@ -237,8 +261,10 @@ def test_validation_of_addresses_ports_and_references(client: VsdClient) -> None
     ]
     for change, prop in entry_cases:
         expect_error(409, lambda c=change: client.create(entry_path, {**base, **c}), prop=prop)
-    good = client.create(entry_path, {**base, "locationType": "POLICYGROUP", "locationID": pg["ID"],
-                                      "destinationPort": "1000-2000"})
+    good = client.create(
+        entry_path,
+        {**base, "locationType": "POLICYGROUP", "locationID": pg["ID"], "destinationPort": "1000-2000"},
+    )
     assert good["sourcePort"] == "*" and good["locationEntityType"] == "POLICYGROUP"
     expect_error(409, lambda: client.create(entry_path, {**base}), prop="priority")  # same priority
     # A policy group an entry refers to cannot be deleted from under it.
@@ -246,14 +272,26 @@ def test_validation_of_addresses_ports_and_references(client: VsdClient) -> None
     client.delete(f"ingressaclentrytemplates/{good['ID']}")
     client.delete(f"policygroups/{pg['ID']}")
     # MAC and vport type checks on interfaces.
-    vport = client.create(f"subnets/{objs['subnet']['ID']}/vports",
-                          {"name": "v", "type": "CONTAINER", "addressSpoofing": "INHERITED"})
-    expect_error(409, lambda: client.create("containers", {
-        "name": "c", "UUID": "u1", "interfaces": [{"MAC": "zz:00:00:00:00:01", "VPortID": vport["ID"]}]}),
-        prop="interfaces[0].MAC")
-    expect_error(409, lambda: client.create("vms", {
-        "name": "v", "UUID": "u2", "interfaces": [{"MAC": "02:00:00:00:00:01", "VPortID": vport["ID"]}]}),
-        prop="interfaces[0].VPortID")
+    vport = client.create(
+        f"subnets/{objs['subnet']['ID']}/vports",
+        {"name": "v", "type": "CONTAINER", "addressSpoofing": "INHERITED"},
+    )
+    expect_error(
+        409,
+        lambda: client.create(
+            "containers",
+            {"name": "c", "UUID": "u1", "interfaces": [{"MAC": "zz:00:00:00:00:01", "VPortID": vport["ID"]}]},
+        ),
+        prop="interfaces[0].MAC",
+    )
+    expect_error(
+        409,
+        lambda: client.create(
+            "vms",
+            {"name": "v", "UUID": "u2", "interfaces": [{"MAC": "02:00:00:00:00:01", "VPortID": vport["ID"]}]},
+        ),
+        prop="interfaces[0].VPortID",
+    )
     assert client.list(f"subnets/{objs['subnet']['ID']}/containers").count == 0
 
 
@@ -261,17 +299,33 @@ def test_template_instantiation_copies_contents(client: VsdClient) -> None:
     ent = client.create("enterprises", {"name": "tpl"})
     template = client.create(f"enterprises/{ent['ID']}/domaintemplates", {"name": "three-tier"})
     zt = client.create(f"domaintemplates/{template['ID']}/zonetemplates", {"name": "web"})
-    client.create(f"zonetemplates/{zt['ID']}/subnettemplates",
-                  {"name": "web-net", "address": "10.1.0.0", "netmask": "255.255.255.0"})
+    client.create(
+        f"zonetemplates/{zt['ID']}/subnettemplates",
+        {"name": "web-net", "address": "10.1.0.0", "netmask": "255.255.255.0"},
+    )
     pgt = client.create(f"domaintemplates/{template['ID']}/policygrouptemplates", {"name": "web-pg"})
-    acl = client.create(f"domaintemplates/{template['ID']}/egressacltemplates",
-                        {"name": "allow-web", "active": True})
-    client.create(f"egressacltemplates/{acl['ID']}/egressaclentrytemplates",
-                  {"action": "FORWARD", "etherType": "0x0800", "DSCP": "*", "protocol": "6",
-                   "destinationPort": "80", "locationType": "POLICYGROUP", "locationID": pgt["ID"],
-                   "networkType": "ZONE", "networkID": zt["ID"], "priority": 5})
-    domains = [client.create(f"enterprises/{ent['ID']}/domains", {"name": f"d{i}", "templateID": template["ID"]})
-               for i in range(2)]
+    acl = client.create(
+        f"domaintemplates/{template['ID']}/egressacltemplates", {"name": "allow-web", "active": True}
+    )
+    client.create(
+        f"egressacltemplates/{acl['ID']}/egressaclentrytemplates",
+        {
+            "action": "FORWARD",
+            "etherType": "0x0800",
+            "DSCP": "*",
+            "protocol": "6",
+            "destinationPort": "80",
+            "locationType": "POLICYGROUP",
+            "locationID": pgt["ID"],
+            "networkType": "ZONE",
+            "networkID": zt["ID"],
+            "priority": 5,
+        },
+    )
+    domains = [
+        client.create(f"enterprises/{ent['ID']}/domains", {"name": f"d{i}", "templateID": template["ID"]})
+        for i in range(2)
+    ]
     vnis = set()
     for domain in domains:
         zones = client.list(f"domains/{domain['ID']}/zones").items
@@ -285,13 +339,16 @@ def test_template_instantiation_copies_contents(client: VsdClient) -> None:
         assert entries[0]["locationID"] == pgs[0]["ID"] and entries[0]["networkID"] == zones[0]["ID"]
     assert len(vnis) == 2, "every instance gets its own VNIs"
     assert {d["ID"] for d in client.list(f"domaintemplates/{template['ID']}/domains").items} == {
-        d["ID"] for d in domains}
+        d["ID"] for d in domains
+    }
     expect_error(409, lambda: client.delete(f"domaintemplates/{template['ID']}"))
     bad = expect_error(409, lambda: client.create(f"enterprises/{ent['ID']}/domains", {"name": "x"}))
     assert bad.property == "templateID"
 
 
-def test_push_channel_queues_events_between_polls(directory_server: ServedDirectory, client: VsdClient) -> None:
+def test_push_channel_queues_events_between_polls(
+    directory_server: ServedDirectory, client: VsdClient
+) -> None:
     first = client.request("GET", "events").json()
     assert first["events"] == [] and first["uuid"]
     client.create("enterprises", {"name": "e1"})

@@ -90,5 +90,45 @@ def demo(
         raise typer.Exit(1) from None
 
 
+@bench_app.command("directory")
+def bench_directory(
+    output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
+        "bench-results/directory.json"
+    ),
+    backend: Annotated[list[str], typer.Option(help="Store back ends to measure (sqlite, postgresql).")] = [
+        "sqlite",
+        "postgresql",
+    ],  # noqa: B006
+    quick: Annotated[bool, typer.Option(help="A small run (seconds) to check the harness.")] = False,
+) -> None:
+    """Measure create latency/throughput, bulk rate and filtered listing of the directory.
+
+    Example: [bold]overcast bench directory --output bench-results/directory.json[/]
+    """
+    from rich.table import Table
+
+    from ..bench.directory import run
+
+    report = run(str(output), backends=backend, quick=quick)
+    table = Table(title=f"overcast bench directory → {output}")
+    for column in (
+        "store",
+        "single p50/p99 ms",
+        "creates/s (concurrent)",
+        "bulk objects/s",
+        "filtered page p50 ms",
+    ):
+        table.add_column(column)
+    for name, figures in report["backends"].items():
+        table.add_row(
+            name,
+            f"{figures['single_create']['p50_ms']} / {figures['single_create']['p99_ms']}",
+            str(figures["concurrent_create"]["per_second"]),
+            str(figures["bulk_create"]["objects_per_second"]),
+            str(figures["filtered_listing"]["worst_p50_ms"]),
+        )
+    console.print(table)
+
+
 def main() -> None:
     app()

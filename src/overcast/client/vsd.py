@@ -44,8 +44,14 @@ class VsdClient:
     """One logged-in session; thread-safe enough for one thread per client."""
 
     def __init__(
-        self, url: str, user: str = "csproot", password: str = "csproot", organization: str = "csp",
-        *, verify: bool = False, timeout: float = 30.0,
+        self,
+        url: str,
+        user: str = "csproot",
+        password: str = "csproot",
+        organization: str = "csp",
+        *,
+        verify: bool = False,
+        timeout: float = 30.0,
     ) -> None:
         self.base = url.rstrip("/") + "/nuage/api/v6"
         self.user = user
@@ -66,14 +72,20 @@ class VsdClient:
         }
 
     def login(self) -> dict[str, Any]:
-        response = self.http.get(f"{self.base}/me", headers=self._auth(self._password), data="null",
-                                 timeout=self.timeout)
+        response = self.http.get(
+            f"{self.base}/me", headers=self._auth(self._password), data="null", timeout=self.timeout
+        )
         self.me = self._check(response)[0]
         self.api_key = self.me["APIKey"]
         return self.me
 
     def request(
-        self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
     ) -> requests.Response:
         if self.api_key is None:
@@ -82,8 +94,14 @@ class VsdClient:
         all_headers.update(headers or {})
         import json
 
-        return self.http.request(method, f"{self.base}/{path.lstrip('/')}", headers=all_headers,
-                                 data=json.dumps(body), params=params, timeout=self.timeout)
+        return self.http.request(
+            method,
+            f"{self.base}/{path.lstrip('/')}",
+            headers=all_headers,
+            data=json.dumps(body),
+            params=params,
+            timeout=self.timeout,
+        )
 
     @staticmethod
     def _check(response: requests.Response) -> Any:
@@ -100,8 +118,15 @@ class VsdClient:
     def get(self, path: str) -> dict[str, Any]:
         return self._check(self.request("GET", path))[0]
 
-    def list(self, path: str, *, filter: str | None = None, order_by: str | None = None,
-             page: int | None = None, page_size: int | None = None) -> Page:
+    def list(
+        self,
+        path: str,
+        *,
+        filter: str | None = None,
+        order_by: str | None = None,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> Page:
         headers = {}
         if filter:
             headers["X-Nuage-Filter"] = filter

@@ -126,6 +126,10 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
     async def principal_of(request: Request) -> Principal:
         return await run_in_threadpool(authenticate, request)
 
+    async def as_caller(request: Request, work: Any) -> Any:
+        """Authenticate and run ``work(principal)`` in one worker-thread hop."""
+        return await run_in_threadpool(lambda: work(authenticate(request)))
+
     async def json_body(request: Request) -> Any:
         raw = await request.body()
         if not raw.strip():
@@ -180,12 +184,13 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
 
     # --- generated entity routes -----------------------------------------------------------
 
-    def list_handler(parent_resource: str, resource: str, *, head: bool):  # type: ignore[no-untyped-def]
+    def list_handler(*, head: bool):  # type: ignore[no-untyped-def]
         async def handler(request: Request) -> Response:
-            principal = await principal_of(request)
+            parent_resource, resource = collection_of(request)
             parent_id = request.path_params.get("parent_id")
-            result = await run_in_threadpool(
-                lambda: directory.list(
+            result = await as_caller(
+                request,
+                lambda principal: directory.list(
                     principal,
                     parent_resource,
                     parent_id,
@@ -195,7 +200,7 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
                     page=int_header(request, "X-Nuage-Page"),
                     page_size=int_header(request, "X-Nuage-PageSize"),
                     count_only=head,
-                )
+                ),
             )
             headers = {
                 "X-Nuage-Count": str(result.total),
@@ -213,14 +218,17 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
 
         return handler
 
-    def create_handler(parent_resource: str, resource: str):  # type: ignore[no-untyped-def]
+    def create_handler():  # type: ignore[no-untyped-def]
         async def handler(request: Request) -> Response:
-            principal = await principal_of(request)
+            parent_resource, resource = collection_of(request)
             body = await json_body(request)
             parent_id = request.path_params.get("parent_id")
             if isinstance(body, list):
-                results = await run_in_threadpool(
-                    directory.bulk_create, principal, parent_resource, parent_id, resource, body
+                results = await as_caller(
+                    request,
+                    lambda principal: directory.bulk_create(
+                        principal, parent_resource, parent_id, resource, body
+                    ),
                 )
                 failures = sum(1 for status, _ in results if status >= 300)
                 payload = {
@@ -228,151 +236,91 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
                     "responseMetadata": {"success": len(results) - failures, "failure": failures},
                 }
                 return _json(payload, 207 if failures else 201)
-            created = await run_in_threadpool(
-                directory.create, principal, parent_resource, parent_id, resource, body
+            created = await as_caller(
+                request,
+                lambda principal: directory.create(principal, parent_resource, parent_id, resource, body),
             )
             return _json([created], 201)
 
         return handler
 
-    def assign_handler(parent_resource: str, resource: str):  # type: ignore[no-untyped-def]
+    def assign_handler():  # type: ignore[no-untyped-def]
         async def handler(request: Request) -> Response:
-            principal = await principal_of(request)
+            parent_resource, resource = collection_of(request)
             body = await json_body(request)
-            await run_in_threadpool(
-                directory.assign,
-                principal,
-                parent_resource,
-                request.path_params["parent_id"],
-                resource,
-                body,
+            await as_caller(
+                request,
+                lambda principal: directory.assign(
+                    principal, parent_resource, request.path_params["parent_id"], resource, body
+                ),
             )
             return Response(status_code=204)
 
         return handler
 
-    def get_handler(resource: str):  # type: ignore[no-untyped-def]
+    def get_handler():  # type: ignore[no-untyped-def]
         async def handler(request: Request) -> Response:
-            principal = await principal_of(request)
-            obj = await run_in_threadpool(
-                directory.get, principal, resource, request.path_params["object_id"]
+            resource = request.path_params["resource"]
+            obj = await as_caller(
+                request,
+                lambda principal: directory.get(principal, resource, request.path_params["object_id"]),
             )
             return _json([obj])
 
         return handler
 
-    def update_handler(resource: str):  # type: ignore[no-untyped-def]
+    def update_handler():  # type: ignore[no-untyped-def]
         async def handler(request: Request) -> Response:
-            principal = await principal_of(request)
+            resource = request.path_params["resource"]
             body = await json_body(request)
-            updated = await run_in_threadpool(
-                lambda: directory.update(
+            updated = await as_caller(
+                request,
+                lambda principal: directory.update(
                     principal,
                     resource,
                     request.path_params["object_id"],
                     body,
                     confirmed=confirmed(request),
-                )
+                ),
             )
             return _json([updated])
 
         return handler
 
-    def delete_handler(resource: str):  # type: ignore[no-untyped-def]
+    def delete_handler():  # type: ignore[no-untyped-def]
         async def handler(request: Request) -> Response:
-            principal = await principal_of(request)
-            await run_in_threadpool(
-                lambda: directory.delete(
+            resource = request.path_params["resource"]
+            await as_caller(
+                request,
+                lambda principal: directory.delete(
                     principal,
                     resource,
                     request.path_params["object_id"],
                     confirmed=confirmed(request),
-                )
+                ),
             )
             return Response(status_code=204)
 
         return handler
 
-    def body_schema(entity: Entity, *, bulk: bool = False) -> dict[str, Any]:
-        ref = {"$ref": f"#/components/schemas/{entity.rest_name}"}
-        schema = {"oneOf": [ref, {"type": "array", "items": ref}]} if bulk else ref
-        return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    # Three path shapes exist (vsd-api.md §3): /<res>, /<res>/<id>, /<res>/<id>/<childres>. They
+    # are routed generically and dispatched by dictionary lookup in the service; the OpenAPI
+    # document below lists every concrete path the registry serves.
+    def collection_of(request: Request) -> tuple[str, str]:
+        params = request.path_params
+        return params.get("parent_resource", ROOT), params["resource"]
 
-    for (parent, resource), relation in sorted(REGISTRY.relations.items()):
-        entity = REGISTRY.entity(relation.child)
-        if parent == ROOT:
-            path, tag = f"{PREFIX}/{resource}", resource
-        else:
-            parent_resource = REGISTRY.entity(parent).resource
-            path, tag = f"{PREFIX}/{parent_resource}/{{parent_id}}/{resource}", parent_resource
-        parent_resource = ROOT if parent == ROOT else REGISTRY.entity(parent).resource
-        app.add_api_route(
-            path,
-            list_handler(parent_resource, resource, head=False),
-            methods=["GET"],
-            tags=[tag],
-            summary=f"List {resource}",
-        )
-        app.add_api_route(
-            path,
-            list_handler(parent_resource, resource, head=True),
-            methods=["HEAD"],
-            tags=[tag],
-            summary=f"Count {resource}",
-        )
-        creatable = relation.kind == "owner" or (relation.kind == "root" and ROOT in entity.owners)
-        if creatable:
-            app.add_api_route(
-                path,
-                create_handler(parent_resource, resource),
-                methods=["POST"],
-                tags=[tag],
-                summary=f"Create {entity.rest_name} (or a bulk array)",
-                status_code=201,
-                openapi_extra=body_schema(entity, bulk=True),
-            )
-        if relation.kind == "member":
-            app.add_api_route(
-                path,
-                assign_handler(parent_resource, resource),
-                methods=["PUT"],
-                tags=[tag],
-                summary=f"Replace the assigned {resource}",
-                status_code=204,
-                openapi_extra={
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {"schema": {"type": "array", "items": {"type": "string"}}}
-                        },
-                    }
-                },
-            )
-    for entity in REGISTRY.entities.values():
-        path = f"{PREFIX}/{entity.resource}/{{object_id}}"
-        app.add_api_route(
-            path,
-            get_handler(entity.resource),
-            methods=["GET"],
-            tags=[entity.resource],
-            summary=f"Get one {entity.rest_name}",
-        )
-        app.add_api_route(
-            path,
-            update_handler(entity.resource),
-            methods=["PUT"],
-            tags=[entity.resource],
-            summary=f"Update a {entity.rest_name}",
-            openapi_extra=body_schema(entity),
-        )
-        app.add_api_route(
-            path,
-            delete_handler(entity.resource),
-            methods=["DELETE"],
-            tags=[entity.resource],
-            summary=f"Delete a {entity.rest_name}",
-            status_code=204,
-        )
+    collection = PREFIX + "/{resource}"
+    single = PREFIX + "/{resource}/{object_id}"
+    nested = PREFIX + "/{parent_resource}/{parent_id}/{resource}"
+    for path in (collection, nested):
+        app.add_route(path, list_handler(head=False), methods=["GET"], include_in_schema=False)
+        app.add_route(path, list_handler(head=True), methods=["HEAD"], include_in_schema=False)
+        app.add_route(path, create_handler(), methods=["POST"], include_in_schema=False)
+    app.add_route(nested, assign_handler(), methods=["PUT"], include_in_schema=False)
+    app.add_route(single, get_handler(), methods=["GET"], include_in_schema=False)
+    app.add_route(single, update_handler(), methods=["PUT"], include_in_schema=False)
+    app.add_route(single, delete_handler(), methods=["DELETE"], include_in_schema=False)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -380,6 +328,7 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
+        schema["paths"].update(_registry_paths())
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for entity in REGISTRY.entities.values():
             properties: dict[str, Any] = {}
@@ -398,3 +347,62 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _registry_paths() -> dict[str, Any]:
+    """OpenAPI path items for every relation and entity the registry serves."""
+
+    def ref(entity: Entity, *, bulk: bool = False) -> dict[str, Any]:
+        one = {"$ref": f"#/components/schemas/{entity.rest_name}"}
+        schema = {"oneOf": [one, {"type": "array", "items": one}]} if bulk else one
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    def op(summary: str, tag: str, status: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "tags": [tag],
+            "responses": {status: {"description": "success"}, "default": {"description": "VSD error"}},
+        }
+        if body is not None:
+            operation["requestBody"] = body
+        return operation
+
+    def parameters(*names: str) -> list[dict[str, Any]]:
+        return [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
+
+    paths: dict[str, Any] = {}
+    for (parent, resource), relation in sorted(REGISTRY.relations.items()):
+        entity = REGISTRY.entity(relation.child)
+        if parent == ROOT:
+            path, tag, params = f"{PREFIX}/{resource}", resource, []
+        else:
+            parent_resource = REGISTRY.entity(parent).resource
+            path, tag = f"{PREFIX}/{parent_resource}/{{parent_id}}/{resource}", parent_resource
+            params = parameters("parent_id")
+        item: dict[str, Any] = {
+            "get": op(f"List {resource}", tag, "200"),
+            "head": op(f"Count {resource} (X-Nuage-Count)", tag, "200"),
+        }
+        if relation.kind == "owner" or (relation.kind == "root" and ROOT in entity.owners):
+            item["post"] = op(
+                f"Create {entity.rest_name} (or a bulk array)", tag, "201", ref(entity, bulk=True)
+            )
+        if relation.kind == "member":
+            ids = {"type": "array", "items": {"type": "string"}}
+            item["put"] = op(
+                f"Replace the assigned {resource}",
+                tag,
+                "204",
+                {"required": True, "content": {"application/json": {"schema": ids}}},
+            )
+        if params:
+            item["parameters"] = params
+        paths[path] = item
+    for entity in REGISTRY.entities.values():
+        paths[f"{PREFIX}/{entity.resource}/{{object_id}}"] = {
+            "parameters": parameters("object_id"),
+            "get": op(f"Get one {entity.rest_name}", entity.resource, "200"),
+            "put": op(f"Update a {entity.rest_name}", entity.resource, "200", ref(entity)),
+            "delete": op(f"Delete a {entity.rest_name} (?responseChoice=1 confirms)", entity.resource, "204"),
+        }
+    return paths

@@ -133,6 +133,20 @@ event_channels = Table(
 )
 
 
+#: System-wide numbers the directory hands out, and where each starts. On PostgreSQL they are
+#: sequences (no lock held until commit, so writers never queue or deadlock on them; a rolled
+#: back transaction leaves a gap, which uniqueness does not mind); on SQLite, which has one
+#: writer at a time, rows of ``counters``. Migration 0002 creates the sequences.
+GLOBAL_COUNTERS = {
+    "vni": 4096,
+    "serviceID": 20000,
+    "domainID": 1,
+    "labelID": 1000,
+    "customerID": 10000,
+    "statsID": 1,
+}
+
+
 def default_sqlite_url(state_dir: Path) -> str:
     state_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(state_dir / 'directory.db').resolve()}"

@@ -117,7 +117,7 @@ class EnterpriseBehaviour(Behaviour):
 
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         if old is None:
-            obj.data["customerID"] = ops.tx.next_value("customerID", 10000)
+            obj.data["customerID"] = ops.tx.allocate("customerID")
             obj.data.setdefault("enterpriseType", "NORMAL")
             obj.data["floatingIPsUsed"] = 0
 
@@ -238,14 +238,14 @@ class DomainBehaviour(Behaviour):
                 "templateID",
                 "A domain is created by instantiating a domain template of the same enterprise.",
             )
-        service_id = ops.tx.next_value("serviceID", 20000)
+        service_id = ops.tx.allocate("serviceID")
         obj.data.update(
             enterpriseID=obj.parent_id,
             serviceID=service_id,
-            domainID=ops.tx.next_value("domainID", 1),
-            labelID=ops.tx.next_value("labelID", 1000),
-            backHaulServiceID=ops.tx.next_value("serviceID", 20000),
-            backHaulVNID=ops.tx.next_value("vni", 4096),
+            domainID=ops.tx.allocate("domainID"),
+            labelID=ops.tx.allocate("labelID"),
+            backHaulServiceID=ops.tx.allocate("serviceID"),
+            backHaulVNID=ops.tx.allocate("vni"),
             policyChangeStatus="APPLIED",
         )
         obj.data.setdefault("routeDistinguisher", f"{ROUTE_ASN}:{service_id}")
@@ -276,7 +276,7 @@ class ZoneBehaviour(Behaviour):
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         if old is None:
             assert parent is not None
-            obj.data["policyGroupID"] = ops.tx.next_value(f"pgid:{parent.id}", 1)
+            obj.data["policyGroupID"] = ops.tx.next_value(f"pgid:{parent.id}")
         if obj.data.get("address") or obj.data.get("netmask"):
             _check_prefix(obj, gateway_required=False)
 
@@ -304,11 +304,11 @@ class SubnetBehaviour(Behaviour):
             template_id = obj.data.get("templateID")
             if template_id:
                 ops.tx.need(template_id, "subnettemplate", prop="templateID")
-            vni = ops.tx.next_value("vni", 4096)
+            vni = ops.tx.allocate("vni")
             obj.data.update(
                 vnId=vni,
-                serviceID=ops.tx.next_value("serviceID", 20000),
-                policyGroupID=ops.tx.next_value(f"pgid:{domain_id}", 1),
+                serviceID=ops.tx.allocate("serviceID"),
+                policyGroupID=ops.tx.next_value(f"pgid:{domain_id}"),
                 gatewayMACAddress=gateway_mac(vni),
                 entityState=None,
             )
@@ -352,8 +352,8 @@ class L2DomainBehaviour(Behaviour):
         for attr in ("DHCPManaged", "address", "netmask", "gateway", "IPType"):
             if template.data.get(attr) is not None:
                 obj.data[attr] = template.data[attr]
-        vni = ops.tx.next_value("vni", 4096)
-        service_id = ops.tx.next_value("serviceID", 20000)
+        vni = ops.tx.allocate("vni")
+        service_id = ops.tx.allocate("serviceID")
         obj.data.update(
             vnId=vni,
             serviceID=service_id,
@@ -370,7 +370,7 @@ class PolicyGroupBehaviour(Behaviour):
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         if old is None:
             assert parent is not None
-            obj.data["policyGroupID"] = ops.tx.next_value(f"pgid:{parent.id}", 1)
+            obj.data["policyGroupID"] = ops.tx.next_value(f"pgid:{parent.id}")
 
     def check_delete(self, ops: Operations, obj: Obj, doomed: set[str]) -> None:
         _reference_in_use(ops, obj, doomed)
@@ -516,7 +516,7 @@ class AclEntryBehaviour(Behaviour):
             policyState="LIVE",
         )
         if old is None:
-            d["statsID"] = str(ops.tx.next_value("statsID", 1))
+            d["statsID"] = str(ops.tx.allocate("statsID"))
 
     @staticmethod
     def _location(ops: Operations, d: dict[str, Any], scope: Obj, is_template: bool) -> None:
@@ -712,7 +712,7 @@ class SharedResourceBehaviour(Behaviour):
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         _check_prefix(obj, gateway_required=True)
         if old is None:
-            vni = ops.tx.next_value("vni", 4096)
+            vni = ops.tx.allocate("vni")
             obj.data.update(vnID=vni, gatewayMACAddress=gateway_mac(vni))
 
     def check_delete(self, ops: Operations, obj: Obj, doomed: set[str]) -> None:

@@ -9,6 +9,7 @@ revision that commits later).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 import uuid
@@ -17,13 +18,44 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import ipam
-from .db import addresses, changes, counters, members, objects, scopes
+from .db import GLOBAL_COUNTERS, addresses, changes, counters, members, objects, scopes
 from .errors import conflict, not_found
 from .schema import REGISTRY, Entity
+
+
+# Statements on the hot path, built once: building a Core statement per call costs more than
+# SQLite takes to run it.
+_SELECT_BY_ID = select(objects).where(objects.c.id == bindparam("b_id"))
+_SELECT_BY_ID_FOR_UPDATE = _SELECT_BY_ID.with_for_update()
+_ANCESTORS = select(scopes.c.ancestor_id).where(scopes.c.object_id == bindparam("b_id"))
+_INSERT_OBJECT = insert(objects)
+_BUMP_COUNTER = (
+    update(counters)
+    .where(counters.c.name == bindparam("b_name"))
+    .values(value=counters.c.value + bindparam("b_count"))
+    .returning(counters.c.value)
+)
+
+
+@functools.cache
+def _unique_query(rest_name: str) -> Any:
+    entity = REGISTRY.entity(rest_name)
+    attr = entity.unique_attr
+    column = objects.c.name if attr == "name" else objects.c.data[attr].as_string()
+    where = [
+        objects.c.kind == entity.rest_name,
+        column == bindparam("b_value"),
+        objects.c.id != bindparam("b_exclude"),
+    ]
+    if entity.unique_scope == "parent":
+        where.append(objects.c.parent_id == bindparam("b_parent"))
+    elif entity.unique_scope == "enterprise":
+        where.append(objects.c.enterprise_id == bindparam("b_enterprise"))
+    return select(objects.c.id).where(*where).limit(1)
 
 
 def now_ms() -> int:
@@ -117,12 +149,12 @@ class Transaction:
     def get(self, object_id: str | None, *, lock: bool = False) -> Obj | None:
         if not object_id:
             return None
+        if self.is_sqlite:
+            lock = False  # the store has one writer at a time already
         if not lock and object_id in self._cache:
             return self._cache[object_id]
-        query = select(objects).where(objects.c.id == object_id)
-        if lock and not self.is_sqlite:
-            query = query.with_for_update()
-        row = self.conn.execute(query).first()
+        query = _SELECT_BY_ID_FOR_UPDATE if lock else _SELECT_BY_ID
+        row = self.conn.execute(query, {"b_id": object_id}).first()
         obj = row_to_obj(row) if row else None
         self._cache[object_id] = obj
         return obj
@@ -173,23 +205,17 @@ class Transaction:
         enterprise_id: str | None,
         exclude: str | None = None,
     ) -> bool:
-        attr = entity.unique_attr
-        column = objects.c.name if attr == "name" else objects.c.data[attr].as_string()
-        where = [objects.c.kind == entity.rest_name, column == value]
-        if entity.unique_scope == "parent":
-            where.append(objects.c.parent_id == parent_id)
-        elif entity.unique_scope == "enterprise":
-            where.append(objects.c.enterprise_id == enterprise_id)
-        if exclude:
-            where.append(objects.c.id != exclude)
-        return self.conn.execute(select(objects.c.id).where(*where).limit(1)).first() is not None
-
-    def select_kinds_in_enterprise(self, kinds: tuple[str, ...], enterprise_id: str) -> list[Obj]:
-        return self.select(and_(objects.c.kind.in_(kinds), objects.c.enterprise_id == enterprise_id))
+        query = _unique_query(entity.rest_name)
+        params = {
+            "b_value": value,
+            "b_parent": parent_id,
+            "b_enterprise": enterprise_id,
+            "b_exclude": exclude or "",
+        }
+        return self.conn.execute(query, params).first() is not None
 
     def ancestors(self, object_id: str) -> set[str]:
-        rows = self.conn.execute(select(scopes.c.ancestor_id).where(scopes.c.object_id == object_id))
-        return {r[0] for r in rows}
+        return {r[0] for r in self.conn.execute(_ANCESTORS, {"b_id": object_id})}
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -216,17 +242,18 @@ class Transaction:
         obj.created = obj.updated = self.now
         obj.owner = obj.last_updated_by = self.user_id
         self.conn.execute(
-            insert(objects).values(
-                id=obj.id,
-                kind=obj.kind,
-                parent_id=obj.parent_id,
-                parent_type=obj.parent_type,
-                enterprise_id=obj.enterprise_id,
-                name=_name_of(obj),
-                data=_stored(obj),
-                created=obj.created,
-                updated=obj.updated,
-            )
+            _INSERT_OBJECT,
+            {
+                "id": obj.id,
+                "kind": obj.kind,
+                "parent_id": obj.parent_id,
+                "parent_type": obj.parent_type,
+                "enterprise_id": obj.enterprise_id,
+                "name": _name_of(obj),
+                "data": _stored(obj),
+                "created": obj.created,
+                "updated": obj.updated,
+            },
         )
         self._write_scopes(obj, links)
         self._cache[obj.id] = obj
@@ -298,15 +325,29 @@ class Transaction:
         dialect = sqlite if self.is_sqlite else postgresql
         self.conn.execute(dialect.insert(counters).values(name=name, value=start).on_conflict_do_nothing())
 
-    def next_value(self, name: str, start: int = 1) -> int:
-        """Allocate the next value of a named counter (row-locked until commit)."""
-        self._ensure_counter(name, start)
-        query = select(counters.c.value).where(counters.c.name == name)
-        if not self.is_sqlite:
-            query = query.with_for_update()
-        value = self.conn.execute(query).scalar_one()
-        self.conn.execute(update(counters).where(counters.c.name == name).values(value=value + 1))
-        return int(value)
+    def allocate(self, counter: str) -> int:
+        """The next value of a system-wide counter (``GLOBAL_COUNTERS``): unique, never reused."""
+        if self.is_sqlite:
+            return self.next_value(counter, GLOBAL_COUNTERS[counter])
+        return int(self.conn.execute(text(f"SELECT nextval('oc_seq_{counter.lower()}')")).scalar_one())
+
+    def next_value(self, name: str, start: int = 1, count: int = 1) -> int:
+        """Take ``count`` consecutive values of a named counter; the first is returned.
+
+        The ``UPDATE`` row-locks the counter until commit, which is what serialises writers
+        that share one (the per-domain policy-group tags, the change-log revision).
+        """
+        bumped = self.conn.execute(
+            update(counters)
+            .where(counters.c.name == name)
+            .values(value=counters.c.value + count)
+            .returning(counters.c.value)
+        ).scalar()
+        if bumped is not None:
+            return int(bumped) - count
+        # First use; on PostgreSQL a concurrent first use fails one writer (23505), retried.
+        self.conn.execute(insert(counters).values(name=name, value=start + count))
+        return start
 
     def lock_name(self, name: str) -> None:
         """Serialise writers on a name (e.g. uniqueness across the whole system)."""
@@ -412,15 +453,11 @@ class Transaction:
         return first + len(self.changes) - 1
 
     def _reserve_revisions(self, count: int) -> int:
-        self._ensure_counter("revision", 1)
-        query = select(counters.c.value).where(counters.c.name == "revision")
-        if not self.is_sqlite:
-            query = query.with_for_update()
-        first = int(self.conn.execute(query).scalar_one())
-        self.conn.execute(update(counters).where(counters.c.name == "revision").values(value=first + count))
-        return first
+        return self.next_value("revision", 1, count)
 
 
 def _name_of(obj: Obj) -> str | None:
-    name = obj.data.get("name") if "name" in obj.entity.attrs else obj.data.get(obj.entity.unique_attr)
+    """The value kept in the indexed ``name`` column (the entity's name or unique attribute)."""
+    entity = obj.entity
+    name = obj.data.get("name") if "name" in entity.attrs else obj.data.get(entity.unique_attr)
     return None if name is None else str(name)[:255]

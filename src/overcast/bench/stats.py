@@ -1,0 +1,24 @@
+"""Small, dependency-free statistics for benchmark figures."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (``fraction`` in 0..1) of a non-empty sequence."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(seconds, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(seconds, 0.99) * 1000, 2),
+        "max_ms": round(max(seconds) * 1000, 2) if seconds else float("nan"),
+        "count": len(seconds),
+    }
