@@ -95,10 +95,9 @@ def bench_directory(
     output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
         "bench-results/directory.json"
     ),
-    backend: Annotated[list[str], typer.Option(help="Store back ends to measure (sqlite, postgresql).")] = [
-        "sqlite",
-        "postgresql",
-    ],  # noqa: B006
+    backend: Annotated[
+        list[str] | None, typer.Option(help="Store back end to measure (repeatable): sqlite, postgresql.")
+    ] = None,
     quick: Annotated[bool, typer.Option(help="A small run (seconds) to check the harness.")] = False,
 ) -> None:
     """Measure create latency/throughput, bulk rate and filtered listing of the directory.
@@ -109,7 +108,7 @@ def bench_directory(
 
     from ..bench.directory import run
 
-    report = run(str(output), backends=backend, quick=quick)
+    report = run(str(output), backends=backend or ["sqlite", "postgresql"], quick=quick)
     table = Table(title=f"overcast bench directory → {output}")
     for column in (
         "store",

@@ -46,6 +46,8 @@ objects = Table(
     Column("parent_type", String(40)),
     Column("enterprise_id", String(36)),
     Column("name", String(255)),
+    # The value the entity must keep unique (its name, or e.g. a container's UUID).
+    Column("ukey", String(255)),
     Column("data", JsonType, nullable=False),
     Column("created", BigInteger, nullable=False),
     Column("updated", BigInteger, nullable=False),
@@ -53,6 +55,7 @@ objects = Table(
     Index("ix_objects_kind_enterprise", "kind", "enterprise_id"),
     Index("ix_objects_kind_name", "kind", "name"),
     Index("ix_objects_parent", "parent_id"),
+    Index("ix_objects_kind_ukey", "kind", "ukey"),
 )
 
 scopes = Table(
@@ -80,6 +83,16 @@ addresses = Table(
     Column("address", BigInteger, primary_key=True),
     Column("owner_id", String(36), nullable=False),
     Index("ix_addresses_owner", "owner_id"),
+)
+
+#: MACs in use per L2 network (subnet or L2 domain); the key makes duplicates impossible.
+macs = Table(
+    "macs",
+    metadata,
+    Column("network_id", String(36), primary_key=True),
+    Column("mac", String(17), primary_key=True),
+    Column("owner_id", String(36), nullable=False),
+    Index("ix_macs_owner", "owner_id"),
 )
 
 counters = Table(
@@ -208,6 +221,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # The default 2 MB page cache makes every write past a few thousand objects hit disk.
+        cursor.execute("PRAGMA cache_size=-131072")
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")

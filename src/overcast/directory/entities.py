@@ -83,6 +83,9 @@ def _ipv4_only(obj: Obj) -> None:
 
 
 def _network(obj: Obj) -> ipaddress.IPv4Network:
+    for attr in ("address", "netmask"):
+        if not obj.data.get(attr):
+            raise invalid(attr, "address and netmask go together; this value is mandatory.")
     return validation.ipv4_network(obj.data["address"], obj.data["netmask"])
 
 
@@ -120,6 +123,10 @@ class EnterpriseBehaviour(Behaviour):
             obj.data["customerID"] = ops.tx.allocate("customerID")
             obj.data.setdefault("enterpriseType", "NORMAL")
             obj.data["floatingIPsUsed"] = 0
+
+    def check_delete(self, ops: Operations, obj: Obj, doomed: set[str]) -> None:
+        if obj.data.get("enterpriseType") == "CSP":
+            raise conflict("The operator enterprise cannot be deleted.", title="Invalid operation")
 
     def extra_doomed(self, ops: Operations, obj: Obj) -> list[Obj]:
         # Containers and VMs live at the root; they belong to the enterprise of their vports.
@@ -597,7 +604,7 @@ class InterfaceBehaviour(Behaviour):
                 prop="VPortID",
             )
         network = ops.tx.need(vport.parent_id, ("subnet", "l2domain"))
-        if ops.interface_with_mac(network.id, d["MAC"]):
+        if not ops.tx.reserve_mac(network.id, d["MAC"], obj.id):
             raise conflict(f"MAC {d['MAC']} is already used in this network.", prop="MAC")
         if parent is not None:
             d[self.uuid_attr] = parent.data.get("UUID")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .errors import conflict, invalid
 
@@ -36,7 +36,10 @@ def check_requested(network: ipaddress.IPv4Network, requested: str, reserved: It
 
 
 def pick_free(
-    network: ipaddress.IPv4Network, reserved: set[int], highest: int | None, used: Iterable[int]
+    network: ipaddress.IPv4Network,
+    reserved: set[int],
+    highest: int | None,
+    used: Callable[[], Iterable[int]],
 ) -> int | None:
     """The address to hand out next: after the highest one in use, else the lowest hole.
 
@@ -49,7 +52,7 @@ def pick_free(
         candidate += 1
     if candidate <= last:
         return candidate
-    taken = set(used) | reserved
+    taken = set(used()) | reserved  # only read when the end of the range is reached
     for value in range(first, last + 1):
         if value not in taken:
             return value

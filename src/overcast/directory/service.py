@@ -361,17 +361,11 @@ class Operations:
         )
         return self.tx.select(and_(objects.c.kind.in_(INTERFACE_KINDS), objects.c.id.in_(ids)))
 
-    def interface_with_mac(self, network_id: str, mac: str) -> bool:
-        ids = select(scopes.c.object_id).where(
-            scopes.c.ancestor_id == network_id, scopes.c.kind.in_(INTERFACE_KINDS)
-        )
-        return bool(
-            self.tx.select(and_(objects.c.id.in_(ids), objects.c.data["MAC"].as_string() == mac), limit=1)
-        )
-
     def refresh_endpoint(self, endpoint: Obj, *, record: bool = True) -> None:
         """Recompute a container's / VM's interface list and network IDs from its interfaces."""
         kind = "containerinterface" if endpoint.kind == "container" else "vminterface"
+        beh = behaviour(endpoint.kind)
+        links_before = beh.links(endpoint)
         interfaces = [i for i in self.tx.children(endpoint.id, kind) if i.id not in self.doomed]
         endpoint.data["interfaces"] = [_interface_summary(i) for i in interfaces]
         subnet_ids = [
@@ -393,7 +387,8 @@ class Operations:
                 }
             ),
         )
-        self.tx.save(endpoint, behaviour(endpoint.kind).links(endpoint))
+        links = beh.links(endpoint)
+        self.tx.save(endpoint, links if links != links_before else None)
         if record:
             self.tx.record("UPDATE", endpoint)
 

@@ -22,10 +22,9 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, s
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import ipam
-from .db import GLOBAL_COUNTERS, addresses, changes, counters, members, objects, scopes
+from .db import GLOBAL_COUNTERS, addresses, changes, counters, macs, members, objects, scopes
 from .errors import conflict, not_found
 from .schema import REGISTRY, Entity
-
 
 # Statements on the hot path, built once: building a Core statement per call costs more than
 # SQLite takes to run it.
@@ -33,6 +32,18 @@ _SELECT_BY_ID = select(objects).where(objects.c.id == bindparam("b_id"))
 _SELECT_BY_ID_FOR_UPDATE = _SELECT_BY_ID.with_for_update()
 _ANCESTORS = select(scopes.c.ancestor_id).where(scopes.c.object_id == bindparam("b_id"))
 _INSERT_OBJECT = insert(objects)
+_INSERT_SCOPES = insert(scopes)
+_UPDATE_OBJECT = (
+    update(objects)
+    .where(objects.c.id == bindparam("b_id"))
+    .values(
+        name=bindparam("b_name"),
+        ukey=bindparam("b_ukey"),
+        data=bindparam("b_data"),
+        updated=bindparam("b_updated"),
+        enterprise_id=bindparam("b_enterprise"),
+    )
+)
 _BUMP_COUNTER = (
     update(counters)
     .where(counters.c.name == bindparam("b_name"))
@@ -44,11 +55,9 @@ _BUMP_COUNTER = (
 @functools.cache
 def _unique_query(rest_name: str) -> Any:
     entity = REGISTRY.entity(rest_name)
-    attr = entity.unique_attr
-    column = objects.c.name if attr == "name" else objects.c.data[attr].as_string()
     where = [
         objects.c.kind == entity.rest_name,
-        column == bindparam("b_value"),
+        objects.c.ukey == bindparam("b_value"),
         objects.c.id != bindparam("b_exclude"),
     ]
     if entity.unique_scope == "parent":
@@ -143,6 +152,7 @@ class Transaction:
         self._cache: dict[str, Obj | None] = {}
         self._highest: dict[str, int | None] = {}
         self._pending: set[str] = set()
+        self._ancestors: dict[str, set[str]] = {}
 
     # --- reading ------------------------------------------------------------------------
 
@@ -214,8 +224,16 @@ class Transaction:
         }
         return self.conn.execute(query, params).first() is not None
 
+    def select_kinds_in_enterprise(self, kinds: tuple[str, ...], enterprise_id: str) -> list[Obj]:
+        return self.select(and_(objects.c.kind.in_(kinds), objects.c.enterprise_id == enterprise_id))
+
     def ancestors(self, object_id: str) -> set[str]:
-        return {r[0] for r in self.conn.execute(_ANCESTORS, {"b_id": object_id})}
+        """Every ID whose listings include this object (cached for the transaction)."""
+        found = self._ancestors.get(object_id)
+        if found is None:
+            found = {r[0] for r in self.conn.execute(_ANCESTORS, {"b_id": object_id})}
+            self._ancestors[object_id] = found
+        return found
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -230,6 +248,7 @@ class Transaction:
             self._pending = pending
             self._cache.clear()
             self._highest.clear()
+            self._ancestors.clear()
             raise
         nested.commit()
 
@@ -250,6 +269,7 @@ class Transaction:
                 "parent_type": obj.parent_type,
                 "enterprise_id": obj.enterprise_id,
                 "name": _name_of(obj),
+                "ukey": _ukey_of(obj),
                 "data": _stored(obj),
                 "created": obj.created,
                 "updated": obj.updated,
@@ -263,11 +283,15 @@ class Transaction:
         obj.updated = self.now
         obj.last_updated_by = self.user_id
         self.conn.execute(
-            update(objects)
-            .where(objects.c.id == obj.id)
-            .values(
-                name=_name_of(obj), data=_stored(obj), updated=obj.updated, enterprise_id=obj.enterprise_id
-            )
+            _UPDATE_OBJECT,
+            {
+                "b_id": obj.id,
+                "b_name": _name_of(obj),
+                "b_ukey": _ukey_of(obj),
+                "b_data": _stored(obj),
+                "b_updated": obj.updated,
+                "b_enterprise": obj.enterprise_id,
+            },
         )
         if links is not None:
             self.conn.execute(delete(scopes).where(scopes.c.object_id == obj.id))
@@ -280,13 +304,15 @@ class Transaction:
             if link:
                 ancestors.add(link)
                 ancestors |= self.ancestors(link)
+        self._ancestors[obj.id] = ancestors
         if ancestors:
             self.conn.execute(
-                insert(scopes),
+                _INSERT_SCOPES,
                 [{"ancestor_id": a, "kind": obj.kind, "object_id": obj.id} for a in sorted(ancestors)],
             )
 
     def remove(self, obj: Obj) -> None:
+        self._ancestors.pop(obj.id, None)
         self.conn.execute(delete(objects).where(objects.c.id == obj.id))
         self.conn.execute(
             delete(scopes).where(or_(scopes.c.object_id == obj.id, scopes.c.ancestor_id == obj.id))
@@ -295,6 +321,7 @@ class Transaction:
             delete(members).where(or_(members.c.parent_id == obj.id, members.c.child_id == obj.id))
         )
         self.conn.execute(delete(addresses).where(addresses.c.owner_id == obj.id))
+        self.conn.execute(delete(macs).where(macs.c.owner_id == obj.id))
         self._cache[obj.id] = None
 
     # --- associations -------------------------------------------------------------------
@@ -378,7 +405,7 @@ class Transaction:
                     select(func.max(addresses.c.address)).where(addresses.c.network_id == network_obj.id)
                 ).scalar()
             highest = self._highest[network_obj.id]
-            chosen = ipam.pick_free(network, reserved, highest, self._used(network_obj.id))
+            chosen = ipam.pick_free(network, reserved, highest, lambda: self._used(network_obj.id))
             if chosen is None:
                 raise conflict(
                     f"No free IP address left in {network} ({network_obj.data.get('name')}).",
@@ -397,6 +424,16 @@ class Transaction:
     def _used(self, network_id: str) -> list[int]:
         rows = self.conn.execute(select(addresses.c.address).where(addresses.c.network_id == network_id))
         return [r[0] for r in rows]
+
+    def reserve_mac(self, network_id: str, mac: str, owner_id: str) -> bool:
+        """Take a MAC in an L2 network for ``owner_id``; False when another holds it."""
+        taken = self.conn.execute(
+            select(macs.c.owner_id).where(macs.c.network_id == network_id, macs.c.mac == mac)
+        ).first()
+        if taken is not None:
+            return False
+        self.conn.execute(insert(macs).values(network_id=network_id, mac=mac, owner_id=owner_id))
+        return True
 
     def address_in_use(self, network_id: str, value: int) -> bool:
         return (
@@ -457,7 +494,12 @@ class Transaction:
 
 
 def _name_of(obj: Obj) -> str | None:
-    """The value kept in the indexed ``name`` column (the entity's name or unique attribute)."""
-    entity = obj.entity
-    name = obj.data.get("name") if "name" in entity.attrs else obj.data.get(entity.unique_attr)
+    """The value kept in the indexed ``name`` column."""
+    name = obj.data.get("name")
     return None if name is None else str(name)[:255]
+
+
+def _ukey_of(obj: Obj) -> str | None:
+    """The value kept in the indexed ``ukey`` column: what must be unique in its scope."""
+    key = obj.data.get(obj.entity.unique_attr)
+    return None if key is None else str(key)[:255]
