@@ -29,6 +29,8 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -51,7 +53,9 @@ objects = Table(
     Column("data", JsonType, nullable=False),
     Column("created", BigInteger, nullable=False),
     Column("updated", BigInteger, nullable=False),
-    Index("ix_objects_kind_parent", "kind", "parent_id"),
+    Index("ix_objects_kind_parent_name", "kind", "parent_id", "name"),
+    Index("ix_objects_kind_parent_lname", "kind", "parent_id", func.lower(text("name"))),
+    Index("ix_objects_kind_lname", "kind", func.lower(text("name"))),
     Index("ix_objects_kind_enterprise", "kind", "enterprise_id"),
     Index("ix_objects_kind_name", "kind", "name"),
     Index("ix_objects_parent", "parent_id"),

@@ -256,7 +256,9 @@ def _column(entity: Entity, attr: Attr) -> Any:
 def to_sql(node: Node, entity: Entity) -> ColumnElement[bool]:
     """Compile a parsed filter to a WHERE clause over ``objects`` rows of ``entity``."""
     if isinstance(node, And):
-        return and_(*(to_sql(p, entity) for p in node.parts))
+        # Conditions on real columns first: cheaper than JSON extraction, evaluated first.
+        parts = sorted(node.parts, key=lambda p: not _on_columns(p, entity))
+        return and_(*(to_sql(p, entity) for p in parts))
     if isinstance(node, Or):
         return or_(*(to_sql(p, entity) for p in node.parts))
     if isinstance(node, Not):
@@ -268,6 +270,25 @@ def to_sql(node: Node, entity: Entity) -> ColumnElement[bool]:
             clauses.append(func.lower(objects.c.data["description"].as_string()).like(pattern, escape="\\"))
         return or_(*clauses)
     return _compare_sql(node, entity)
+
+
+def _on_columns(node: Node, entity: Entity) -> bool:
+    """Whether a condition reads only indexed columns (no JSON extraction)."""
+    if isinstance(node, Compare):
+        name = node.left.attr if isinstance(node.left, Name) else None
+        return name in _COLUMN_ATTRS or (name == "name" and "name" in entity.attrs)
+    if isinstance(node, (And, Or)):
+        return all(_on_columns(p, entity) for p in node.parts)
+    if isinstance(node, Not):
+        return _on_columns(node.part, entity)
+    return False
+
+
+def _prefix_range(column: Any, prefix: str) -> ColumnElement[bool]:
+    """``lower(column)`` starts with ``prefix``, as a range an index on lower(name) can serve."""
+    lowered = prefix.lower()
+    upper = lowered[:-1] + chr(ord(lowered[-1]) + 1)
+    return and_(func.lower(column) >= lowered, func.lower(column) < upper)
 
 
 def _compare_sql(node: Compare, entity: Entity) -> ColumnElement[bool]:
@@ -298,7 +319,10 @@ def _compare_sql(node: Compare, entity: Entity) -> ColumnElement[bool]:
             return column.is_not(None)
         raise bad_request(f"null cannot be used with {op}", prop="X-Nuage-Filter")
     if op in _TEXT_OPS:
-        return func.lower(column).like(_pattern(op, str(value)), escape="\\")
+        like = func.lower(column).like(_pattern(op, str(value)), escape="\\")
+        if op == "BEGINSWITH" and column is objects.c.name and str(value):
+            return and_(_prefix_range(column, str(value)), like)
+        return like
     return {
         "==": lambda: column == value,
         "IS": lambda: column == value,

@@ -658,28 +658,32 @@ class Directory:
                 own = objects.c.enterprise_id == principal.enterprise_id
                 where.append(or_(own, objects.c.enterprise_id.is_(None)) if entity.global_scope else own)
             clause = and_(*where)
+            # The count scans what matches; the page stops after `size` rows.
             total = int(
                 ops.tx.conn.execute(select(func.count()).select_from(objects).where(clause)).scalar_one()
             )
             if count_only:
                 return ListResult([], total, page, size)
-            rows = self._page(ops, clause, order, page, size)
-        return ListResult([o.to_json() for o in rows], total, page, size)
-
-    @staticmethod
-    def _page(ops: Operations, clause: Any, order: list[Any], page: int, size: int) -> list[Obj]:
-        query = select(objects).where(clause).order_by(*order, objects.c.pk).offset(page * size).limit(size)
-        return [row_to_obj(r) for r in ops.tx.conn.execute(query)]
+            query = (
+                select(objects).where(clause).order_by(*order, objects.c.pk).offset(page * size).limit(size)
+            )
+            rows = list(ops.tx.conn.execute(query))
+        return ListResult([row_to_obj(r).to_json() for r in rows], total, page, size)
 
     @staticmethod
     def _relation_clause(relation: Relation, parent: Obj) -> Any:
         if relation.kind == "owner":
             return objects.c.parent_id == parent.id
         if relation.kind == "descendant":
-            return objects.c.id.in_(
-                select(scopes.c.object_id).where(
-                    scopes.c.ancestor_id == parent.id, scopes.c.kind == relation.child
+            # EXISTS probes the scopes key per candidate, so a selective filter stays cheap.
+            return (
+                select(scopes.c.object_id)
+                .where(
+                    scopes.c.ancestor_id == parent.id,
+                    scopes.c.kind == relation.child,
+                    scopes.c.object_id == objects.c.id,
                 )
+                .exists()
             )
         name, of_parent = REGISTRY.member_relation(parent.kind, relation.child)
         mine, theirs = ("parent_id", "child_id") if of_parent else ("child_id", "parent_id")
