@@ -359,3 +359,52 @@ def test_push_channel_queues_events_between_polls(
     started = time.monotonic()
     idle = client.request("GET", "events", params={"uuid": first["uuid"]}).json()
     assert idle["events"] == [] and time.monotonic() - started >= 1.5  # held, then answered
+
+
+def test_computed_listings(client: VsdClient) -> None:
+    objs = make_domain(client)
+    domain_id = objs["domain"]["ID"]
+    assert [t["ID"] for t in client.list(f"domains/{domain_id}/domaintemplates").items] == [
+        objs["template"]["ID"]
+    ]
+    vport = client.create(
+        f"subnets/{objs['subnet']['ID']}/vports",
+        {"name": "vp", "type": "CONTAINER", "addressSpoofing": "INHERITED"},
+    )
+    other = client.create(
+        f"subnets/{objs['subnet']['ID']}/vports",
+        {"name": "other", "type": "CONTAINER", "addressSpoofing": "INHERITED"},
+    )
+    pg = client.create(f"domains/{domain_id}/policygroups", {"name": "pg"})
+    client.assign(f"vports/{vport['ID']}/policygroups", [pg["ID"]])
+    active = client.create(f"domains/{domain_id}/egressacltemplates", {"name": "on", "active": True})
+    inactive = client.create(f"domains/{domain_id}/egressacltemplates", {"name": "off", "active": False})
+    base = {"action": "FORWARD", "etherType": "0x0800", "DSCP": "*", "networkType": "ANY", "protocol": "ANY"}
+    path = f"egressacltemplates/{active['ID']}/egressaclentrytemplates"
+    any_entry = client.create(path, {**base, "locationType": "ANY", "priority": 1})
+    pg_entry = client.create(
+        path, {**base, "locationType": "POLICYGROUP", "locationID": pg["ID"], "priority": 2}
+    )
+    zone_entry = client.create(
+        path, {**base, "locationType": "ZONE", "locationID": objs["zone"]["ID"], "priority": 3}
+    )
+    client.create(
+        f"egressacltemplates/{inactive['ID']}/egressaclentrytemplates",
+        {**base, "locationType": "ANY", "priority": 1},
+    )
+    applicable = {e["ID"] for e in client.list(f"vports/{vport['ID']}/egressaclentrytemplates").items}
+    assert applicable == {any_entry["ID"], pg_entry["ID"], zone_entry["ID"]}
+    assert {e["ID"] for e in client.list(f"vports/{other['ID']}/egressaclentrytemplates").items} == {
+        any_entry["ID"],
+        zone_entry["ID"],
+    }
+    assert client.list(f"vports/{vport['ID']}/ingressaclentrytemplates").items == []
+    ctr = client.create(
+        "containers",
+        {
+            "name": "c",
+            "UUID": str(uuid.uuid4()),
+            "interfaces": [{"MAC": "02:00:00:00:00:01", "VPortID": vport["ID"]}],
+        },
+    )
+    assert [c["ID"] for c in client.list(f"users/{client.me['ID']}/containers").items] == [ctr["ID"]]

@@ -57,7 +57,9 @@ class VsdClient:
         self.user = user
         self.organization = organization
         self.http = requests.Session()
-        self.http.verify = verify
+        # Per request, not on the session: REQUESTS_CA_BUNDLE in the environment would win over
+        # a session-level setting (requests merges the environment in first).
+        self.verify = verify
         self.timeout = timeout
         self.api_key: str | None = None
         self._password = password
@@ -73,7 +75,8 @@ class VsdClient:
 
     def login(self) -> dict[str, Any]:
         response = self.http.get(
-            f"{self.base}/me", headers=self._auth(self._password), data="null", timeout=self.timeout
+            f"{self.base}/me", headers=self._auth(self._password), data="null", timeout=self.timeout,
+            verify=self.verify,
         )
         self.me = self._check(response)[0]
         self.api_key = self.me["APIKey"]
@@ -101,6 +104,7 @@ class VsdClient:
             data=json.dumps(body),
             params=params,
             timeout=self.timeout,
+            verify=self.verify,
         )
 
     @staticmethod

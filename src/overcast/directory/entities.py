@@ -673,7 +673,8 @@ class EndpointBehaviour(Behaviour):
         return enterprises.pop() if enterprises else ops.principal.enterprise_id
 
     def links(self, obj: Obj) -> list[str]:
-        return [i.get("VPortID") or "" for i in obj.data.get("interfaces") or []]
+        vports = [i.get("VPortID") or "" for i in obj.data.get("interfaces") or []]
+        return [*vports, obj.data.get("userID") or ""]
 
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         if old is not None:

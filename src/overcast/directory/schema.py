@@ -78,9 +78,17 @@ class Entity:
 
 @dataclass(frozen=True)
 class Relation:
+    """How a child resource hangs off a parent.
+
+    ``reference``: the object the parent names in attribute ``via`` (a domain's template).
+    ``applicable``: the ACL entries that govern a vport (its domain's active policies whose
+    location is ANY, one of its policy groups, its zone or its subnet).
+    """
+
     parent: str
     child: str
-    kind: Literal["owner", "descendant", "member", "root"]
+    kind: Literal["owner", "descendant", "member", "root", "reference", "applicable"]
+    via: str | None = None
 
 
 def _load_model() -> dict[str, Any]:
@@ -400,6 +408,7 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
 #: Read-only listings of descendants reached through the scope links (see ``scopes``).
 _DESCENDANT_LISTINGS: dict[str, tuple[str, ...]] = {
     "enterprise": ("containers", "vms"),
+    "user": ("containers", "vms"),
     "domaintemplate": ("domains",),
     "l2domaintemplate": ("l2domains",),
     "subnettemplate": ("subnets",),
@@ -427,6 +436,15 @@ _DESCENDANT_LISTINGS: dict[str, tuple[str, ...]] = {
     "vport": ("containers", "containerinterfaces", "vms", "vminterfaces"),
     "floatingip": ("vports",),
 }
+
+#: Listings of an object the parent refers to: (parent, resource) -> attribute of the parent.
+_REFERENCE_LISTINGS = {
+    ("domain", "domaintemplates"): "templateID",
+    ("l2domain", "l2domaintemplates"): "templateID",
+}
+
+#: The ACL entries that apply to a vport (read-only, computed).
+_APPLICABLE_LISTINGS = (("vport", "ingressaclentrytemplates"), ("vport", "egressaclentrytemplates"))
 
 #: Association tables (member relations): relation name -> (parent, child).
 MEMBER_RELATIONS: dict[str, tuple[str, str]] = {
@@ -500,6 +518,12 @@ class Registry:
                 if key not in self.relations:
                     child = self.by_resource[resource].rest_name
                     self.relations[key] = Relation(parent, child, "descendant")
+        for (parent, resource), attr in _REFERENCE_LISTINGS.items():
+            child = self.by_resource[resource].rest_name
+            self.relations[(parent, resource)] = Relation(parent, child, "reference", via=attr)
+        for parent, resource in _APPLICABLE_LISTINGS:
+            child = self.by_resource[resource].rest_name
+            self.relations[(parent, resource)] = Relation(parent, child, "applicable")
         for parent, child in MEMBER_RELATIONS.values():
             self.relations[(parent, self.entities[child].resource)] = Relation(parent, child, "member")
             self.relations[(child, self.entities[parent].resource)] = Relation(child, parent, "member")

@@ -653,7 +653,7 @@ class Directory:
                 parent = ops.visible_or_404(ops.tx.get(parent_id), parent_entity.rest_name, parent_id)
                 if parent.kind != parent_entity.rest_name:
                     raise not_found(parent_entity.rest_name, parent_id)
-                where.append(self._relation_clause(relation, parent))
+                where.append(self._relation_clause(relation, parent, ops))
             if not principal.is_operator:
                 own = objects.c.enterprise_id == principal.enterprise_id
                 where.append(or_(own, objects.c.enterprise_id.is_(None)) if entity.global_scope else own)
@@ -671,7 +671,11 @@ class Directory:
         return ListResult([row_to_obj(r).to_json() for r in rows], total, page, size)
 
     @staticmethod
-    def _relation_clause(relation: Relation, parent: Obj) -> Any:
+    def _relation_clause(relation: Relation, parent: Obj, ops: Operations) -> Any:
+        if relation.kind == "reference":
+            return objects.c.id == (parent.data.get(relation.via or "") or "")
+        if relation.kind == "applicable":
+            return Directory._applicable_entries(relation, parent, ops)
         if relation.kind == "owner":
             return objects.c.parent_id == parent.id
         if relation.kind == "descendant":
@@ -689,6 +693,25 @@ class Directory:
         mine, theirs = ("parent_id", "child_id") if of_parent else ("child_id", "parent_id")
         return objects.c.id.in_(
             select(members.c[theirs]).where(members.c.relation == name, members.c[mine] == parent.id)
+        )
+
+    @staticmethod
+    def _applicable_entries(relation: Relation, vport: Obj, ops: Operations) -> Any:
+        """Entries of the vport's domain's active policies whose location covers the vport."""
+        template_kind = relation.child.replace("entry", "")
+        policies = select(objects.c.id).where(
+            objects.c.kind == template_kind,
+            objects.c.parent_id == vport.data.get("domainID"),
+            objects.c.data["active"].as_boolean().is_(True),
+        )
+        groups = ops.tx.member_ids("policygroup.vport", vport.id, of_parent=False)
+        locations = [*groups, vport.data.get("zoneID") or "", vport.parent_id or ""]
+        return and_(
+            objects.c.parent_id.in_(policies),
+            or_(
+                objects.c.data["locationType"].as_string() == "ANY",
+                objects.c.data["locationID"].as_string().in_(locations),
+            ),
         )
 
     def _relation(self, parent_resource: str, resource: str) -> tuple[Relation, Entity | None]:

@@ -67,6 +67,51 @@ def _unique_query(rest_name: str) -> Any:
     return select(objects.c.id).where(*where).limit(1)
 
 
+_HEAD_REVISION = select(func.max(changes.c.revision))
+
+#: Kinds whose scope links are fixed at creation (so their ancestors can be cached for good).
+STABLE_LINK_KINDS = frozenset(
+    {
+        "enterprise",
+        "domaintemplate",
+        "zonetemplate",
+        "domain",
+        "zone",
+        "subnet",
+        "l2domain",
+        "l2domaintemplate",
+        "policygroup",
+        "ingressacltemplate",
+        "egressacltemplate",
+    }
+)
+
+
+class _AncestorCache:
+    """A bounded, thread-safe map of object ID -> ancestors, for objects with fixed links."""
+
+    def __init__(self, size: int = 50000) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self._data: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> frozenset[str] | None:
+        with self._lock:
+            return self._data.get(key)
+
+    def put(self, key: str, value: frozenset[str]) -> None:
+        with self._lock:
+            self._data[key] = value
+            if len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+_STABLE_ANCESTORS = _AncestorCache()
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -152,7 +197,7 @@ class Transaction:
         self._cache: dict[str, Obj | None] = {}
         self._highest: dict[str, int | None] = {}
         self._pending: set[str] = set()
-        self._ancestors: dict[str, set[str]] = {}
+        self._ancestors: dict[str, frozenset[str]] = {}
 
     # --- reading ------------------------------------------------------------------------
 
@@ -227,12 +272,16 @@ class Transaction:
     def select_kinds_in_enterprise(self, kinds: tuple[str, ...], enterprise_id: str) -> list[Obj]:
         return self.select(and_(objects.c.kind.in_(kinds), objects.c.enterprise_id == enterprise_id))
 
-    def ancestors(self, object_id: str) -> set[str]:
-        """Every ID whose listings include this object (cached for the transaction)."""
-        found = self._ancestors.get(object_id)
+    def ancestors(self, object_id: str) -> frozenset[str]:
+        """Every ID whose listings include this object (cached for the transaction, and across
+        transactions for objects whose links never change)."""
+        found = self._ancestors.get(object_id) or _STABLE_ANCESTORS.get(object_id)
         if found is None:
-            found = {r[0] for r in self.conn.execute(_ANCESTORS, {"b_id": object_id})}
+            found = frozenset(r[0] for r in self.conn.execute(_ANCESTORS, {"b_id": object_id}))
             self._ancestors[object_id] = found
+            obj = self._cache.get(object_id)
+            if obj is not None and obj.kind in STABLE_LINK_KINDS:
+                _STABLE_ANCESTORS.put(object_id, found)
         return found
 
     @contextmanager
@@ -304,7 +353,7 @@ class Transaction:
             if link:
                 ancestors.add(link)
                 ancestors |= self.ancestors(link)
-        self._ancestors[obj.id] = ancestors
+        self._ancestors[obj.id] = frozenset(ancestors)
         if ancestors:
             self.conn.execute(
                 _INSERT_SCOPES,
@@ -490,6 +539,11 @@ class Transaction:
         return first + len(self.changes) - 1
 
     def _reserve_revisions(self, count: int) -> int:
+        if self.is_sqlite:
+            # The write transaction holds SQLite's only write lock: the log's own maximum is safe.
+            head = self.conn.execute(_HEAD_REVISION).scalar()
+            return int(head or 0) + 1
+        # PostgreSQL: the counter row's lock, taken last, orders commits by revision.
         return self.next_value("revision", 1, count)
 
 
