@@ -408,3 +408,38 @@ def test_computed_listings(client: VsdClient) -> None:
         },
     )
     assert [c["ID"] for c in client.list(f"users/{client.me['ID']}/containers").items] == [ctr["ID"]]
+
+
+def test_bulk_containers_fail_alone(directory_server: ServedDirectory, client: VsdClient) -> None:
+    objs = make_domain(client)
+    subnet_id = objs["subnet"]["ID"]
+    vports = client.create_many(
+        f"subnets/{subnet_id}/vports",
+        [{"name": f"v{i}", "type": "CONTAINER", "addressSpoofing": "INHERITED"} for i in range(6)]
+        + [{"name": "v0", "type": "CONTAINER", "addressSpoofing": "INHERITED"}],
+    )
+    assert [r["status"] for r in vports] == [201] * 6 + [409]
+    ids = [r["data"]["ID"] for r in vports[:6]]
+    items = [
+        {"name": "c0", "UUID": "u0", "interfaces": [{"MAC": "02:00:00:00:01:00", "VPortID": ids[0]}]},
+        {"name": "c1", "UUID": "u1", "interfaces": [{"MAC": "02:00:00:00:01:00", "VPortID": ids[1]}]},  # MAC
+        {"name": "c2", "UUID": "u2", "interfaces": [{"MAC": "02:00:00:00:01:02", "VPortID": ids[2]}]},
+        {"name": "c3", "UUID": "u0", "interfaces": [{"MAC": "02:00:00:00:01:03", "VPortID": ids[3]}]},  # UUID
+        {"name": "c4", "UUID": "u4", "interfaces": [{"MAC": "02:00:00:00:01:04", "VPortID": ids[0]}]},  # vport
+        {"name": "c5", "UUID": "u5", "interfaces": [{"MAC": "02:00:00:00:01:05", "VPortID": ids[5],
+                                                     "IPAddress": "10.0.0.200"}]},
+    ]
+    results = client.create_many("containers", items)
+    assert [r["status"] for r in results] == [201, 409, 201, 409, 409, 201]
+    made = {r["data"]["name"]: r["data"] for r in results if r["status"] == 201}
+    assert made["c0"]["interfaces"][0]["IPAddress"] == "10.0.0.2"
+    assert made["c2"]["interfaces"][0]["IPAddress"] == "10.0.0.3", "a failed element frees what it took"
+    assert made["c5"]["interfaces"][0]["IPAddress"] == "10.0.0.200"
+    assert sorted(c["name"] for c in client.list_all(f"subnets/{subnet_id}/containers")) == ["c0", "c2", "c5"]
+    assert client.count(f"domains/{objs['domain']['ID']}/containerinterfaces") == 3
+    attached = {v["name"]: v["hasAttachedInterfaces"] for v in client.list_all(f"subnets/{subnet_id}/vports")}
+    assert attached == {"v0": True, "v1": False, "v2": True, "v3": False, "v4": False, "v5": True}
+    # What failed left nothing behind: the MAC, address and vport of c1 are free again.
+    again = client.create("containers", {"name": "c1", "UUID": "u1",
+                                         "interfaces": [{"MAC": "02:00:00:00:01:01", "VPortID": ids[1]}]})
+    assert again["interfaces"][0]["IPAddress"] == "10.0.0.201"  # after the highest in use

@@ -75,7 +75,10 @@ class VsdClient:
 
     def login(self) -> dict[str, Any]:
         response = self.http.get(
-            f"{self.base}/me", headers=self._auth(self._password), data="null", timeout=self.timeout,
+            f"{self.base}/me",
+            headers=self._auth(self._password),
+            data="null",
+            timeout=self.timeout,
             verify=self.verify,
         )
         self.me = self._check(response)[0]

@@ -640,7 +640,7 @@ class InterfaceBehaviour(Behaviour):
         if not vport.data.get("hasAttachedInterfaces"):
             vport.data["hasAttachedInterfaces"] = True
             ops.touch(vport)
-        if parent is not None:
+        if parent is not None and ops.refresh_endpoints:
             ops.refresh_endpoint(parent)
 
     def on_delete(self, ops: Operations, obj: Obj) -> None:
@@ -698,15 +698,16 @@ class EndpointBehaviour(Behaviour):
 
     def after_create(self, ops: Operations, obj: Obj, parent: Obj | None) -> None:
         requested = obj.data.get("interfaces") or []
+        created = []
         for index, item in enumerate(requested):
             try:
-                ops.create_internal(obj, self.interface_kind, item, refresh=False)
+                created.append(ops.create_internal(obj, self.interface_kind, item, refresh=False))
             except Exception as exc:
                 prop = getattr(exc, "property", None)
                 if prop:
                     exc.property = f"interfaces[{index}].{prop}"  # type: ignore[attr-defined]
                 raise
-        ops.refresh_endpoint(obj, record=False)
+        ops.refresh_endpoint(obj, record=False, interfaces=created)
 
 
 class VMBehaviour(EndpointBehaviour):

@@ -93,6 +93,8 @@ class Operations:
         self.principal = principal
         self.doomed: set[str] = set()
         self.endpoints_to_refresh: set[str] = set()
+        #: Whether creating an interface refreshes its container / VM at once.
+        self.refresh_endpoints = True
 
     # access control
 
@@ -127,14 +129,18 @@ class Operations:
     def create_internal(
         self, parent: Obj | None, kind: str, data: dict[str, Any], *, refresh: bool = True
     ) -> Obj:
+        """Create on the server's own behalf (template contents, an endpoint's interfaces),
+        with the same validation as a client's create. ``refresh=False``: the caller refreshes
+        the parent endpoint itself, once, after creating all its interfaces."""
         entity = REGISTRY.entity(kind)
         cleaned = validation.clean_body(entity, data, creating=True)
         if "password" in data and kind == "user":
             cleaned["password"] = data["password"]
-        obj = self._create(parent, entity, cleaned)
-        if refresh and kind in INTERFACE_KINDS and parent is not None:
-            self.refresh_endpoint(parent)
-        return obj
+        outer, self.refresh_endpoints = self.refresh_endpoints, refresh
+        try:
+            return self._create(parent, entity, cleaned)
+        finally:
+            self.refresh_endpoints = outer
 
     def _create(self, parent: Obj | None, entity: Entity, data: dict[str, Any]) -> Obj:
         for attr, value in entity.defaults.items():
@@ -361,12 +367,16 @@ class Operations:
         )
         return self.tx.select(and_(objects.c.kind.in_(INTERFACE_KINDS), objects.c.id.in_(ids)))
 
-    def refresh_endpoint(self, endpoint: Obj, *, record: bool = True) -> None:
-        """Recompute a container's / VM's interface list and network IDs from its interfaces."""
+    def refresh_endpoint(
+        self, endpoint: Obj, *, record: bool = True, interfaces: list[Obj] | None = None
+    ) -> None:
+        """Recompute a container's / VM's interface list and network IDs from its interfaces
+        (read from the store unless the caller has just created them all)."""
         kind = "containerinterface" if endpoint.kind == "container" else "vminterface"
         beh = behaviour(endpoint.kind)
         links_before = beh.links(endpoint)
-        interfaces = [i for i in self.tx.children(endpoint.id, kind) if i.id not in self.doomed]
+        if interfaces is None:
+            interfaces = [i for i in self.tx.children(endpoint.id, kind) if i.id not in self.doomed]
         endpoint.data["interfaces"] = [_interface_summary(i) for i in interfaces]
         subnet_ids = [
             i.data.get("attachedNetworkID")
@@ -792,6 +802,7 @@ class Directory:
                 if parent is None or parent.kind != parent_entity.rest_name:
                     raise not_found(parent_entity.rest_name, parent_id)
             results: list[tuple[int, dict[str, Any]]] = []
+            ops.tx.bulk = True
             for item in items:
                 try:
                     with ops.tx.savepoint():

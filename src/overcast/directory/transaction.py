@@ -198,14 +198,26 @@ class Transaction:
         self._highest: dict[str, int | None] = {}
         self._pending: set[str] = set()
         self._ancestors: dict[str, frozenset[str]] = {}
+        # Rows of objects created in this transaction, written in batches (executemany) by
+        # flush(): before any query that could see them, and at commit.
+        self._new_rows: dict[str, dict[str, Any]] = {}
+        self._new_scopes: list[dict[str, Any]] = []
+        self._row_pos: dict[str, int] = {}
+        # Savepoint bookkeeping for the deferred rows (see savepoint()).
+        self._mark: int | None = None
+        self._undo: list[tuple[str, dict[str, Any]]] = []
+        # Bulk mode: unique keys per scope loaded once, then checked in memory.
+        self.bulk = False
+        self._unique_sets: dict[tuple[str, str | None], set[str]] = {}
+        self._unique_added: list[tuple[tuple[str, str | None], str]] = []
 
     # --- reading ------------------------------------------------------------------------
 
     def get(self, object_id: str | None, *, lock: bool = False) -> Obj | None:
         if not object_id:
             return None
-        if self.is_sqlite:
-            lock = False  # the store has one writer at a time already
+        if self.is_sqlite or object_id in self._new_rows:
+            lock = False  # one writer at a time already / not yet visible to anyone else
         if not lock and object_id in self._cache:
             return self._cache[object_id]
         query = _SELECT_BY_ID_FOR_UPDATE if lock else _SELECT_BY_ID
@@ -229,6 +241,7 @@ class Transaction:
         return obj
 
     def select(self, where: Any, *, order: Any = None, limit: int | None = None) -> list[Obj]:
+        self.flush()
         query = select(objects).where(where).order_by(*(order or [objects.c.pk]))
         if limit is not None:
             query = query.limit(limit)
@@ -260,14 +273,39 @@ class Transaction:
         enterprise_id: str | None,
         exclude: str | None = None,
     ) -> bool:
+        key = str(value)[:255]
+        if self.bulk and exclude is None:
+            return key in self._unique_set(entity, parent_id, enterprise_id)
+        self.flush()
         query = _unique_query(entity.rest_name)
         params = {
-            "b_value": value,
+            "b_value": key,
             "b_parent": parent_id,
             "b_enterprise": enterprise_id,
             "b_exclude": exclude or "",
         }
         return self.conn.execute(query, params).first() is not None
+
+    def _unique_scope_key(
+        self, entity: Entity, parent_id: str | None, enterprise_id: str | None
+    ) -> tuple[str, str | None]:
+        scope = {"parent": parent_id, "enterprise": enterprise_id}.get(entity.unique_scope or "")
+        return entity.rest_name, scope
+
+    def _unique_set(self, entity: Entity, parent_id: str | None, enterprise_id: str | None) -> set[str]:
+        """Every unique key already taken in a scope (bulk mode: one query, then memory)."""
+        key = self._unique_scope_key(entity, parent_id, enterprise_id)
+        found = self._unique_sets.get(key)
+        if found is None:
+            self.flush()
+            where = [objects.c.kind == entity.rest_name, objects.c.ukey.is_not(None)]
+            if entity.unique_scope == "parent":
+                where.append(objects.c.parent_id == parent_id)
+            elif entity.unique_scope == "enterprise":
+                where.append(objects.c.enterprise_id == enterprise_id)
+            found = {r[0] for r in self.conn.execute(select(objects.c.ukey).where(*where))}
+            self._unique_sets[key] = found
+        return found
 
     def select_kinds_in_enterprise(self, kinds: tuple[str, ...], enterprise_id: str) -> list[Obj]:
         return self.select(and_(objects.c.kind.in_(kinds), objects.c.enterprise_id == enterprise_id))
@@ -286,8 +324,16 @@ class Transaction:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """Run a step that may fail alone: on error, its writes and buffered records go."""
+        """Run a step that may fail alone: on error, its writes and buffered records go.
+
+        Deferred rows are not in the database yet, so the database savepoint cannot undo them:
+        rows added by the step are dropped, and earlier deferred rows the step changed are
+        restored from an undo log.
+        """
         changes, pending = len(self.changes), set(self._pending)
+        rows, scopes_count = len(self._new_rows), len(self._new_scopes)
+        outer_mark, outer_undo, outer_added = self._mark, self._undo, self._unique_added
+        self._mark, self._undo, self._unique_added = rows, [], []
         nested = self.conn.begin_nested()
         try:
             yield
@@ -295,11 +341,40 @@ class Transaction:
             nested.rollback()
             del self.changes[changes:]
             self._pending = pending
+            for object_id in list(self._new_rows)[rows:]:
+                del self._new_rows[object_id]
+                del self._row_pos[object_id]
+            for object_id, row in reversed(self._undo):
+                self._new_rows[object_id] = row
+            del self._new_scopes[scopes_count:]
+            for set_key, value in self._unique_added:
+                self._unique_sets.get(set_key, set()).discard(value)
+            # Earlier steps' deferred rows go to the database now (outside the failed savepoint),
+            # so that clearing the caches below cannot make them look absent.
+            self._mark = None
+            self.flush()
             self._cache.clear()
             self._highest.clear()
             self._ancestors.clear()
             raise
+        finally:
+            undo, added = self._undo, self._unique_added
+            self._mark, self._undo, self._unique_added = outer_mark, outer_undo, outer_added
         nested.commit()
+        self._undo.extend(undo)
+        self._unique_added.extend(added)
+
+    def flush(self) -> None:
+        """Write the deferred rows (one executemany per table)."""
+        if self._new_rows:
+            self.conn.execute(_INSERT_OBJECT, list(self._new_rows.values()))
+            self._new_rows.clear()
+            self._row_pos.clear()
+        if self._new_scopes:
+            self.conn.execute(_INSERT_SCOPES, self._new_scopes)
+            self._new_scopes.clear()
+        self._mark = 0 if self._mark is not None else None
+        self._undo = []
 
     # --- writing ------------------------------------------------------------------------
 
@@ -309,28 +384,50 @@ class Transaction:
     def insert(self, obj: Obj, links: list[str]) -> None:
         obj.created = obj.updated = self.now
         obj.owner = obj.last_updated_by = self.user_id
-        self.conn.execute(
-            _INSERT_OBJECT,
-            {
-                "id": obj.id,
-                "kind": obj.kind,
-                "parent_id": obj.parent_id,
-                "parent_type": obj.parent_type,
-                "enterprise_id": obj.enterprise_id,
-                "name": _name_of(obj),
-                "ukey": _ukey_of(obj),
-                "data": _stored(obj),
-                "created": obj.created,
-                "updated": obj.updated,
-            },
-        )
+        self._row_pos[obj.id] = len(self._new_rows)
+        self._new_rows[obj.id] = {
+            "id": obj.id,
+            "kind": obj.kind,
+            "parent_id": obj.parent_id,
+            "parent_type": obj.parent_type,
+            "enterprise_id": obj.enterprise_id,
+            "name": _name_of(obj),
+            "ukey": _ukey_of(obj),
+            "data": _stored(obj),
+            "created": obj.created,
+            "updated": obj.updated,
+        }
         self._write_scopes(obj, links)
         self._cache[obj.id] = obj
+        if self.bulk:
+            entity = obj.entity
+            if entity.unique_scope is not None and obj.data.get(entity.unique_attr) is not None:
+                set_key = self._unique_scope_key(entity, obj.parent_id, obj.enterprise_id)
+                if set_key in self._unique_sets:
+                    value = str(obj.data[entity.unique_attr])[:255]
+                    self._unique_sets[set_key].add(value)
+                    self._unique_added.append((set_key, value))
 
     def save(self, obj: Obj, links: list[str] | None = None) -> None:
         """Write an object's attributes (and its scope links when given)."""
         obj.updated = self.now
         obj.last_updated_by = self.user_id
+        pending = self._new_rows.get(obj.id)
+        if pending is not None:
+            if self._mark is not None and self._row_pos[obj.id] < self._mark:
+                self._undo.append((obj.id, dict(pending)))
+            pending.update(
+                name=_name_of(obj),
+                ukey=_ukey_of(obj),
+                data=_stored(obj),
+                updated=obj.updated,
+                enterprise_id=obj.enterprise_id,
+            )
+            if links is not None:
+                self._new_scopes = [r for r in self._new_scopes if r["object_id"] != obj.id]
+                self._write_scopes(obj, links)
+            self._cache[obj.id] = obj
+            return
         self.conn.execute(
             _UPDATE_OBJECT,
             {
@@ -343,6 +440,7 @@ class Transaction:
             },
         )
         if links is not None:
+            self._new_scopes = [r for r in self._new_scopes if r["object_id"] != obj.id]
             self.conn.execute(delete(scopes).where(scopes.c.object_id == obj.id))
             self._write_scopes(obj, links)
         self._cache[obj.id] = obj
@@ -354,13 +452,12 @@ class Transaction:
                 ancestors.add(link)
                 ancestors |= self.ancestors(link)
         self._ancestors[obj.id] = frozenset(ancestors)
-        if ancestors:
-            self.conn.execute(
-                _INSERT_SCOPES,
-                [{"ancestor_id": a, "kind": obj.kind, "object_id": obj.id} for a in sorted(ancestors)],
-            )
+        self._new_scopes.extend(
+            {"ancestor_id": a, "kind": obj.kind, "object_id": obj.id} for a in sorted(ancestors)
+        )
 
     def remove(self, obj: Obj) -> None:
+        self.flush()
         self._ancestors.pop(obj.id, None)
         self.conn.execute(delete(objects).where(objects.c.id == obj.id))
         self.conn.execute(
@@ -476,13 +573,12 @@ class Transaction:
 
     def reserve_mac(self, network_id: str, mac: str, owner_id: str) -> bool:
         """Take a MAC in an L2 network for ``owner_id``; False when another holds it."""
-        taken = self.conn.execute(
-            select(macs.c.owner_id).where(macs.c.network_id == network_id, macs.c.mac == mac)
+        dialect = sqlite if self.is_sqlite else postgresql
+        inserted = self.conn.execute(
+            dialect.insert(macs).on_conflict_do_nothing().returning(macs.c.mac),
+            {"network_id": network_id, "mac": mac, "owner_id": owner_id},
         ).first()
-        if taken is not None:
-            return False
-        self.conn.execute(insert(macs).values(network_id=network_id, mac=mac, owner_id=owner_id))
-        return True
+        return inserted is not None
 
     def address_in_use(self, network_id: str, value: int) -> bool:
         return (
@@ -511,7 +607,9 @@ class Transaction:
         self.changes.append(Change(change_type, obj, extra))
 
     def finish(self) -> int | None:
-        """Append the buffered changes with consecutive revisions; return the last one."""
+        """Write deferred rows, append the buffered changes with consecutive revisions; return
+        the last revision."""
+        self.flush()
         if not self.changes:
             return None
         first = self._reserve_revisions(len(self.changes))
