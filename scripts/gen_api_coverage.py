@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Regenerate the coverage table in docs/api.md from the entity registry.
 
-    python scripts/gen_api_coverage.py          # rewrite docs/api.md in place
-    python scripts/gen_api_coverage.py --check  # exit 1 if docs/api.md is stale (used by tests)
+python scripts/gen_api_coverage.py          # rewrite docs/api.md in place
+python scripts/gen_api_coverage.py --check  # exit 1 if docs/api.md is stale (used by tests)
 """
 
 from __future__ import annotations

@@ -425,9 +425,16 @@ def test_bulk_containers_fail_alone(directory_server: ServedDirectory, client: V
         {"name": "c1", "UUID": "u1", "interfaces": [{"MAC": "02:00:00:00:01:00", "VPortID": ids[1]}]},  # MAC
         {"name": "c2", "UUID": "u2", "interfaces": [{"MAC": "02:00:00:00:01:02", "VPortID": ids[2]}]},
         {"name": "c3", "UUID": "u0", "interfaces": [{"MAC": "02:00:00:00:01:03", "VPortID": ids[3]}]},  # UUID
-        {"name": "c4", "UUID": "u4", "interfaces": [{"MAC": "02:00:00:00:01:04", "VPortID": ids[0]}]},  # vport
-        {"name": "c5", "UUID": "u5", "interfaces": [{"MAC": "02:00:00:00:01:05", "VPortID": ids[5],
-                                                     "IPAddress": "10.0.0.200"}]},
+        {
+            "name": "c4",
+            "UUID": "u4",
+            "interfaces": [{"MAC": "02:00:00:00:01:04", "VPortID": ids[0]}],
+        },  # vport
+        {
+            "name": "c5",
+            "UUID": "u5",
+            "interfaces": [{"MAC": "02:00:00:00:01:05", "VPortID": ids[5], "IPAddress": "10.0.0.200"}],
+        },
     ]
     results = client.create_many("containers", items)
     assert [r["status"] for r in results] == [201, 409, 201, 409, 409, 201]
@@ -440,6 +447,8 @@ def test_bulk_containers_fail_alone(directory_server: ServedDirectory, client: V
     attached = {v["name"]: v["hasAttachedInterfaces"] for v in client.list_all(f"subnets/{subnet_id}/vports")}
     assert attached == {"v0": True, "v1": False, "v2": True, "v3": False, "v4": False, "v5": True}
     # What failed left nothing behind: the MAC, address and vport of c1 are free again.
-    again = client.create("containers", {"name": "c1", "UUID": "u1",
-                                         "interfaces": [{"MAC": "02:00:00:00:01:01", "VPortID": ids[1]}]})
+    again = client.create(
+        "containers",
+        {"name": "c1", "UUID": "u1", "interfaces": [{"MAC": "02:00:00:00:01:01", "VPortID": ids[1]}]},
+    )
     assert again["interfaces"][0]["IPAddress"] == "10.0.0.201"  # after the highest in use

@@ -118,7 +118,8 @@ def directory_process(database_url: str) -> Iterator[str]:
                 break
             except Exception:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"directory did not start: {process.stderr.read()!r}") from None
+                    detail = process.stderr.read() if process.stderr else b""
+                    raise RuntimeError(f"directory did not start: {detail!r}") from None
                 time.sleep(0.2)
         yield url
     finally:

@@ -48,7 +48,10 @@ def directory(
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
     api_key_ttl: Annotated[float, typer.Option(help="Seconds an API key stays valid.")] = 86400.0,
     events_timeout: Annotated[float, typer.Option(help="Seconds a /events long poll is held.")] = 30.0,
-    worker_threads: Annotated[int, typer.Option(help="Requests served concurrently.")] = 64,
+    worker_threads: Annotated[
+        int | None,
+        typer.Option(help="Requests served concurrently (default: 2 on SQLite, 32 on PostgreSQL)."),
+    ] = None,
 ) -> None:
     """Run the policy directory: the VSD API v6 compatible REST service.
 

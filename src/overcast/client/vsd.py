@@ -8,6 +8,7 @@ and the VSD error list, so callers can show the server's own words.
 from __future__ import annotations
 
 import base64
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,9 +147,9 @@ class VsdClient:
         response = self.request("GET", path, headers=headers)
         return Page(self._check(response) or [], int(response.headers.get("X-Nuage-Count", 0)))
 
-    def list_all(self, path: str, *, filter: str | None = None) -> list[dict[str, Any]]:
+    def list_all(self, path: str, *, filter: str | None = None) -> builtins.list[dict[str, Any]]:
         """Every object, page by page (as the vspk CLI does: until an empty page)."""
-        items: list[dict[str, Any]] = []
+        items: builtins.list[dict[str, Any]] = []
         page = 0
         while True:
             batch = self.list(path, filter=filter, page=page, page_size=500).items
@@ -166,7 +167,7 @@ class VsdClient:
     def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._check(self.request("POST", path, body))[0]
 
-    def create_many(self, path: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def create_many(self, path: str, bodies: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
         """Bulk create; returns the per-element ``{"status", "data"}`` answers."""
         return self._check(self.request("POST", path, bodies))["response"]
 
@@ -174,7 +175,7 @@ class VsdClient:
         params = {"responseChoice": 1} if confirm else None
         return self._check(self.request("PUT", path, body, params=params))[0]
 
-    def assign(self, path: str, ids: list[str]) -> None:
+    def assign(self, path: str, ids: builtins.list[str]) -> None:
         self._check(self.request("PUT", path, ids))
 
     def delete(self, path: str, *, confirm: bool = True) -> None:

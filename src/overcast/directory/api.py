@@ -165,12 +165,11 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
     @app.get(PREFIX + "/events", tags=["session"], summary="Push channel (long poll)")
     async def events(request: Request, uuid: str | None = None) -> Response:
         principal = await principal_of(request)
-        cursor = None
-        if uuid:
-            cursor = await run_in_threadpool(directory.channel_cursor, principal, uuid)
-        if cursor is None:
+        known = await run_in_threadpool(directory.channel_cursor, principal, uuid) if uuid else None
+        if uuid is None or known is None:  # first poll, or a channel this server does not know
             channel = await run_in_threadpool(directory.open_channel, principal)
             return _json({"uuid": channel, "events": []})
+        cursor: int = known
         loop = asyncio.get_running_loop()
         deadline = loop.time() + events_timeout
         while True:
@@ -190,7 +189,7 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
             parent_id = request.path_params.get("parent_id")
             result = await as_caller(
                 request,
-                lambda principal: directory.list(
+                lambda principal: directory.listing(
                     principal,
                     parent_resource,
                     parent_id,

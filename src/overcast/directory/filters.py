@@ -36,8 +36,8 @@ _GRAMMAR = r"""
 ?atom: "(" expr ")"
      | comparison
 comparison: operand OP operand
-          | operand OP list
-list: "(" [operand ("," operand)*] ")"
+          | operand OP values
+values: "(" [operand ("," operand)*] ")"
 ?operand: NAME -> name
         | STRING -> string
         | NUMBER -> number
@@ -138,7 +138,7 @@ class _ToAst(Transformer[Token, Node]):
     def null(self, _items: list[Token]) -> Literal:
         return Literal(None)
 
-    def list(self, items: list[Any]) -> tuple[Literal, ...]:
+    def values(self, items: list[Any]) -> tuple[Literal, ...]:
         for item in items:
             if not isinstance(item, Literal):
                 raise ValueError("a list holds literal values only")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -24,7 +25,14 @@ class DirectoryConfig:
     tls_key: Path | None = None
     api_key_ttl: float = 24 * 3600
     events_timeout: float = 30.0
-    worker_threads: int = 64
+    worker_threads: int | None = None
+
+    def threads(self) -> int:
+        """SQLite has one writer: more threads only fight over the GIL (measured: 64 threads
+        gave ~30% fewer creates/s than 2). PostgreSQL round trips release the GIL."""
+        if self.worker_threads is not None:
+            return self.worker_threads
+        return 2 if self.database_url.startswith("sqlite") else 32
 
     @property
     def database_url(self) -> str:
@@ -59,7 +67,7 @@ def serve(config: DirectoryConfig, console: Console) -> None:
     if bool(config.tls_cert) != bool(config.tls_key):
         raise ValueError("--tls-cert and --tls-key go together")
     directory = open_directory(config, console)
-    app = create_app(directory, events_timeout=config.events_timeout, worker_threads=config.worker_threads)
+    app = create_app(directory, events_timeout=config.events_timeout, worker_threads=config.threads())
 
     scheme = "https" if config.tls_cert else "http"
     console.print(
@@ -88,7 +96,7 @@ def _redact(url: str) -> str:
 class BackgroundServer:
     """A uvicorn server on a thread of this process (embedded mode, tests, benchmarks)."""
 
-    def __init__(self, app: object, host: str, port: int) -> None:
+    def __init__(self, app: Any, host: str, port: int) -> None:
         import threading
 
         import uvicorn
@@ -97,7 +105,7 @@ class BackgroundServer:
             app,
             host=host,
             port=port,
-            log_level="warning",  # type: ignore[arg-type]
+            log_level="warning",
             access_log=False,
             lifespan="on",
         )

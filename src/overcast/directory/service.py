@@ -383,13 +383,17 @@ class Operations:
             for i in interfaces
             if i.data.get("attachedNetworkType") == "SUBNET"
         ]
+
+        def ids(values: Any) -> list[str]:
+            return sorted(str(v) for v in values if v)
+
         endpoint.data.update(
-            domainIDs=sorted(
+            domainIDs=ids(
                 {i.data.get("domainID") for i in interfaces if i.data.get("attachedNetworkType") == "SUBNET"}
             ),
-            zoneIDs=sorted({i.data.get("zoneID") for i in interfaces if i.data.get("zoneID")}),
-            subnetIDs=sorted(set(subnet_ids)),
-            l2DomainIDs=sorted(
+            zoneIDs=ids({i.data.get("zoneID") for i in interfaces}),
+            subnetIDs=ids(set(subnet_ids)),
+            l2DomainIDs=ids(
                 {
                     i.data.get("attachedNetworkID")
                     for i in interfaces
@@ -630,7 +634,7 @@ class Directory:
 
     # reads
 
-    def list(
+    def listing(
         self,
         principal: Principal,
         parent_resource: str,
