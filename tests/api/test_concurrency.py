@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from overcast.client.vsd import VsdClient, VsdClientError
+from overcast.testing.builders import make_l3_subnet
 from overcast.testing.directory import ServedDirectory
 
 CLIENTS = 20
@@ -17,13 +18,7 @@ CLIENTS = 20
 @pytest.mark.slow
 def test_twenty_clients_fill_a_slash_24(directory_server: ServedDirectory) -> None:
     admin = VsdClient(directory_server.url)
-    ent = admin.create("enterprises", {"name": "race"})
-    template = admin.create(f"enterprises/{ent['ID']}/domaintemplates", {"name": "t"})
-    domain = admin.create(f"enterprises/{ent['ID']}/domains", {"name": "d", "templateID": template["ID"]})
-    zone = admin.create(f"domains/{domain['ID']}/zones", {"name": "z"})
-    subnet = admin.create(
-        f"zones/{zone['ID']}/subnets", {"name": "s", "address": "10.20.30.0", "netmask": "255.255.255.0"}
-    )
+    subnet = make_l3_subnet(admin, "race", address="10.20.30.0")["subnet"]
 
     def worker(index: int) -> tuple[list[str], list[VsdClientError]]:
         client = VsdClient(directory_server.url)

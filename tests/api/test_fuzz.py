@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from overcast.client.vsd import VsdClient
 from overcast.directory.db import addresses, changes, members, objects, scopes
 from overcast.directory.schema import REGISTRY, Entity
+from overcast.testing.builders import make_l3_subnet
 from overcast.testing.directory import ServedDirectory, served_directory
 
 IDS: list[str] = []  # IDs of real objects: made by the fixture, then by successful examples
@@ -165,14 +166,9 @@ def fuzz_server(tmp_path_factory):  # type: ignore[no-untyped-def]
     path = tmp_path_factory.mktemp("fuzz") / "d.db"
     with served_directory(f"sqlite:///{path}") as served:
         client = VsdClient(served.url)
-        ent = client.create("enterprises", {"name": "fuzz"})
-        template = client.create(f"enterprises/{ent['ID']}/domaintemplates", {"name": "t"})
-        domain = client.create(
-            f"enterprises/{ent['ID']}/domains", {"name": "d", "templateID": template["ID"]}
-        )
-        zone = client.create(f"domains/{domain['ID']}/zones", {"name": "z"})
-        subnet = client.create(
-            f"zones/{zone['ID']}/subnets", {"name": "s", "address": "10.0.0.0", "netmask": "255.255.255.0"}
+        net = make_l3_subnet(client, "fuzz")
+        ent, template, domain, zone, subnet = (
+            net[k] for k in ("ent", "template", "domain", "zone", "subnet")
         )
         pg = client.create(f"domains/{domain['ID']}/policygroups", {"name": "pg"})
         vport = client.create(

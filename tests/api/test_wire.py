@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from overcast.client.vsd import VsdClient, VsdClientError
+from overcast.testing.builders import make_l3_subnet
 from overcast.testing.directory import ServedDirectory, served_directory
 
 
@@ -21,14 +22,7 @@ def client(directory_server: ServedDirectory) -> VsdClient:
 
 
 def make_domain(client: VsdClient, name: str = "acme") -> dict:
-    ent = client.create("enterprises", {"name": name})
-    template = client.create(f"enterprises/{ent['ID']}/domaintemplates", {"name": "t"})
-    domain = client.create(f"enterprises/{ent['ID']}/domains", {"name": "d", "templateID": template["ID"]})
-    zone = client.create(f"domains/{domain['ID']}/zones", {"name": "z"})
-    subnet = client.create(
-        f"zones/{zone['ID']}/subnets", {"name": "s", "address": "10.0.0.0", "netmask": "255.255.255.0"}
-    )
-    return dict(ent=ent, template=template, domain=domain, zone=zone, subnet=subnet)
+    return make_l3_subnet(client, name)
 
 
 def expect_error(status: int, call, prop: str | None = None) -> VsdClientError:  # type: ignore[no-untyped-def]

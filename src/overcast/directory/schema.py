@@ -96,6 +96,82 @@ def _load_model() -> dict[str, Any]:
     return json.loads(text)
 
 
+#: Containers and VMs: created at the root with their interfaces.
+_ENDPOINT_RULES: dict[str, Any] = dict(
+    owners=(ROOT,),
+    readonly={
+        "enterpriseID",
+        "enterpriseName",
+        "userID",
+        "userName",
+        "domainIDs",
+        "zoneIDs",
+        "subnetIDs",
+        "l2DomainIDs",
+        "VRSID",
+        "hypervisorIP",
+        "vrsRawVersion",
+        "vrsVersion",
+    },
+    required=("name", "UUID"),
+    immutable={"UUID", "interfaces"},
+    unique_scope="global",
+    unique_attr="UUID",
+    defaults={"status": "INIT"},
+)
+
+
+def _interface_rules(endpoint_uuid_attr: str) -> dict[str, Any]:
+    """Container and VM interfaces differ only in the attribute naming their endpoint."""
+    return dict(
+        owners=("container",) if endpoint_uuid_attr == "containerUUID" else ("vm",),
+        readonly={
+            "VPortName",
+            "attachedNetworkID",
+            "attachedNetworkType",
+            "netmask",
+            "gateway",
+            "domainID",
+            "domainName",
+            "zoneID",
+            "zoneName",
+            endpoint_uuid_attr,
+            "networkName",
+            "IPv6Gateway",
+        },
+        required=("MAC", "VPortID"),
+        immutable={"MAC", "VPortID", "IPAddress"},
+        unique_scope=None,
+    )
+
+
+#: Ingress and egress ACL entries share their rules (location = local side, network = remote).
+_ACL_ENTRY_RULES: dict[str, Any] = dict(
+    readonly={
+        "locationEntityType",
+        "networkEntityType",
+        "ACLTemplateName",
+        "domainName",
+        "enterpriseName",
+        "statsID",
+        "policyState",
+        "associatedLiveEntityID",
+        "associatedLiveTemplateID",
+    },
+    required=("action", "etherType", "DSCP", "locationType", "networkType"),
+    unique_scope=None,
+    defaults={
+        "action": "FORWARD",
+        "etherType": "0x0800",
+        "DSCP": "*",
+        "locationType": "ANY",
+        "networkType": "ANY",
+        "protocol": "ANY",
+        "stateful": False,
+        "policyState": "LIVE",
+    },
+)
+
 _ENTITY_RULES: dict[str, dict[str, Any]] = {
     "enterprise": dict(
         owners=(ROOT,),
@@ -221,58 +297,8 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
             "policyState": "LIVE",
         },
     ),
-    "ingressaclentrytemplate": dict(
-        owners=("ingressacltemplate",),
-        readonly={
-            "locationEntityType",
-            "networkEntityType",
-            "ACLTemplateName",
-            "domainName",
-            "enterpriseName",
-            "statsID",
-            "policyState",
-            "associatedLiveEntityID",
-            "associatedLiveTemplateID",
-        },
-        required=("action", "etherType", "DSCP", "locationType", "networkType"),
-        unique_scope=None,
-        defaults={
-            "action": "FORWARD",
-            "etherType": "0x0800",
-            "DSCP": "*",
-            "locationType": "ANY",
-            "networkType": "ANY",
-            "protocol": "ANY",
-            "stateful": False,
-            "policyState": "LIVE",
-        },
-    ),
-    "egressaclentrytemplate": dict(
-        owners=("egressacltemplate",),
-        readonly={
-            "locationEntityType",
-            "networkEntityType",
-            "ACLTemplateName",
-            "domainName",
-            "enterpriseName",
-            "statsID",
-            "policyState",
-            "associatedLiveEntityID",
-            "associatedLiveTemplateID",
-        },
-        required=("action", "etherType", "DSCP", "locationType", "networkType"),
-        unique_scope=None,
-        defaults={
-            "action": "FORWARD",
-            "etherType": "0x0800",
-            "DSCP": "*",
-            "locationType": "ANY",
-            "networkType": "ANY",
-            "protocol": "ANY",
-            "stateful": False,
-            "policyState": "LIVE",
-        },
-    ),
+    "ingressaclentrytemplate": _ACL_ENTRY_RULES,
+    "egressaclentrytemplate": _ACL_ENTRY_RULES,
     "enterprisenetwork": dict(
         owners=("enterprise",),
         required=("name", "address", "netmask"),
@@ -280,90 +306,10 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
         defaults={"IPType": "IPV4"},
     ),
     "networkmacrogroup": dict(owners=("enterprise",), required=("name",)),
-    "container": dict(
-        owners=(ROOT,),
-        readonly={
-            "enterpriseID",
-            "enterpriseName",
-            "userID",
-            "userName",
-            "domainIDs",
-            "zoneIDs",
-            "subnetIDs",
-            "l2DomainIDs",
-            "VRSID",
-            "hypervisorIP",
-            "vrsRawVersion",
-            "vrsVersion",
-        },
-        required=("name", "UUID"),
-        immutable={"UUID"},
-        unique_scope="global",
-        unique_attr="UUID",
-        defaults={"status": "INIT"},
-    ),
-    "containerinterface": dict(
-        owners=("container",),
-        readonly={
-            "VPortName",
-            "attachedNetworkID",
-            "attachedNetworkType",
-            "netmask",
-            "gateway",
-            "domainID",
-            "domainName",
-            "zoneID",
-            "zoneName",
-            "containerUUID",
-            "networkName",
-            "IPv6Gateway",
-        },
-        required=("MAC", "VPortID"),
-        immutable={"MAC", "VPortID", "IPAddress"},
-        unique_scope=None,
-    ),
-    "vm": dict(
-        owners=(ROOT,),
-        readonly={
-            "enterpriseID",
-            "enterpriseName",
-            "userID",
-            "userName",
-            "domainIDs",
-            "zoneIDs",
-            "subnetIDs",
-            "l2DomainIDs",
-            "VRSID",
-            "hypervisorIP",
-            "vrsRawVersion",
-            "vrsVersion",
-        },
-        required=("name", "UUID"),
-        immutable={"UUID"},
-        unique_scope="global",
-        unique_attr="UUID",
-        defaults={"status": "INIT"},
-    ),
-    "vminterface": dict(
-        owners=("vm",),
-        readonly={
-            "VPortName",
-            "attachedNetworkID",
-            "attachedNetworkType",
-            "netmask",
-            "gateway",
-            "domainID",
-            "domainName",
-            "zoneID",
-            "zoneName",
-            "VMUUID",
-            "networkName",
-            "IPv6Gateway",
-        },
-        required=("MAC", "VPortID"),
-        immutable={"MAC", "VPortID", "IPAddress"},
-        unique_scope=None,
-    ),
+    "container": _ENDPOINT_RULES,
+    "vm": _ENDPOINT_RULES,
+    "containerinterface": _interface_rules("containerUUID"),
+    "vminterface": _interface_rules("VMUUID"),
     "sharednetworkresource": dict(
         owners=(ROOT,),
         readonly={"vnID", "gatewayMACAddress", "enterpriseID"},
@@ -484,6 +430,8 @@ class Registry:
         self.entities: dict[str, Entity] = {}
         for rest_name, rules in _ENTITY_RULES.items():
             raw = model[rest_name]
+            if rest_name.endswith("aclentrytemplate"):  # owned by its policy kind
+                rules = {**rules, "owners": (rest_name.replace("entry", ""),)}
             attrs = {
                 name: Attr(name, a["type"], tuple(a["choices"]) if a["choices"] else None)
                 for name, a in raw["attrs"].items()
