@@ -1,0 +1,128 @@
+"""The reachability oracle: would this packet pass, and which entry (or default) decided?
+
+One source of truth for tests, for the in-memory dataplane's packet trace and for
+``overcast policy explain``. It reads compiled views only, so it judges exactly what hosts are
+told to enforce.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from .compiler import DomainView, Endpoint, HostView, Rule
+
+IPV4 = 0x0800
+
+
+@dataclass(frozen=True)
+class Packet:
+    src: str
+    dst: str
+    protocol: int = 6
+    sport: int = 40000
+    dport: int = 80
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    ether_type: int = IPV4
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    #: the deciding ACL entry's ID, or "default" (the policies' defaults), or "no-endpoint"
+    decided_by: str
+    stateful: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A new flow from one endpoint to another: the source's ingress and the destination's egress."""
+
+    allowed: bool
+    ingress: Decision
+    egress: Decision
+
+
+def _contains(cidrs: frozenset[str], address: str) -> bool:
+    ip = ipaddress.IPv4Address(address)
+    return any(ip in ipaddress.IPv4Network(c) for c in cidrs)
+
+
+def _relative(view: DomainView, keyword: str, local: Endpoint, remote_ip: str) -> bool:
+    if keyword == "ENDPOINT_DOMAIN":
+        prefixes = frozenset(s.prefix for s in view.subnets if s.prefix)
+    elif keyword == "ENDPOINT_ZONE":
+        prefixes = frozenset(s.prefix for s in view.subnets if s.zone_id == local.zone_id and s.prefix)
+    else:
+        prefixes = frozenset(s.prefix for s in view.subnets if s.id == local.subnet_id and s.prefix)
+    return _contains(prefixes, remote_ip)
+
+
+def _in_range(value: int, bounds: tuple[int, int] | None) -> bool:
+    return bounds is None or bounds[0] <= value <= bounds[1]
+
+
+def rule_matches(view: DomainView, rule: Rule, local: Endpoint, remote_ip: str, packet: Packet) -> bool:
+    if rule.ether_type is not None and rule.ether_type != packet.ether_type:
+        return False
+    is_ip = packet.ether_type == IPV4
+    if rule.local is not None and (local.ip is None or not _contains(view.set(rule.local), local.ip)):
+        return False
+    if rule.remote is not None:
+        if not is_ip:
+            return False
+        if rule.remote.startswith("ENDPOINT_"):
+            if not _relative(view, rule.remote, local, remote_ip):
+                return False
+        elif not _contains(view.set(rule.remote), remote_ip):
+            return False
+    if rule.protocol is not None:
+        if not is_ip or rule.protocol != packet.protocol:
+            return False
+        if packet.protocol in (6, 17):
+            if not _in_range(packet.sport, rule.source_ports) or not _in_range(
+                packet.dport, rule.destination_ports
+            ):
+                return False
+        if packet.protocol in (1, 58):
+            if rule.icmp_type is not None and rule.icmp_type != packet.icmp_type:
+                return False
+            if rule.icmp_code is not None and rule.icmp_code != packet.icmp_code:
+                return False
+    return True
+
+
+def decide(view: DomainView, direction: str, local: Endpoint, packet: Packet) -> Decision:
+    """The decision of one direction's policy at the local endpoint's host.
+
+    ``ingress``: the packet leaves ``local`` (its source); ``egress``: it arrives at ``local``.
+    """
+    rules = view.ingress if direction == "ingress" else view.egress
+    defaults = view.ingress_defaults if direction == "ingress" else view.egress_defaults
+    remote_ip = packet.dst if direction == "ingress" else packet.src
+    for rule in rules:
+        if rule_matches(view, rule, local, remote_ip, packet):
+            return Decision(rule.action == "FORWARD", rule.entry_id, rule.stateful)
+    allowed = defaults.allow_ip if packet.ether_type == IPV4 else defaults.allow_non_ip
+    return Decision(allowed, "default")
+
+
+def _find(hosts: dict[str, HostView], ip: str) -> tuple[DomainView, Endpoint] | None:
+    for host in hosts.values():
+        for view in host.domains:
+            for endpoint in view.local:
+                if endpoint.ip == ip:
+                    return view, endpoint
+    return None
+
+
+def verdict(hosts: dict[str, HostView], packet: Packet) -> Verdict:
+    """A new flow between two endpoints, judged where it is enforced (fail closed if unknown)."""
+    source = _find(hosts, packet.src)
+    destination = _find(hosts, packet.dst)
+    unknown = Decision(False, "no-endpoint")
+    ingress = decide(source[0], "ingress", source[1], packet) if source else unknown
+    egress = decide(destination[0], "egress", destination[1], packet) if destination else unknown
+    same_domain = bool(source and destination and source[0].id == destination[0].id)
+    return Verdict(ingress.allowed and egress.allowed and same_domain, ingress, egress)

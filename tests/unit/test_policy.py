@@ -1,0 +1,280 @@
+"""The policy compiler and the reachability oracle: one test per semantic rule."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from overcast.policy.compiler import PolicyInput, compile_hosts
+from overcast.policy.oracle import Packet, verdict
+
+_ids = itertools.count(1)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{next(_ids)}"
+
+
+class World:
+    """A directory state built the way the API shapes objects (only what the compiler reads)."""
+
+    def __init__(self) -> None:
+        self.state = PolicyInput()
+        self.state.hosts = {"h1": "192.0.2.1", "h2": "192.0.2.2", "h3": "192.0.2.3"}
+        self.domain = self.add("domain", parentID="ent-1", name="d")
+        self.zone = self.add("zone", parentID=self.domain, parentType="domain")
+        self.web_net = self.subnet("10.1.1.0")
+        self.db_net = self.subnet("10.1.2.0")
+
+    def add(self, kind: str, **attrs: Any) -> str:
+        object_id = new_id(kind)
+        self.state.add(kind, {"ID": object_id, **attrs})
+        return object_id
+
+    def subnet(self, address: str, zone: str | None = None) -> str:
+        return self.add(
+            "subnet",
+            parentID=zone or self.zone,
+            parentType="zone",
+            address=address,
+            netmask="255.255.255.0",
+            gateway=address[:-1] + "1",
+            vnId=next(_ids),
+        )
+
+    def endpoint(self, subnet: str, ip: str, host: str, *groups: str) -> str:
+        vport = self.add("vport", parentID=subnet)
+        self.add(
+            "containerinterface",
+            VPortID=vport,
+            MAC=f"02:00:00:00:00:{next(_ids) % 256:02x}",
+            IPAddress=ip,
+            attachedNetworkID=subnet,
+            domainID=self.domain,
+            zoneID=self.zone,
+        )
+        self.state.placement[vport] = host
+        for group in groups:
+            self.state.members[group] = self.state.members.get(group, frozenset()) | {vport}
+        return vport
+
+    def group(self) -> str:
+        return self.add("policygroup", parentID=self.domain)
+
+    def policy(
+        self,
+        direction: str,
+        *,
+        priority: int = 100,
+        bracket: str = "NONE",
+        active: bool = True,
+        allow_ip: bool = False,
+    ) -> str:
+        return self.add(
+            f"{direction}acltemplate",
+            parentID=self.domain,
+            active=active,
+            priority=priority,
+            priorityType=bracket,
+            defaultAllowIP=allow_ip,
+            defaultAllowNonIP=False,
+            policyState="LIVE",
+        )
+
+    def entry(
+        self, policy: str, direction: str, priority: int, *, action: str = "FORWARD", **match: Any
+    ) -> str:
+        attrs = {
+            "action": action,
+            "etherType": "0x0800",
+            "protocol": "ANY",
+            "locationType": "ANY",
+            "networkType": "ANY",
+            "DSCP": "*",
+            "stateful": True,
+            **match,
+        }
+        return self.add(f"{direction}aclentrytemplate", parentID=policy, priority=priority, **attrs)
+
+    def allow_all_egress(self) -> None:
+        self.policy("egress", allow_ip=True)
+
+    def allow_all_ingress(self) -> None:
+        self.policy("ingress", allow_ip=True)
+
+    def check(self, src: str, dst: str, **packet: Any) -> tuple[bool, str, str]:
+        result = verdict(compile_hosts(self.state), Packet(src=src, dst=dst, **packet))
+        return result.allowed, result.ingress.decided_by, result.egress.decided_by
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_hosts_receive_only_domains_with_a_local_endpoint(world: World) -> None:
+    world.endpoint(world.web_net, "10.1.1.10", "h1")
+    world.endpoint(world.db_net, "10.1.2.10", "h2")
+    views = compile_hosts(world.state)
+    assert [d.id for d in views["h1"].domains] == [world.domain]
+    assert views["h3"].domains == ()
+    h1 = views["h1"].domains[0]
+    assert [e.ip for e in h1.local] == ["10.1.1.10"]
+    assert [(e.ip, e.vtep) for e in h1.remote] == [("10.1.2.10", "192.0.2.2")]
+    assert {s.prefix for s in h1.subnets} == {"10.1.1.0/24", "10.1.2.0/24"}
+
+
+def test_policy_groups_compile_to_sets_not_pairs(world: World) -> None:
+    web, db = world.group(), world.group()
+    ingress = world.policy("ingress")
+    world.entry(
+        ingress,
+        "ingress",
+        1,
+        locationType="POLICYGROUP",
+        locationID=web,
+        networkType="POLICYGROUP",
+        networkID=db,
+        protocol="6",
+        destinationPort="3306",
+    )
+    for i in range(5):
+        world.endpoint(world.web_net, f"10.1.1.{10 + i}", "h1", web)
+    world.endpoint(world.db_net, "10.1.2.10", "h2", db)
+    before = compile_hosts(world.state)["h1"].domains[0]
+    world.endpoint(world.web_net, "10.1.1.50", "h1", web)
+    after = compile_hosts(world.state)["h1"].domains[0]
+    assert after.ingress == before.ingress and len(after.ingress) == 1
+    assert after.set(f"pg:{web}") == before.set(f"pg:{web}") | {"10.1.1.50/32"}
+    assert after.set(f"pg:{db}") == {"10.1.2.10/32"}
+
+
+def test_ingress_at_source_and_egress_at_destination_both_decide(world: World) -> None:
+    web, db = world.group(), world.group()
+    world.endpoint(world.web_net, "10.1.1.10", "h1", web)
+    world.endpoint(world.db_net, "10.1.2.10", "h2", db)
+    ingress, egress = world.policy("ingress"), world.policy("egress")
+    allow_out = world.entry(
+        ingress,
+        "ingress",
+        1,
+        locationType="POLICYGROUP",
+        locationID=web,
+        networkType="POLICYGROUP",
+        networkID=db,
+        protocol="6",
+        destinationPort="3306",
+    )
+    assert world.check("10.1.1.10", "10.1.2.10", dport=3306) == (False, allow_out, "default")
+    allow_in = world.entry(
+        egress,
+        "egress",
+        1,
+        locationType="POLICYGROUP",
+        locationID=db,
+        networkType="POLICYGROUP",
+        networkID=web,
+        protocol="6",
+        destinationPort="3306",
+    )
+    assert world.check("10.1.1.10", "10.1.2.10", dport=3306) == (True, allow_out, allow_in)
+    assert world.check("10.1.1.10", "10.1.2.10", dport=3307)[0] is False
+    assert world.check("10.1.2.10", "10.1.1.10", dport=3306)[0] is False  # the other way round
+
+
+def test_brackets_then_priorities_and_first_match(world: World) -> None:
+    world.endpoint(world.web_net, "10.1.1.10", "h1")
+    world.endpoint(world.db_net, "10.1.2.10", "h2")
+    world.allow_all_egress()
+    normal = world.policy("ingress", priority=1)
+    bottom = world.policy("ingress", priority=0, bracket="BOTTOM")
+    top = world.policy("ingress", priority=500, bracket="TOP")
+    world.entry(bottom, "ingress", 1, action="FORWARD")
+    drop = world.entry(normal, "ingress", 5, action="DROP", protocol="6")
+    allow_web = world.entry(normal, "ingress", 2, protocol="6", destinationPort="80")
+    top_entry = world.entry(top, "ingress", 9, protocol="6", destinationPort="22")
+    assert world.check("10.1.1.10", "10.1.2.10", dport=80)[:2] == (True, allow_web)
+    assert world.check("10.1.1.10", "10.1.2.10", dport=443)[:2] == (False, drop)
+    assert world.check("10.1.1.10", "10.1.2.10", dport=22)[:2] == (True, top_entry)
+    assert world.check("10.1.1.10", "10.1.2.10", protocol=17, dport=53)[0] is True  # reaches BOTTOM
+
+
+def test_defaults_and_inactive_policies(world: World) -> None:
+    world.endpoint(world.web_net, "10.1.1.10", "h1")
+    world.endpoint(world.db_net, "10.1.2.10", "h2")
+    assert world.check("10.1.1.10", "10.1.2.10") == (False, "default", "default")  # no policy: closed
+    world.allow_all_egress()
+    inactive = world.policy("ingress", active=False, allow_ip=True)
+    world.entry(inactive, "ingress", 1)
+    assert world.check("10.1.1.10", "10.1.2.10") == (False, "default", "default")
+    world.policy("ingress", allow_ip=True)
+    assert world.check("10.1.1.10", "10.1.2.10") == (True, "default", "default")
+
+
+def test_ports_ranges_protocols_and_icmp(world: World) -> None:
+    world.endpoint(world.web_net, "10.1.1.10", "h1")
+    world.endpoint(world.db_net, "10.1.2.10", "h2")
+    world.allow_all_egress()
+    ingress = world.policy("ingress")
+    world.entry(ingress, "ingress", 1, protocol="6", destinationPort="1000-2000", sourcePort="*")
+    world.entry(ingress, "ingress", 2, protocol="17", destinationPort="53")
+    world.entry(ingress, "ingress", 3, protocol="1", ICMPType="8", ICMPCode="0")
+    cases = [
+        (dict(protocol=6, dport=1000), True),
+        (dict(protocol=6, dport=2000), True),
+        (dict(protocol=6, dport=999), False),
+        (dict(protocol=6, dport=2001), False),
+        (dict(protocol=17, dport=53), True),
+        (dict(protocol=17, dport=54), False),
+        (dict(protocol=1, icmp_type=8, icmp_code=0), True),
+        (dict(protocol=1, icmp_type=0, icmp_code=0), False),
+    ]
+    for packet, expected in cases:
+        assert world.check("10.1.1.10", "10.1.2.10", **packet)[0] is expected, packet
+
+
+def test_zones_subnets_macros_and_relative_networks(world: World) -> None:
+    other_zone = world.add("zone", parentID=world.domain, parentType="domain")
+    far_net = world.subnet("10.2.0.0", other_zone)
+    world.endpoint(world.web_net, "10.1.1.10", "h1")
+    world.endpoint(world.db_net, "10.1.2.10", "h2")
+    world.endpoint(far_net, "10.2.0.10", "h3")
+    world.endpoint(world.web_net, "10.1.1.11", "h2")
+    world.allow_all_egress()
+    ingress = world.policy("ingress")
+    world.entry(ingress, "ingress", 1, networkType="ENDPOINT_SUBNET")
+    world.entry(
+        ingress, "ingress", 2, networkType="ZONE", networkID=other_zone, protocol="6", destinationPort="80"
+    )
+    assert world.check("10.1.1.10", "10.1.1.11")[0] is True  # same subnet
+    assert world.check("10.1.1.10", "10.1.2.10")[0] is False  # same zone, other subnet
+    assert world.check("10.1.1.10", "10.2.0.10", dport=80)[0] is True  # the other zone, port 80
+    assert world.check("10.1.1.10", "10.2.0.10", dport=81)[0] is False
+    macro = world.add("enterprisenetwork", parentID="ent-1", address="10.2.0.0", netmask="255.255.0.0")
+    group = world.add("networkmacrogroup", parentID="ent-1")
+    world.state.members[group] = frozenset({macro})
+    world.entry(ingress, "ingress", 3, networkType="NETWORK_MACRO_GROUP", networkID=group, protocol="17")
+    assert world.check("10.1.1.10", "10.2.0.10", protocol=17, dport=5000)[0] is True
+    views = compile_hosts(world.state)
+    assert views["h1"].domains[0].set(f"macrogroup:{group}") == {"10.2.0.0/16"}
+
+
+def test_unknown_endpoints_and_other_domains_fail_closed(world: World) -> None:
+    world.endpoint(world.web_net, "10.1.1.10", "h1")
+    world.allow_all_egress()
+    world.allow_all_ingress()
+    assert world.check("10.1.1.10", "10.9.9.9") == (False, "default", "no-endpoint")
+    other = World()
+    other.state = world.state  # a second domain in the same directory, reusing the addresses
+    other.domain = other.add("domain", parentID="ent-2", name="d2")
+    other.zone = other.add("zone", parentID=other.domain, parentType="domain")
+    net = other.subnet("10.1.1.0")
+    other.endpoint(net, "10.1.1.99", "h1")
+    other.allow_all_egress()
+    other.allow_all_ingress()
+    result = world.check("10.1.1.10", "10.1.1.99")
+    assert result[0] is False  # no reachability across domains, even with allow-all policies
+    views = compile_hosts(world.state)
+    assert sorted(d.id for d in views["h1"].domains) == sorted([world.domain, other.domain])
