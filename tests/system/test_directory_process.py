@@ -141,3 +141,28 @@ def test_demo_check(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr.decode()
     out = result.stdout.decode() + result.stderr.decode()
     assert f"http://127.0.0.1:{port}/nuage/api/v6" in out and "CSPROOT" in out
+
+
+def test_several_api_processes_share_one_store(tmp_path: Path) -> None:
+    port = free_port()
+    process = start(
+        ["directory", "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path), "--processes", "2"],
+        {"OVERCAST_CSPROOT_PASSWORD": "pw"},
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        admin = wait_for(url, "pw", process)
+        ent = admin.create("enterprises", {"name": "multi"})
+        clients = [VsdClient(url, password="pw") for _ in range(4)]
+        for i in range(40):  # new connections land on either process
+            clients[i % 4].create(f"enterprises/{ent['ID']}/domaintemplates", {"name": f"t{i}"})
+        assert admin.count(f"enterprises/{ent['ID']}/domaintemplates") == 40
+        # An API key from one process works on the other; the push channel lives in the store.
+        first = clients[0].request("GET", "events").json()
+        clients[1].create(f"enterprises/{ent['ID']}/domaintemplates", {"name": "late"})
+        polled = VsdClient(url, password="pw")
+        polled.api_key = clients[0].api_key
+        events = polled.request("GET", "events", params={"uuid": first["uuid"]}).json()["events"]
+        assert [e["entities"][0]["name"] for e in events] == ["late"]
+    finally:
+        stop(process)

@@ -52,6 +52,9 @@ def directory(
         int | None,
         typer.Option(help="Requests served concurrently (default: 2 on SQLite, 32 on PostgreSQL)."),
     ] = None,
+    processes: Annotated[
+        int, typer.Option(help="API processes sharing the store (stateless replicas on one port).")
+    ] = 1,
 ) -> None:
     """Run the policy directory: the VSD API v6 compatible REST service.
 
@@ -69,6 +72,7 @@ def directory(
         api_key_ttl=api_key_ttl,
         events_timeout=events_timeout,
         worker_threads=worker_threads,
+        processes=processes,
     )
     try:
         serve(config, console)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ class DirectoryConfig:
     api_key_ttl: float = 24 * 3600
     events_timeout: float = 30.0
     worker_threads: int | None = None
+    processes: int = 1
 
     def threads(self) -> int:
         """SQLite has one writer: more threads only fight over the GIL (measured: 64 threads
@@ -60,22 +62,39 @@ def open_directory(config: DirectoryConfig, console: Console | None = None) -> D
     return directory
 
 
+_CONFIG_ENV = "OVERCAST_DIRECTORY_CONFIG"
+
+
+def _app_from_environment() -> Any:
+    """The application of one API process when ``--processes`` > 1 (uvicorn's factory).
+
+    The parent migrated and bootstrapped the store already; each process opens its own
+    connections and shares nothing else (push channels live in the store too)."""
+    import json
+
+    raw = json.loads(os.environ[_CONFIG_ENV])
+    config = DirectoryConfig(**{**raw, "state_dir": Path(raw["state_dir"])})
+    directory = Directory(Store(config.database_url), api_key_ttl=config.api_key_ttl)
+    return create_app(directory, events_timeout=config.events_timeout, worker_threads=config.threads())
+
+
 def serve(config: DirectoryConfig, console: Console) -> None:
+    import json
+
     import uvicorn
 
     host, port = config.host_port()
     if bool(config.tls_cert) != bool(config.tls_key):
         raise ValueError("--tls-cert and --tls-key go together")
+    if config.processes < 1:
+        raise ValueError("--processes must be at least 1")
     directory = open_directory(config, console)
-    app = create_app(directory, events_timeout=config.events_timeout, worker_threads=config.threads())
-
     scheme = "https" if config.tls_cert else "http"
     console.print(
         f"[bold green]overcast directory[/] on {scheme}://{host}:{port}/nuage/api/v6 "
-        f"(store: {_redact(config.database_url)})"
+        f"(store: {_redact(config.database_url)}, {config.processes} process(es))"
     )
-    uvicorn.run(
-        app,
+    options: dict[str, Any] = dict(
         host=host,
         port=port,
         ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
@@ -83,6 +102,24 @@ def serve(config: DirectoryConfig, console: Console) -> None:
         log_level="warning",
         access_log=False,
         timeout_keep_alive=30,
+    )
+    if config.processes == 1:
+        app = create_app(directory, events_timeout=config.events_timeout, worker_threads=config.threads())
+        uvicorn.run(app, **options)
+        return
+    directory.store.dispose()
+    os.environ[_CONFIG_ENV] = json.dumps(
+        {
+            "listen": config.listen,
+            "database": config.database_url,
+            "state_dir": str(config.state_dir),
+            "api_key_ttl": config.api_key_ttl,
+            "events_timeout": config.events_timeout,
+            "worker_threads": config.worker_threads,
+        }
+    )
+    uvicorn.run(
+        "overcast.directory.server:_app_from_environment", factory=True, workers=config.processes, **options
     )
 
 
