@@ -11,25 +11,13 @@ from overcast.policy.compiler import compile_hosts
 from overcast.policy.oracle import Packet, verdict
 from overcast.testing.directory import ServedDirectory
 
+from .vspk_topology import build_domain, session_for
+
 
 def test_three_tier_policy_built_with_vspk(sqlite_server: ServedDirectory) -> None:
-    session = vsdk.NUVSDSession(
-        username="csproot", password="csproot", enterprise="csp", api_url=sqlite_server.url
-    )
-    session.start()
-    me = session.user
-    ent = vsdk.NUEnterprise(name="shop")
-    me.create_child(ent)
-    template = vsdk.NUDomainTemplate(name="t")
-    ent.create_child(template)
-    domain = vsdk.NUDomain(name="shop")
-    ent.instantiate_child(domain, template)
-    zone = vsdk.NUZone(name="z")
-    domain.create_child(zone)
-    web_net = vsdk.NUSubnet(name="web", address="10.0.1.0", netmask="255.255.255.0")
-    db_net = vsdk.NUSubnet(name="db", address="10.0.2.0", netmask="255.255.255.0")
-    zone.create_child(web_net)
-    zone.create_child(db_net)
+    me = session_for(sqlite_server).user
+    objs = build_domain(me, "shop")
+    domain, web_net, db_net = objs["domain"], objs["sub_a"], objs["sub_b"]
     web, db = vsdk.NUPolicyGroup(name="web"), vsdk.NUPolicyGroup(name="db")
     domain.create_child(web)
     domain.create_child(db)

@@ -13,13 +13,7 @@ from vspk import v6 as vsdk
 
 from overcast.testing.directory import ServedDirectory
 
-
-def session_for(
-    served: ServedDirectory, user: str = "csproot", password: str = "csproot", enterprise: str = "csp"
-) -> vsdk.NUVSDSession:
-    session = vsdk.NUVSDSession(username=user, password=password, enterprise=enterprise, api_url=served.url)
-    session.start()
-    return session
+from .vspk_topology import build_domain, session_for
 
 
 def http_error(call) -> BambouHTTPError:  # type: ignore[no-untyped-def]
@@ -30,22 +24,6 @@ def http_error(call) -> BambouHTTPError:  # type: ignore[no-untyped-def]
 
 def status_of(error: BambouHTTPError) -> int:
     return error.connection.response.status_code
-
-
-def build_domain(me: vsdk.NUMe, name: str = "acme") -> dict:
-    ent = vsdk.NUEnterprise(name=name, description="test enterprise")
-    me.create_child(ent)
-    template = vsdk.NUDomainTemplate(name="dt-web")
-    ent.create_child(template)
-    domain = vsdk.NUDomain(name="dom-web")
-    ent.instantiate_child(domain, template)
-    zone = vsdk.NUZone(name="zone-a")
-    domain.create_child(zone)
-    sub_a = vsdk.NUSubnet(name="sub-a", address="10.10.1.0", netmask="255.255.255.0", gateway="10.10.1.1")
-    zone.create_child(sub_a)
-    sub_b = vsdk.NUSubnet(name="sub-b", address="10.10.2.0", netmask="255.255.255.0")
-    zone.create_child(sub_b)
-    return dict(ent=ent, template=template, domain=domain, zone=zone, sub_a=sub_a, sub_b=sub_b)
 
 
 def test_full_scenario(directory_server: ServedDirectory) -> None:
