@@ -446,3 +446,29 @@ def test_bulk_containers_fail_alone(directory_server: ServedDirectory, client: V
         {"name": "c1", "UUID": "u1", "interfaces": [{"MAC": "02:00:00:00:01:01", "VPortID": ids[1]}]},
     )
     assert again["interfaces"][0]["IPAddress"] == "10.0.0.201"  # after the highest in use
+
+
+def test_bulk_elements_that_read_the_store_keep_earlier_successes(client: VsdClient) -> None:
+    """An element whose checks read the store (sibling priorities) and then fails must not
+    take the elements before it down with it."""
+    objs = make_domain(client)
+    acl = client.create(f"domains/{objs['domain']['ID']}/ingressacltemplates", {"name": "p", "active": True})
+    base = {
+        "action": "FORWARD",
+        "etherType": "0x0800",
+        "DSCP": "*",
+        "locationType": "ANY",
+        "networkType": "ANY",
+        "protocol": "ANY",
+    }
+    path = f"ingressacltemplates/{acl['ID']}/ingressaclentrytemplates"
+    results = client.create_many(
+        path,
+        [{**base, "priority": 1}, {**base, "priority": 2}, {**base, "priority": 1}, {**base, "priority": 3}],
+    )
+    assert [r["status"] for r in results] == [201, 201, 409, 201]
+    stored = sorted(e["priority"] for e in client.list_all(path))
+    assert stored == [1, 2, 3]
+    assert {e["ID"] for e in client.list_all(path)} == {
+        r["data"]["ID"] for r in results if r["status"] == 201
+    }

@@ -205,7 +205,10 @@ class Transaction:
         self._row_pos: dict[str, int] = {}
         # Savepoint bookkeeping for the deferred rows (see savepoint()).
         self._mark: int | None = None
+        self._scope_mark = 0
         self._undo: list[tuple[str, dict[str, Any]]] = []
+        self._redo_rows: list[dict[str, Any]] = []
+        self._redo_scopes: list[dict[str, Any]] = []
         # Bulk mode: unique keys per scope loaded once, then checked in memory.
         self.bulk = False
         self._unique_sets: dict[tuple[str, str | None], set[str]] = {}
@@ -326,14 +329,16 @@ class Transaction:
     def savepoint(self) -> Iterator[None]:
         """Run a step that may fail alone: on error, its writes and buffered records go.
 
-        Deferred rows are not in the database yet, so the database savepoint cannot undo them:
-        rows added by the step are dropped, and earlier deferred rows the step changed are
-        restored from an undo log.
+        Deferred rows are not in the database, so the database savepoint alone cannot undo the
+        step: rows the step added are dropped; earlier steps' deferred rows that the step changed
+        come back from an undo log; and earlier steps' rows that a flush wrote inside the step's
+        savepoint (rolled back with it) are queued again. One level only.
         """
+        if self._mark is not None:
+            raise RuntimeError("savepoints do not nest")
         changes, pending = len(self.changes), set(self._pending)
-        rows, scopes_count = len(self._new_rows), len(self._new_scopes)
-        outer_mark, outer_undo, outer_added = self._mark, self._undo, self._unique_added
-        self._mark, self._undo, self._unique_added = rows, [], []
+        self._mark, self._scope_mark = len(self._new_rows), len(self._new_scopes)
+        self._undo, self._redo_rows, self._redo_scopes, self._unique_added = [], [], [], []
         nested = self.conn.begin_nested()
         try:
             yield
@@ -341,31 +346,41 @@ class Transaction:
             nested.rollback()
             del self.changes[changes:]
             self._pending = pending
-            for object_id in list(self._new_rows)[rows:]:
+            for object_id in list(self._new_rows)[self._mark :]:
                 del self._new_rows[object_id]
                 del self._row_pos[object_id]
+            del self._new_scopes[self._scope_mark :]
+            redo_rows = {row["id"]: row for row in self._redo_rows}
+            redo_rows.update(self._new_rows)
             for object_id, row in reversed(self._undo):
-                self._new_rows[object_id] = row
-            del self._new_scopes[scopes_count:]
+                redo_rows[object_id] = row
+            self._new_rows = redo_rows
+            self._row_pos = {object_id: i for i, object_id in enumerate(redo_rows)}
+            self._new_scopes = self._redo_scopes + self._new_scopes
             for set_key, value in self._unique_added:
                 self._unique_sets.get(set_key, set()).discard(value)
-            # Earlier steps' deferred rows go to the database now (outside the failed savepoint),
-            # so that clearing the caches below cannot make them look absent.
             self._mark = None
+            # Earlier steps' rows go to the database now, outside the failed savepoint, so that
+            # clearing the caches below cannot make them look absent.
             self.flush()
             self._cache.clear()
             self._highest.clear()
             self._ancestors.clear()
             raise
+        else:
+            nested.commit()
         finally:
-            undo, added = self._undo, self._unique_added
-            self._mark, self._undo, self._unique_added = outer_mark, outer_undo, outer_added
-        nested.commit()
-        self._undo.extend(undo)
-        self._unique_added.extend(added)
+            self._mark = None
+            self._undo, self._redo_rows, self._redo_scopes, self._unique_added = [], [], [], []
 
     def flush(self) -> None:
         """Write the deferred rows (one executemany per table)."""
+        if self._mark is not None:
+            # Inside a savepoint: earlier steps' rows are about to be written where a failure of
+            # this step would roll them back; keep copies to queue them again (see savepoint()).
+            self._redo_rows.extend(list(self._new_rows.values())[: self._mark])
+            self._redo_scopes.extend(self._new_scopes[: self._scope_mark])
+            self._mark, self._scope_mark = 0, 0
         if self._new_rows:
             self.conn.execute(_INSERT_OBJECT, list(self._new_rows.values()))
             self._new_rows.clear()
@@ -373,8 +388,6 @@ class Transaction:
         if self._new_scopes:
             self.conn.execute(_INSERT_SCOPES, self._new_scopes)
             self._new_scopes.clear()
-        self._mark = 0 if self._mark is not None else None
-        self._undo = []
 
     # --- writing ------------------------------------------------------------------------
 
