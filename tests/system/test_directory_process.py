@@ -12,7 +12,7 @@ import pytest
 from vspk import v6 as vsdk
 
 from overcast.client.vsd import VsdClient, VsdClientError
-from overcast.testing.directory import free_port
+from overcast.testing.ports import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -29,7 +29,7 @@ from typing import Any
 from ..client.vsd import VsdClient
 from ..directory.schema import REGISTRY
 from ..testing.builders import make_l3_subnet
-from ..testing.directory import free_port
+from ..testing.ports import free_port
 from ..testing.postgres import throwaway_postgres
 from .stats import percentile, summary_ms
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from ..directory.api import create_app
 from ..directory.db import Store, migrate
 from ..directory.server import BackgroundServer
 from ..directory.service import Directory
+from .ports import free_port
 
 
 @dataclass
@@ -21,12 +21,6 @@ class ServedDirectory:
     @property
     def api(self) -> str:
         return self.url + "/nuage/api/v6"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -10,23 +10,18 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .ports import free_port
+
 
 def postgres_bindir() -> str | None:
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return os.path.dirname(candidates[-1]) if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -37,7 +32,7 @@ def throwaway_postgres(database: str = "overcast") -> Iterator[str]:
         raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
     root = tempfile.mkdtemp(prefix="overcast-pg-")
     data = os.path.join(root, "data")
-    port = _free_port()
+    port = free_port()
     as_user: list[str] = []
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
