@@ -22,7 +22,10 @@ class World:
 
     def __init__(self) -> None:
         self.state = PolicyInput()
-        self.state.hosts = {"h1": "192.0.2.1", "h2": "192.0.2.2", "h3": "192.0.2.3"}
+        self.hosts = {
+            name: self.add("vrs", name=name, address=address)
+            for name, address in (("h1", "192.0.2.1"), ("h2", "192.0.2.2"), ("h3", "192.0.2.3"))
+        }
         self.domain = self.add("domain", parentID="ent-1", name="d")
         self.zone = self.add("zone", parentID=self.domain, parentType="domain")
         self.web_net = self.subnet("10.1.1.0")
@@ -46,8 +49,10 @@ class World:
 
     def endpoint(self, subnet: str, ip: str, host: str, *groups: str) -> str:
         vport = self.add("vport", parentID=subnet)
+        container = self.add("container", VRSID=self.hosts[host])
         self.add(
             "containerinterface",
+            parentID=container,
             VPortID=vport,
             MAC=f"02:00:00:00:00:{next(_ids) % 256:02x}",
             IPAddress=ip,
@@ -55,7 +60,6 @@ class World:
             domainID=self.domain,
             zoneID=self.zone,
         )
-        self.state.placement[vport] = host
         for group in groups:
             self.state.members[group] = self.state.members.get(group, frozenset()) | {vport}
         return vport
@@ -267,7 +271,7 @@ def test_unknown_endpoints_and_other_domains_fail_closed(world: World) -> None:
     world.allow_all_ingress()
     assert world.check("10.1.1.10", "10.9.9.9") == (False, "default", "no-endpoint")
     other = World()
-    other.state = world.state  # a second domain in the same directory, reusing the addresses
+    other.state, other.hosts = world.state, world.hosts  # a second domain, reusing the addresses
     other.domain = other.add("domain", parentID="ent-2", name="d2")
     other.zone = other.add("zone", parentID=other.domain, parentType="domain")
     net = other.subnet("10.1.1.0")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,22 @@ class Defaults:
 
 
 @dataclass(frozen=True)
+class DomainInfo:
+    id: str
+    enterprise_id: str | None
+    l2: bool  # an L2 domain: one segment, no routing
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """One direction's compiled policy: ordered rules, then the defaults."""
+
+    direction: str  # ingress | egress
+    rules: tuple[Rule, ...]
+    defaults: Defaults
+
+
+@dataclass(frozen=True)
 class DomainView:
     id: str
     enterprise_id: str | None
@@ -102,14 +118,16 @@ class HostView:
 
 @dataclass
 class PolicyInput:
-    """Directory state as plain data: objects by kind (their API JSON), associations, placement."""
+    """Directory state as plain data: objects by kind (their API JSON) and the member associations.
+
+    Where an endpoint runs is directory state too: its container (or VM) names the host's ``vrs``
+    object in ``VRSID`` once an agent has reported it up, and the ``vrs`` carries the host's name
+    (the agent's host ID) and underlay ``address`` (its VTEP).
+    """
 
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
     #: policy group ID -> member vport IDs; macro group ID -> member macro IDs
     members: dict[str, frozenset[str]] = field(default_factory=dict)
-    #: vport ID -> host ID, and host ID -> underlay address
-    placement: dict[str, str] = field(default_factory=dict)
-    hosts: dict[str, str] = field(default_factory=dict)
 
     def add(self, kind: str, obj: Mapping[str, Any]) -> None:
         self.objects[kind][obj["ID"]] = dict(obj)
@@ -119,6 +137,10 @@ class PolicyInput:
 
     def get(self, kind: str, object_id: str | None) -> dict[str, Any] | None:
         return self.objects.get(kind, {}).get(object_id or "")
+
+    def hosts(self) -> dict[str, str]:
+        """Host ID (the vrs name) -> underlay address, for every host the directory knows."""
+        return {v["name"]: v.get("address") or "" for v in self.of("vrs") if v.get("name")}
 
 
 def _prefix(obj: Mapping[str, Any]) -> str | None:
@@ -140,44 +162,8 @@ def _number(text: str | None) -> int | None:
     return int(text)
 
 
-def _domain_of_subnet(state: PolicyInput, subnet_id: str) -> str | None:
-    subnet = state.get("subnet", subnet_id)
-    if subnet is not None:
-        zone = state.get("zone", subnet.get("parentID"))
-        return zone.get("parentID") if zone else None
-    return subnet_id if state.get("l2domain", subnet_id) else None
-
-
-def endpoints_by_domain(state: PolicyInput) -> dict[str, list[Endpoint]]:
-    found: dict[str, list[Endpoint]] = defaultdict(list)
-    for kind in ("containerinterface", "vminterface"):
-        for interface in state.of(kind):
-            vport_id = interface.get("VPortID")
-            network_id = interface.get("attachedNetworkID")
-            if not vport_id or not network_id:
-                continue
-            domain_id = interface.get("domainID") or _domain_of_subnet(state, network_id)
-            host = state.placement.get(vport_id)
-            found[domain_id or ""].append(
-                Endpoint(
-                    vport_id=vport_id,
-                    mac=str(interface.get("MAC", "")).lower(),
-                    ip=interface.get("IPAddress"),
-                    subnet_id=network_id,
-                    zone_id=interface.get("zoneID"),
-                    host_id=host,
-                    vtep=state.hosts.get(host or ""),
-                )
-            )
-    return found
-
-
-def _policies(state: PolicyInput, domain_id: str, kind: str) -> list[dict[str, Any]]:
-    live = [
-        p
-        for p in state.of(kind)
-        if p.get("parentID") == domain_id and p.get("active") and p.get("policyState", "LIVE") == "LIVE"
-    ]
+def _policies(templates: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    live = [t for t in templates if t.get("active") and t.get("policyState", "LIVE") == "LIVE"]
     return sorted(
         live,
         key=lambda p: (_BRACKETS.get(p.get("priorityType") or "NONE", 2), p.get("priority") or 0, p["ID"]),
@@ -197,125 +183,248 @@ def _set_for(kind: str, object_id: str | None) -> str | None:
     return f"{prefix}:{object_id}"
 
 
-def _compile_rules(state: PolicyInput, domain_id: str, direction: str) -> tuple[tuple[Rule, ...], Defaults]:
-    template_kind = f"{direction}acltemplate"
-    entry_kind = f"{direction}aclentrytemplate"
-    policies = _policies(state, domain_id, template_kind)
-    rules: list[Rule] = []
-    for policy in policies:
-        entries = sorted(
-            (e for e in state.of(entry_kind) if e.get("parentID") == policy["ID"]),
-            key=lambda e: (e.get("priority") or 0, e["ID"]),
-        )
-        for entry in entries:
-            network_type = entry.get("networkType") or ANY
-            remote = (
-                network_type if network_type in RELATIVE else _set_for(network_type, entry.get("networkID"))
-            )
-            ether = entry.get("etherType") or "*"
-            rules.append(
-                Rule(
-                    entry_id=entry["ID"],
-                    action=entry.get("action") or "FORWARD",
-                    local=_set_for(entry.get("locationType") or ANY, entry.get("locationID")),
-                    remote=remote,
-                    protocol=_number(entry.get("protocol")),
-                    source_ports=_ports(entry.get("sourcePort")),
-                    destination_ports=_ports(entry.get("destinationPort")),
-                    icmp_type=_number(entry.get("ICMPType")),
-                    icmp_code=_number(entry.get("ICMPCode")),
-                    ether_type=None if ether == "*" else int(ether, 16),
-                    stateful=bool(entry.get("stateful")),
-                )
-            )
+def _rule(entry: Mapping[str, Any]) -> Rule:
+    network_type = entry.get("networkType") or ANY
+    remote = network_type if network_type in RELATIVE else _set_for(network_type, entry.get("networkID"))
+    ether = entry.get("etherType") or "*"
+    return Rule(
+        entry_id=entry["ID"],
+        action=entry.get("action") or "FORWARD",
+        local=_set_for(entry.get("locationType") or ANY, entry.get("locationID")),
+        remote=remote,
+        protocol=_number(entry.get("protocol")),
+        source_ports=_ports(entry.get("sourcePort")),
+        destination_ports=_ports(entry.get("destinationPort")),
+        icmp_type=_number(entry.get("ICMPType")),
+        icmp_code=_number(entry.get("ICMPCode")),
+        ether_type=None if ether == "*" else int(ether, 16),
+        stateful=bool(entry.get("stateful")),
+    )
+
+
+def rule_set(
+    direction: str,
+    templates: Iterable[dict[str, Any]],
+    entries_of: Callable[[str], Iterable[dict[str, Any]]],
+) -> RuleSet:
+    """One direction's ordered rules and defaults, from a domain's templates of that direction."""
+    policies = _policies(templates)
+    rules = [
+        _rule(entry)
+        for policy in policies
+        for entry in sorted(entries_of(policy["ID"]), key=lambda e: (e.get("priority") or 0, e["ID"]))
+    ]
     defaults = Defaults(
         allow_ip=any(p.get("defaultAllowIP") for p in policies),
         allow_non_ip=any(p.get("defaultAllowNonIP") for p in policies),
     )
-    return tuple(rules), defaults
+    return RuleSet(direction, tuple(rules), defaults)
 
 
-def _sets(
-    state: PolicyInput, names: set[str], endpoints: list[Endpoint]
-) -> tuple[tuple[str, frozenset[str]], ...]:
-    by_vport = {e.vport_id: e for e in endpoints}
-    subnets = {**{s["ID"]: s for s in state.of("subnet")}, **{s["ID"]: s for s in state.of("l2domain")}}
-    out = []
-    for name in sorted(names):
-        kind, _, object_id = name.partition(":")
-        members: set[str] = set()
-        if kind == "pg":
-            for vport_id in state.members.get(object_id, frozenset()):
-                endpoint = by_vport.get(vport_id)
-                if endpoint is not None and endpoint.ip:
-                    members.add(f"{endpoint.ip}/32")
-        elif kind == "zone":
-            members = {p for s in subnets.values() if s.get("parentID") == object_id if (p := _prefix(s))}
-        elif kind == "subnet":
-            prefix = _prefix(subnets.get(object_id, {}))
-            members = {prefix} if prefix else set()
-        elif kind == "macro":
-            prefix = _prefix(state.get("enterprisenetwork", object_id) or {})
-            members = {prefix} if prefix else set()
-        elif kind == "macrogroup":
-            for macro_id in state.members.get(object_id, frozenset()):
-                prefix = _prefix(state.get("enterprisenetwork", macro_id) or {})
-                if prefix:
-                    members.add(prefix)
-        out.append((name, frozenset(members)))
-    return tuple(out)
+def referenced_sets(rule_sets: Iterable[RuleSet]) -> frozenset[str]:
+    """The set names the rules use (relative keywords are resolved per endpoint, not sets)."""
+    return frozenset(
+        n for rs in rule_sets for r in rs.rules for n in (r.local, r.remote) if n and n not in RELATIVE
+    )
 
 
-def compile_domain(state: PolicyInput, domain_id: str, host_id: str, endpoints: list[Endpoint]) -> DomainView:
-    """The view of one domain from one host (which has at least one endpoint in it)."""
-    domain = state.get("domain", domain_id) or state.get("l2domain", domain_id) or {}
-    subnet_objs = [
-        s
-        for s in state.of("subnet")
-        if (state.get("zone", s.get("parentID")) or {}).get("parentID") == domain_id
-    ]
-    if state.get("l2domain", domain_id):
-        subnet_objs = [domain]
-    subnets = tuple(
-        sorted(
-            (
-                Subnet(
-                    id=s["ID"],
-                    zone_id=s.get("parentID") if s.get("parentType") == "zone" else None,
-                    prefix=_prefix(s) or "",
-                    gateway=s.get("gateway"),
-                    gateway_mac=s.get("gatewayMACAddress"),
-                    vni=s.get("vnId"),
+def subnet_of(obj: Mapping[str, Any]) -> Subnet:
+    """A subnet (or an L2 domain, its own single segment) as the datapath needs it."""
+    return Subnet(
+        id=obj["ID"],
+        zone_id=obj.get("parentID") if obj.get("parentType") == "zone" else None,
+        prefix=_prefix(obj) or "",
+        gateway=obj.get("gateway"),
+        gateway_mac=obj.get("gatewayMACAddress"),
+        vni=obj.get("vnId"),
+    )
+
+
+def domain_info(state: PolicyInput, domain_id: str) -> DomainInfo | None:
+    l3 = state.get("domain", domain_id)
+    obj = l3 or state.get("l2domain", domain_id)
+    if obj is None:
+        return None
+    return DomainInfo(id=domain_id, enterprise_id=obj.get("parentID"), l2=l3 is None)
+
+
+def endpoint_of(state: PolicyInput, interface: Mapping[str, Any]) -> tuple[str, Endpoint] | None:
+    """(domain ID, endpoint) of an interface bound to a host, or None while it is not running."""
+    vport_id = interface.get("VPortID")
+    network_id = interface.get("attachedNetworkID")
+    domain_id = interface.get("domainID")
+    if not vport_id or not network_id or not domain_id:
+        return None
+    owner = state.get("container", interface.get("parentID")) or state.get("vm", interface.get("parentID"))
+    vrs = state.get("vrs", (owner or {}).get("VRSID"))
+    if vrs is None or not vrs.get("name"):
+        return None
+    endpoint = Endpoint(
+        vport_id=vport_id,
+        mac=str(interface.get("MAC", "")).lower(),
+        ip=interface.get("IPAddress"),
+        subnet_id=network_id,
+        zone_id=interface.get("zoneID"),
+        host_id=vrs["name"],
+        vtep=vrs.get("address"),
+    )
+    return domain_id, endpoint
+
+
+def pg_set(group_members: Iterable[str], endpoints: Mapping[str, Endpoint]) -> frozenset[str]:
+    """A policy group's addresses: its members' endpoints in the group's domain."""
+    return frozenset(f"{e.ip}/32" for v in group_members if (e := endpoints.get(v)) is not None and e.ip)
+
+
+def prefix_set(state: PolicyInput, name: str, subnets: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """Members of a zone, subnet, macro or macro-group set (``subnets``: the domain's segments)."""
+    kind, _, object_id = name.partition(":")
+    if kind == "zone":
+        return frozenset(p for s in subnets if s.get("parentID") == object_id if (p := _prefix(s)))
+    if kind == "subnet":
+        return frozenset(p for s in subnets if s["ID"] == object_id if (p := _prefix(s)))
+    if kind == "macro":
+        macro_ids: Iterable[str] = (object_id,)
+    elif kind == "macrogroup":
+        macro_ids = state.members.get(object_id, frozenset())
+    else:
+        raise ValueError(f"not a prefix set: {name}")
+    return frozenset(p for m in macro_ids if (p := _prefix(state.get("enterprisenetwork", m) or {})))
+
+
+# --- the desired state as entries ------------------------------------------------------------------
+
+#: An entry's key: (family, domain ID, identity...). Families: domain, subnet, endpoint, member, rules.
+Key = tuple[str, ...]
+
+
+def subnet_key(domain_id: str, subnet: Subnet) -> Key:
+    return ("subnet", domain_id, subnet.id)
+
+
+def endpoint_key(domain_id: str, vport_id: str) -> Key:
+    return ("endpoint", domain_id, vport_id)
+
+
+def member_key(domain_id: str, set_name: str, cidr: str) -> Key:
+    return ("member", domain_id, set_name, cidr)
+
+
+def rules_key(domain_id: str, direction: str) -> Key:
+    return ("rules", domain_id, direction)
+
+
+def compile_domains(state: PolicyInput) -> dict[str, dict[Key, Any]]:
+    """The full recompute: every domain's entries (host-independent). The reference the
+    incremental engine must equal, written as plainly as possible."""
+    out: dict[str, dict[Key, Any]] = {}
+    endpoints: dict[str, dict[str, Endpoint]] = defaultdict(dict)
+    by_vport: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for kind in ("containerinterface", "vminterface"):
+        for interface in state.of(kind):
+            if interface.get("VPortID"):
+                by_vport[interface["VPortID"]].append(interface)
+    for vport_id, interfaces in by_vport.items():
+        found = endpoint_of(state, min(interfaces, key=lambda i: i["ID"]))
+        if found is not None:
+            endpoints[found[0]][vport_id] = found[1]
+    for kind in ("domain", "l2domain"):
+        for domain in state.of(kind):
+            domain_id = domain["ID"]
+            info = domain_info(state, domain_id)
+            assert info is not None
+            entries: dict[Key, Any] = {("domain", domain_id): info}
+            if kind == "l2domain":
+                segments = [domain]
+            else:
+                zones = {z["ID"] for z in state.of("zone") if z.get("parentID") == domain_id}
+                segments = [s for s in state.of("subnet") if s.get("parentID") in zones]
+            for segment in segments:
+                subnet = subnet_of(segment)
+                entries[subnet_key(domain_id, subnet)] = subnet
+            rule_sets = []
+            for direction in ("ingress", "egress"):
+                rs = rule_set(
+                    direction,
+                    (t for t in state.of(f"{direction}acltemplate") if t.get("parentID") == domain_id),
+                    lambda template_id, d=direction: (
+                        e for e in state.of(f"{d}aclentrytemplate") if e.get("parentID") == template_id
+                    ),
                 )
-                for s in subnet_objs
-            ),
-            key=lambda s: s.id,
-        )
-    )
-    ingress, ingress_defaults = _compile_rules(state, domain_id, "ingress")
-    egress, egress_defaults = _compile_rules(state, domain_id, "egress")
-    names = {n for r in (*ingress, *egress) for n in (r.local, r.remote) if n and n not in RELATIVE}
-    ordered = sorted(endpoints, key=lambda e: e.vport_id)
+                entries[rules_key(domain_id, direction)] = rs
+                rule_sets.append(rs)
+            local_endpoints = endpoints.get(domain_id, {})
+            for vport_id, endpoint in local_endpoints.items():
+                entries[endpoint_key(domain_id, vport_id)] = endpoint
+            for name in referenced_sets(rule_sets):
+                if name.startswith("pg:"):
+                    group = state.get("policygroup", name[3:])
+                    in_domain = group is not None and group.get("parentID") == domain_id
+                    cidrs = (
+                        pg_set(state.members.get(name[3:], ()), local_endpoints) if in_domain else frozenset()
+                    )
+                else:
+                    cidrs = prefix_set(state, name, segments)
+                for cidr in cidrs:
+                    entries[member_key(domain_id, name, cidr)] = True
+            out[domain_id] = entries
+    return out
+
+
+def hosts_of(entries: Mapping[Key, Any]) -> frozenset[str]:
+    """The hosts that must hold a domain: those running one of its endpoints."""
+    return frozenset(v.host_id for k, v in entries.items() if k[0] == "endpoint" and v.host_id)
+
+
+def domain_view(entries: Iterable[tuple[Key, Any]], host_id: str) -> DomainView:
+    """One domain's entries as seen from one host (local vs remote endpoints, sets by name)."""
+    info: DomainInfo | None = None
+    subnets: list[Subnet] = []
+    endpoints: list[Endpoint] = []
+    members: dict[str, set[str]] = defaultdict(set)
+    rule_sets: dict[str, RuleSet] = {}
+    for key, value in entries:
+        family = key[0]
+        if family == "domain":
+            info = value
+        elif family == "subnet":
+            subnets.append(value)
+        elif family == "endpoint":
+            endpoints.append(value)
+        elif family == "member":
+            members[key[2]].add(key[3])
+        elif family == "rules":
+            rule_sets[key[2]] = value
+    if info is None:
+        raise ValueError("a domain's entries must include its domain entry")
+    empty = RuleSet("", (), Defaults(False, False))
+    ingress, egress = rule_sets.get("ingress", empty), rule_sets.get("egress", empty)
+    names = referenced_sets((ingress, egress)) | set(members)
+    endpoints.sort(key=lambda e: e.vport_id)
     return DomainView(
-        id=domain_id,
-        enterprise_id=domain.get("parentID"),
-        subnets=subnets,
-        local=tuple(e for e in ordered if e.host_id == host_id),
-        remote=tuple(e for e in ordered if e.host_id != host_id and e.host_id is not None),
-        sets=_sets(state, names, endpoints),
-        ingress=ingress,
-        egress=egress,
-        ingress_defaults=ingress_defaults,
-        egress_defaults=egress_defaults,
+        id=info.id,
+        enterprise_id=info.enterprise_id,
+        subnets=tuple(sorted(subnets, key=lambda s: s.id)),
+        local=tuple(e for e in endpoints if e.host_id == host_id),
+        remote=tuple(e for e in endpoints if e.host_id != host_id),
+        sets=tuple((n, frozenset(members.get(n, ()))) for n in sorted(names)),
+        ingress=ingress.rules,
+        egress=egress.rules,
+        ingress_defaults=ingress.defaults,
+        egress_defaults=egress.defaults,
     )
+
+
+def host_views(domains: Mapping[str, Mapping[Key, Any]], hosts: Iterable[str]) -> dict[str, HostView]:
+    """Every host's view: only the domains where the host runs an endpoint."""
+    views: dict[str, list[DomainView]] = defaultdict(list)
+    for domain_id in sorted(domains):
+        entries = domains[domain_id]
+        for host_id in sorted(hosts_of(entries)):
+            views[host_id].append(domain_view(entries.items(), host_id))
+    return {h: HostView(h, tuple(views.get(h, ()))) for h in sorted(set(hosts) | set(views))}
 
 
 def compile_hosts(state: PolicyInput) -> dict[str, HostView]:
-    """Every host's view: only domains where the host has an endpoint."""
-    per_domain = endpoints_by_domain(state)
-    views: dict[str, list[DomainView]] = defaultdict(list)
-    for domain_id, endpoints in sorted(per_domain.items()):
-        for host_id in sorted({e.host_id for e in endpoints if e.host_id}):
-            views[host_id].append(compile_domain(state, domain_id, host_id, endpoints))
-    hosts = set(state.hosts) | set(views)
-    return {h: HostView(h, tuple(views.get(h, ()))) for h in sorted(hosts)}
+    """The full compile, as views: what every known host must hold."""
+    return host_views(compile_domains(state), state.hosts())

@@ -1,0 +1,262 @@
+"""Incremental compilation equals a full recompute: random state sequences applied as deltas,
+in order, reversed, split into one change per batch and squashed into one batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from overcast.policy.compiler import Key, PolicyInput, compile_domains, hosts_of
+from overcast.policy.engine import PolicyEngine, changes_between, digest_of
+
+HOSTS = {"vrs-1": ("h1", "192.0.2.1"), "vrs-2": ("h2", "192.0.2.2"), "vrs-3": ("h3", "192.0.2.3")}
+# (subnet ID, zone ID, domain ID, address); "l2-1" is an L2 domain: its own single segment
+SEGMENTS = [
+    ("sub-1", "zone-1", "dom-1", "10.0.1.0"),
+    ("sub-2", "zone-1", "dom-1", "10.0.2.0"),
+    ("sub-3", "zone-2", "dom-1", "10.0.3.0"),
+    ("sub-4", "zone-3", "dom-2", "10.0.1.0"),  # overlapping addresses in another domain
+    ("l2-1", None, "l2-1", "10.9.0.0"),
+]
+GROUPS = {"pg-1": "dom-1", "pg-2": "dom-1", "pg-3": "dom-2", "pg-4": "l2-1"}
+NETWORK_TYPES = [
+    "ANY",
+    "POLICYGROUP",
+    "ZONE",
+    "SUBNET",
+    "ENTERPRISE_NETWORK",
+    "NETWORK_MACRO_GROUP",
+    "ENDPOINT_DOMAIN",
+    "ENDPOINT_ZONE",
+    "ENDPOINT_SUBNET",
+]
+
+endpoint_spec = st.tuples(
+    st.sampled_from(range(len(SEGMENTS))),  # segment
+    st.integers(2, 6),  # host octet
+    st.sampled_from([None, *HOSTS]),  # where it runs (None: not running)
+    st.frozensets(st.sampled_from(sorted(GROUPS)), max_size=2),
+    st.booleans(),  # a VM instead of a container
+)
+entry_spec = st.tuples(
+    st.sampled_from(["ingress", "egress"]),
+    st.sampled_from(["dom-1", "dom-2", "l2-1"]),
+    st.integers(0, 3),  # priority
+    st.sampled_from(["ANY", "POLICYGROUP", "ZONE", "SUBNET"]),  # location type
+    st.sampled_from(NETWORK_TYPES),
+    st.sampled_from(["6", "17", "ANY"]),
+)
+world_spec = st.fixed_dictionaries(
+    {
+        "domains": st.frozensets(st.sampled_from(["dom-1", "dom-2", "l2-1"])),
+        "hosts": st.frozensets(st.sampled_from(sorted(HOSTS))),
+        "endpoints": st.dictionaries(
+            st.sampled_from([f"vp-{i}" for i in range(8)]), endpoint_spec, max_size=8
+        ),
+        "groups": st.frozensets(st.sampled_from(sorted(GROUPS))),
+        "entries": st.dictionaries(st.sampled_from([f"e-{i}" for i in range(6)]), entry_spec, max_size=6),
+        "templates_active": st.booleans(),
+        "allow_ip": st.booleans(),
+        "macros": st.frozensets(st.sampled_from(["10.8.0.0", "10.7.0.0"])),
+        "macro_group": st.frozensets(st.sampled_from(["10.8.0.0", "10.7.0.0"])),
+        "subnet_vni": st.integers(1, 3),
+    }
+)
+
+
+def build(spec: dict[str, Any]) -> PolicyInput:
+    """A directory-consistent state: children only under existing parents, memberships only
+    between existing objects (the directory deletes them together)."""
+    state = PolicyInput()
+    for vrs_id in spec["hosts"]:
+        name, address = HOSTS[vrs_id]
+        state.add("vrs", {"ID": vrs_id, "name": name, "address": address})
+    for subnet_id, zone_id, domain_id, address in SEGMENTS:
+        if domain_id not in spec["domains"]:
+            continue
+        segment = {
+            "ID": subnet_id,
+            "address": address,
+            "netmask": "255.255.255.0",
+            "vnId": spec["subnet_vni"],
+        }
+        if zone_id is None:
+            state.add("l2domain", {**segment, "parentID": "ent-1"})
+            continue
+        state.add("domain", {"ID": domain_id, "parentID": "ent-1"})
+        state.add("zone", {"ID": zone_id, "parentID": domain_id, "parentType": "domain"})
+        state.add(
+            "subnet", {**segment, "parentID": zone_id, "parentType": "zone", "gateway": address[:-1] + "1"}
+        )
+    for group_id in spec["groups"]:
+        if GROUPS[group_id] in spec["domains"]:
+            state.add("policygroup", {"ID": group_id, "parentID": GROUPS[group_id]})
+    for vport_id, (segment, octet, vrs_id, groups, is_vm) in spec["endpoints"].items():
+        subnet_id, zone_id, domain_id, address = SEGMENTS[segment]
+        if domain_id not in spec["domains"]:
+            continue
+        state.add("vport", {"ID": vport_id, "parentID": subnet_id})
+        owner_kind = "vm" if is_vm else "container"
+        owner = {"ID": f"{owner_kind}-{vport_id}", "VRSID": vrs_id if vrs_id in spec["hosts"] else vrs_id}
+        state.add(owner_kind, owner)
+        state.add(
+            f"{owner_kind}interface",
+            {
+                "ID": f"if-{vport_id}",
+                "parentID": owner["ID"],
+                "VPortID": vport_id,
+                "MAC": f"02:00:00:00:00:{int(vport_id[3:]):02x}",
+                "IPAddress": address[:-1] + str(octet),
+                "attachedNetworkID": subnet_id,
+                "domainID": domain_id,
+                "zoneID": zone_id,
+            },
+        )
+        for group_id in groups:
+            if state.get("policygroup", group_id) is not None:
+                state.members[group_id] = state.members.get(group_id, frozenset()) | {vport_id}
+    for address in spec["macros"]:
+        state.add("enterprisenetwork", {"ID": f"net-{address}", "address": address, "netmask": "255.255.0.0"})
+    state.add("networkmacrogroup", {"ID": "mg-1", "parentID": "ent-1"})
+    members = frozenset(f"net-{a}" for a in spec["macro_group"] if a in spec["macros"])
+    if members:
+        state.members["mg-1"] = members
+    for domain_id in spec["domains"]:
+        for direction in ("ingress", "egress"):
+            state.add(
+                f"{direction}acltemplate",
+                {
+                    "ID": f"{direction}-{domain_id}",
+                    "parentID": domain_id,
+                    "active": spec["templates_active"],
+                    "defaultAllowIP": spec["allow_ip"],
+                    "priority": 1,
+                },
+            )
+    for entry_id, (direction, domain_id, priority, location, network, protocol) in spec["entries"].items():
+        if domain_id not in spec["domains"]:
+            continue
+        network_id = {
+            "POLICYGROUP": "pg-1" if domain_id == "dom-1" else "pg-3",
+            "ZONE": "zone-1",
+            "SUBNET": "sub-2",
+            "ENTERPRISE_NETWORK": "net-10.8.0.0",
+            "NETWORK_MACRO_GROUP": "mg-1",
+        }.get(network)
+        location_id = {"POLICYGROUP": "pg-2", "ZONE": "zone-2", "SUBNET": "sub-1"}.get(location)
+        state.add(
+            f"{direction}aclentrytemplate",
+            {
+                "ID": entry_id,
+                "parentID": f"{direction}-{domain_id}",
+                "priority": priority,
+                "locationType": location,
+                "locationID": location_id,
+                "networkType": network,
+                "networkID": network_id,
+                "protocol": protocol,
+                "destinationPort": "80" if protocol == "6" else "*",
+                "etherType": "0x0800",
+            },
+        )
+    return state
+
+
+def reference_hosts(state: PolicyInput) -> dict[str, dict[Key, Any]]:
+    out: dict[str, dict[Key, Any]] = {}
+    for entries in compile_domains(state).values():
+        for host_id in hosts_of(entries):
+            out.setdefault(host_id, {}).update(entries)
+    return out
+
+
+class Agents:
+    """What each host holds after applying the deltas it was sent."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, dict[Key, Any]] = {}
+
+    def apply(self, deltas: dict[str, Any]) -> None:
+        for host_id, delta in deltas.items():
+            held = self.held.setdefault(host_id, {})
+            for key in delta.removals:
+                assert key in held, f"{host_id} told to remove {key} it never held"
+                del held[key]
+            held.update(delta.upserts)
+            if not held:
+                del self.held[host_id]
+
+
+def check(engine: PolicyEngine, agents: Agents, state: PolicyInput) -> None:
+    reference = compile_domains(state)
+    assert engine.domains == reference
+    assert agents.held == reference_hosts(state)
+    for host_id, held in agents.held.items():
+        assert engine.host_digest(host_id) == digest_of(held.items())
+        assert engine.host_entries(host_id) == held
+
+
+def run(states: list[PolicyInput], *, split: bool) -> None:
+    engine, agents, previous = PolicyEngine(), Agents(), PolicyInput()
+    for state in states:
+        changes = changes_between(previous, state)
+        if split:
+            for change in changes:
+                agents.apply(engine.apply([change]))
+        else:
+            agents.apply(engine.apply(changes))
+        check(engine, agents, state)
+        previous = state
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(world_spec, min_size=1, max_size=5))
+def test_incremental_equals_recompute(specs: list[dict[str, Any]]) -> None:
+    states = [build(spec) for spec in specs]
+    run(states, split=False)
+    run(states[::-1], split=False)
+    run(states, split=True)
+    run([states[-1]], split=False)  # squashed: only the final state, one batch
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(world_spec, min_size=2, max_size=4), st.randoms(use_true_random=False))
+def test_order_inside_a_batch_does_not_matter(specs: list[dict[str, Any]], rng: Any) -> None:
+    engine, agents, previous = PolicyEngine(), Agents(), PolicyInput()
+    for state in map(build, specs):
+        changes = changes_between(previous, state)
+        rng.shuffle(changes)
+        agents.apply(engine.apply(changes))
+        check(engine, agents, state)
+        previous = state
+
+
+def test_an_endpoint_add_touches_only_its_sets_and_hosts() -> None:
+    spec = {
+        "domains": frozenset({"dom-1", "dom-2"}),
+        "hosts": frozenset(HOSTS),
+        "endpoints": {
+            "vp-1": (0, 2, "vrs-1", frozenset({"pg-1"}), False),
+            "vp-2": (1, 3, "vrs-2", frozenset({"pg-2"}), False),
+            "vp-3": (3, 4, "vrs-3", frozenset({"pg-3"}), False),
+        },
+        "groups": frozenset(GROUPS),
+        "entries": {"e-1": ("ingress", "dom-1", 1, "POLICYGROUP", "POLICYGROUP", "6")},
+        "templates_active": True,
+        "allow_ip": False,
+        "macros": frozenset(),
+        "macro_group": frozenset(),
+        "subnet_vni": 1,
+    }
+    engine = PolicyEngine()
+    engine.apply(changes_between(PolicyInput(), before := build(spec)))
+    spec["endpoints"] = {**spec["endpoints"], "vp-4": (0, 5, "vrs-2", frozenset({"pg-1"}), False)}
+    deltas = engine.apply(changes_between(before, build(spec)))
+    # h3 runs only dom-2: it hears nothing; h1 and h2 get the endpoint and one set member.
+    assert sorted(deltas) == ["h1", "h2"]
+    for delta in deltas.values():
+        assert not delta.removals
+        assert sorted(k[0] for k in delta.upserts) == ["endpoint", "member"]
+        assert ("member", "dom-1", "pg:pg-1", "10.0.1.5/32") in delta.upserts
