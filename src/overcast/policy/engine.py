@@ -212,8 +212,10 @@ class PolicyEngine:
         if kind in ("domain", "l2domain"):
             self._dirty_domains.add(object_id)
         elif kind in ("zone", "subnet") or kind in TEMPLATE_KINDS or kind in ENTRY_KINDS:
-            if object_id in self._domain_of:
-                self._dirty_domains.add(self._domain_of[object_id])
+            # Known from when it was resolved, or (its parent having arrived later) resolvable now.
+            domain_id = self._domain_of.get(object_id) or self._resolve_domain(kind, obj)
+            if domain_id is not None:
+                self._dirty_domains.add(domain_id)
         elif kind == "policygroup":
             self._dirty_groups.add(object_id)
         elif kind in INTERFACE_KINDS:
@@ -316,23 +318,30 @@ class PolicyEngine:
 
     def _resolve_upserted(self) -> None:
         """Resolve each new or changed object's domain once the whole batch is in the model."""
-        order = {"zone": 0, "subnet": 1}
-        for kind, object_id in sorted(self._upserted, key=lambda ko: order.get(ko[0], 2)):
+        for kind, object_id in self._upserted:
             obj = self.state.get(kind, object_id)
             if obj is None:
                 continue
             domain_id = self._resolve_domain(kind, obj)
             if domain_id is not None:
                 self._domain_of[object_id] = domain_id
+                # Children that arrived before this parent learn their domain now.
+                for child_kind, child_id in self._children.get(object_id, ()):
+                    if child_kind == "subnet" or child_kind in ENTRY_KINDS:
+                        self._domain_of[child_id] = domain_id
             self._mark_object(kind, obj)
 
     def _resolve_domain(self, kind: str, obj: Mapping[str, Any]) -> str | None:
         parent_id = obj.get("parentID")
         if kind in ("zone", "policygroup") or kind in TEMPLATE_KINDS:
             return parent_id
-        if kind == "subnet" or kind in ENTRY_KINDS:
-            return self._domain_of.get(parent_id or "")
-        return None
+        if kind == "subnet":
+            parent = self.state.get("zone", parent_id)
+        elif kind in ENTRY_KINDS:
+            parent = self.state.get(kind.replace("entry", ""), parent_id)
+        else:
+            return None
+        return parent.get("parentID") if parent is not None else None
 
     # --- phase 2: recompute what was marked ----------------------------------------------------
 
