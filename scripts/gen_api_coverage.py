@@ -25,18 +25,21 @@ def table() -> str:
     ]
     for entity in sorted(REGISTRY.entities.values(), key=lambda e: e.rest_name):
         created, listed, members = [], [], []
+        verbs = "GET (maintained by the controller)" if entity.server_managed else "GET PUT DELETE"
         for (parent, _resource), relation in sorted(REGISTRY.relations.items()):
             if relation.child != entity.rest_name:
                 continue
             where = "`/`" if parent == ROOT else f"`{REGISTRY.entity(parent).resource}`"
-            if relation.kind == "owner" or (relation.kind == "root" and ROOT in entity.owners):
+            if entity.server_managed and relation.kind == "root":
+                listed.append(where)
+            elif relation.kind == "owner" or (relation.kind == "root" and ROOT in entity.owners):
                 created.append(where)
             elif relation.kind == "member":
                 members.append(where)
             else:
                 listed.append(where)
         rows.append(
-            f"| {entity.rest_name} | `{entity.resource}` | GET PUT DELETE | {', '.join(created) or '—'} "
+            f"| {entity.rest_name} | `{entity.resource}` | {verbs} | {', '.join(created) or '—'} "
             f"| {', '.join(listed) or '—'} | {', '.join(members) or '—'} |"
         )
     return "\n".join(rows)

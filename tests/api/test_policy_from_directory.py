@@ -6,7 +6,8 @@ import uuid
 
 from vspk import v6 as vsdk
 
-from overcast.controller.loading import load_policy_input
+from overcast.controller.feed import load_policy_input
+from overcast.controller.records import EndpointClaim, claim_endpoints, register_host
 from overcast.policy.compiler import compile_hosts
 from overcast.policy.oracle import Packet, verdict
 from overcast.testing.directory import ServedDirectory
@@ -21,7 +22,10 @@ def test_three_tier_policy_built_with_vspk(sqlite_server: ServedDirectory) -> No
     web, db = vsdk.NUPolicyGroup(name="web"), vsdk.NUPolicyGroup(name="db")
     domain.create_child(web)
     domain.create_child(db)
-    placement, addresses = {}, {}
+    directory = sqlite_server.directory
+    for host, address in (("h1", "192.0.2.1"), ("h2", "192.0.2.2"), ("h3", "192.0.2.3")):
+        register_host(directory, host, address, now_ms=1)
+    macs, addresses = {}, {}
     for name, subnet, group, host in (
         ("web1", web_net, web, "h1"),
         ("web2", web_net, web, "h2"),
@@ -33,10 +37,12 @@ def test_three_tier_policy_built_with_vspk(sqlite_server: ServedDirectory) -> No
         container = vsdk.NUContainer(
             name=name,
             uuid=str(uuid.uuid4()),
-            interfaces=[{"MAC": f"02:00:00:00:00:0{len(placement) + 1}", "VPortID": vport.id}],
+            interfaces=[{"MAC": f"02:00:00:00:00:0{len(macs) + 1}", "VPortID": vport.id}],
         )
         me.create_child(container)
-        placement[vport.id] = host
+        macs[vport.id] = container.interfaces[0]["MAC"]
+        [result] = claim_endpoints(directory, host, [EndpointClaim(vport.id, macs[vport.id], up=True)], now_ms=2)
+        assert result.ok, result.error
         addresses[name] = container.interfaces[0]["IPAddress"]
     ingress = vsdk.NUIngressACLTemplate(name="out", active=True, priority=1, priority_type="NONE")
     egress = vsdk.NUEgressACLTemplate(name="in", active=True, priority=1, priority_type="NONE")
@@ -62,11 +68,7 @@ def test_three_tier_policy_built_with_vspk(sqlite_server: ServedDirectory) -> No
             )
         )
 
-    state = load_policy_input(
-        sqlite_server.directory.store,
-        placement=placement,
-        hosts={"h1": "192.0.2.1", "h2": "192.0.2.2", "h3": "192.0.2.3"},
-    )
+    state = load_policy_input(directory.store)
     views = compile_hosts(state)
     assert {h: [d.id for d in v.domains] for h, v in views.items()} == {
         "h1": [domain.id],

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from overcast.policy.compiler import Key, PolicyInput, compile_domains, hosts_of
-from overcast.policy.engine import PolicyEngine, changes_between, digest_of
+from overcast.policy.engine import PolicyEngine, changes_between
+from overcast.protocol.codec import decode_entry, digest_of, encode_entry
 
 HOSTS = {"vrs-1": ("h1", "192.0.2.1"), "vrs-2": ("h2", "192.0.2.2"), "vrs-3": ("h3", "192.0.2.3")}
 # (subnet ID, zone ID, domain ID, address); "l2-1" is an L2 domain: its own single segment
@@ -161,6 +162,9 @@ def build(spec: dict[str, Any]) -> PolicyInput:
                 "etherType": "0x0800",
             },
         )
+    for objs in state.objects.values():  # what the compiler must ignore (the engine drops it)
+        for obj in objs.values():
+            obj.update(description="noise", lastUpdatedDate=len(spec["endpoints"]), status="RUNNING")
     return state
 
 
@@ -196,6 +200,8 @@ def check(engine: PolicyEngine, agents: Agents, state: PolicyInput) -> None:
     for host_id, held in agents.held.items():
         assert engine.host_digest(host_id) == digest_of(held.items())
         assert engine.host_entries(host_id) == held
+        for key, value in held.items():  # the wire encoding carries every entry exactly
+            assert decode_entry(encode_entry(key, value)) == (key, value)
 
 
 def run(states: list[PolicyInput], *, split: bool) -> None:

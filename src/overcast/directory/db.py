@@ -191,8 +191,12 @@ class Store:
             _configure_sqlite(self.engine)
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A read transaction. ``snapshot``: every statement sees the same committed state
+        (SQLite's deferred transaction already does; PostgreSQL needs REPEATABLE READ)."""
         with self.engine.connect() as conn:
+            if snapshot and not self.is_sqlite:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
 

@@ -674,7 +674,8 @@ class EndpointBehaviour(Behaviour):
 
     def links(self, obj: Obj) -> list[str]:
         vports = [i.get("VPortID") or "" for i in obj.data.get("interfaces") or []]
-        return [*vports, obj.data.get("userID") or ""]
+        # The host it runs on (once bound) lists it too: /vrss/{id}/containers.
+        return [*vports, obj.data.get("userID") or "", obj.data.get("VRSID") or ""]
 
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         if old is not None:

@@ -71,6 +71,8 @@ class Entity:
     global_scope: bool = False
     #: Only csproot may create or delete these.
     operator_only: bool = False
+    #: Written only by the system itself (the controller records hosts): read-only over the API.
+    server_managed: bool = False
 
     def writable(self, attr: str) -> bool:
         return attr in self.attrs and attr not in self.readonly and attr not in IDENTITY_ATTRS
@@ -349,6 +351,15 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
         immutable={"templateID"},
         defaults={"maintenanceMode": "DISABLED", "l2EncapType": "VXLAN"},
     ),
+    # A host running an agent, recorded by the controller (VSD's VRS): name = the agent's host ID.
+    "vrs": dict(
+        owners=(ROOT,),
+        required=("name", "address"),
+        unique_scope="global",
+        operator_only=True,
+        server_managed=True,
+        defaults={"status": "DOWN", "personality": "VRS", "hypervisorType": "CONTAINER"},
+    ),
 }
 
 #: Read-only listings of descendants reached through the scope links (see ``scopes``).
@@ -381,6 +392,7 @@ _DESCENDANT_LISTINGS: dict[str, tuple[str, ...]] = {
     ),
     "vport": ("containers", "containerinterfaces", "vms", "vminterfaces"),
     "floatingip": ("vports",),
+    "vrs": ("containers", "vms"),
 }
 
 #: Listings of an object the parent refers to: (parent, resource) -> attribute of the parent.
@@ -449,6 +461,7 @@ class Registry:
                 unique_attr=rules.get("unique_attr", "name"),
                 global_scope=rules.get("global_scope", False),
                 operator_only=rules.get("operator_only", False),
+                server_managed=rules.get("server_managed", False),
             )
         self.by_resource = {e.resource: e for e in self.entities.values()}
         self.relations: dict[tuple[str, str], Relation] = {}

@@ -106,6 +106,10 @@ class Operations:
         return obj.enterprise_id == self.principal.enterprise_id
 
     def check_write(self, entity: Entity, obj: Obj | None) -> None:
+        if entity.server_managed and self.principal is not SYSTEM:
+            raise VsdError(
+                405, "Method not allowed", f"{entity.resource} are maintained by the system.", code=2405
+            )
         if self.principal.is_operator:
             return
         if entity.operator_only or entity.global_scope or (obj is not None and obj.enterprise_id is None):
@@ -483,6 +487,11 @@ class Directory:
                     continue
                 raise
         raise AssertionError("unreachable")
+
+    def write_as_system(self, work: Callable[[Operations], T]) -> T:
+        """Run ``work`` in one write transaction as the system itself (the controller's
+        records: hosts, endpoint bindings), bypassing API-level permissions."""
+        return self._write(SYSTEM, work)
 
     @contextmanager
     def _read(self, principal: Principal) -> Iterator[Operations]:

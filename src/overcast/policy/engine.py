@@ -17,11 +17,13 @@ all of it, a host leaving it receives the removal of all of it.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..protocol.codec import bytes_hash, entry_bytes
 
 from .compiler import (
     Endpoint,
@@ -45,21 +47,59 @@ OWNER_KINDS = ("container", "vm")
 TEMPLATE_KINDS = ("ingressacltemplate", "egressacltemplate")
 ENTRY_KINDS = {"ingressaclentrytemplate": "ingress", "egressaclentrytemplate": "egress"}
 #: Kinds the engine reads; changes to any other kind are ignored.
-POLICY_KINDS = (
-    "domain",
-    "l2domain",
-    "zone",
-    "subnet",
-    "vport",
-    "policygroup",
-    *INTERFACE_KINDS,
-    *OWNER_KINDS,
-    "vrs",
-    *TEMPLATE_KINDS,
-    *ENTRY_KINDS,
-    "enterprisenetwork",
-    "networkmacrogroup",
+_SEGMENT = ("address", "netmask", "gateway", "gatewayMACAddress", "vnId")
+_ENTRY = (
+    "priority",
+    "action",
+    "locationType",
+    "locationID",
+    "networkType",
+    "networkID",
+    "protocol",
+    "sourcePort",
+    "destinationPort",
+    "ICMPType",
+    "ICMPCode",
+    "etherType",
+    "stateful",
 )
+_TEMPLATE = ("active", "policyState", "priorityType", "priority", "defaultAllowIP", "defaultAllowNonIP")
+_INTERFACE = ("VPortID", "MAC", "IPAddress", "attachedNetworkID", "domainID", "zoneID")
+#: Per kind, the attributes the compiler reads (beside ID, parentID, parentType). The engine keeps
+#: only these, so an update touching nothing else (a container's status, a host's counters)
+#: costs a comparison and no recomputation, and the model stays small.
+RELEVANT: dict[str, tuple[str, ...]] = {
+    "domain": (),
+    "l2domain": _SEGMENT,
+    "zone": (),
+    "subnet": _SEGMENT,
+    "vport": (),
+    "policygroup": (),
+    "containerinterface": _INTERFACE,
+    "vminterface": _INTERFACE,
+    "container": ("VRSID",),
+    "vm": ("VRSID",),
+    "vrs": ("name", "address"),
+    "ingressacltemplate": _TEMPLATE,
+    "egressacltemplate": _TEMPLATE,
+    "ingressaclentrytemplate": _ENTRY,
+    "egressaclentrytemplate": _ENTRY,
+    "enterprisenetwork": ("address", "netmask"),
+    "networkmacrogroup": (),
+}
+
+
+def project(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of an object the compiler reads."""
+    out = {"ID": obj["ID"], "parentID": obj.get("parentID"), "parentType": obj.get("parentType")}
+    for attr in RELEVANT[kind]:
+        if attr in obj:
+            out[attr] = obj[attr]
+    return out
+
+
+#: Kinds the engine reads; changes to any other kind are ignored.
+POLICY_KINDS = tuple(RELEVANT)
 #: Group kinds whose members the engine tracks: policy groups hold vports, macro groups macros.
 GROUP_KINDS = ("policygroup", "networkmacrogroup")
 _MISSING = object()
@@ -110,26 +150,17 @@ class HostDelta:
         return bool(self.upserts or self.removals)
 
 
-def entry_hash(key: Key, value: Any) -> int:
-    """A stable 64-bit hash of one entry; a state's digest is the XOR of its entries' hashes,
-    so it can be kept up to date one entry at a time on both sides of the wire."""
-    return int.from_bytes(hashlib.blake2b(repr((key, value)).encode(), digest_size=8).digest(), "big")
-
-
-def digest_of(entries: Iterable[tuple[Key, Any]]) -> int:
-    value = 0
-    for key, entry in entries:
-        value ^= entry_hash(key, entry)
-    return value
-
-
 class PolicyEngine:
     """The controller's in-memory model and every domain's published entries."""
 
-    def __init__(self) -> None:
+    def __init__(self, encode: Callable[[Key, Any], bytes] = entry_bytes) -> None:
         self.state = PolicyInput()
+        self._encode = encode
         #: domain ID -> published entries (present only for existing domains)
         self.domains: dict[str, dict[Key, Any]] = {}
+        #: domain ID -> key -> the entry's wire encoding (encoded once, sent to every host)
+        self.encoded: dict[str, dict[Key, bytes]] = {}
+        #: domain ID -> XOR of its entries' hashes; a host's digest is the XOR over its domains
         self.digests: dict[str, int] = {}
         #: domain ID -> host -> number of its endpoints there (published endpoints only)
         self.host_count: dict[str, Counter[str]] = defaultdict(Counter)
@@ -166,6 +197,10 @@ class PolicyEngine:
             out.update(self.domains[domain_id])
         return out
 
+    def host_encoded(self, host_id: str) -> list[bytes]:
+        """The wire encoding of everything one host must hold."""
+        return [b for d in self.domains_of_host.get(host_id, ()) for b in self.encoded[d].values()]
+
     def host_digest(self, host_id: str) -> int:
         value = 0
         for domain_id in self.domains_of_host.get(host_id, ()):
@@ -179,7 +214,7 @@ class PolicyEngine:
         for change in changes:
             if isinstance(change, Upsert):
                 if change.kind in POLICY_KINDS:
-                    self._upsert(change.kind, dict(change.obj))
+                    self._upsert(change.kind, project(change.kind, change.obj))
             elif isinstance(change, Remove):
                 if change.kind in POLICY_KINDS:
                     self._remove(change.kind, change.id)
@@ -261,6 +296,8 @@ class PolicyEngine:
 
     def _upsert(self, kind: str, obj: dict[str, Any]) -> None:
         old = self.state.get(kind, obj["ID"])
+        if old == obj:
+            return  # nothing the compiler reads has changed
         if old is not None:
             self._mark_object(kind, old)
             self._index(kind, old, add=False)
@@ -355,15 +392,17 @@ class PolicyEngine:
             return
         self._old.setdefault(domain_id, {}).setdefault(key, old)
         self._hosts_before.setdefault(domain_id, frozenset(self.host_count.get(domain_id, ())))
+        encoded = self.encoded[domain_id]
         if old is not _MISSING:
-            self.digests[domain_id] ^= entry_hash(key, old)
+            self.digests[domain_id] ^= bytes_hash(encoded.pop(key))
             if key[0] == "endpoint":
                 self._count_host(domain_id, old.host_id, -1)
         if value is _MISSING:
             del entries[key]
         else:
             entries[key] = value
-            self.digests[domain_id] ^= entry_hash(key, value)
+            encoded[key] = self._encode(key, value)
+            self.digests[domain_id] ^= bytes_hash(encoded[key])
             if key[0] == "endpoint":
                 self._count_host(domain_id, value.host_id, +1)
 
@@ -421,11 +460,13 @@ class PolicyEngine:
                 for key in list(self.domains[domain_id]):
                     self._publish(domain_id, key, _MISSING)
                 del self.domains[domain_id]
+                del self.encoded[domain_id]
                 del self.digests[domain_id]
             self._set_refs(domain_id, frozenset())
             return
         if not exists:
             self.domains[domain_id] = {}
+            self.encoded[domain_id] = {}
             self.digests[domain_id] = 0
             for vport_id, endpoint in self._endpoints_in.get(domain_id, {}).items():
                 self._publish(domain_id, endpoint_key(domain_id, vport_id), endpoint)

@@ -1,0 +1,228 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AgentMessage(_message.Message):
+    __slots__ = ("hello", "ack", "endpoint")
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    hello: Hello
+    ack: Ack
+    endpoint: EndpointReport
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., endpoint: _Optional[_Union[EndpointReport, _Mapping]] = ...) -> None: ...
+
+class Hello(_message.Message):
+    __slots__ = ("host_id", "underlay_ip", "applied_revision", "digest", "agent_version")
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    UNDERLAY_IP_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_REVISION_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    underlay_ip: str
+    applied_revision: int
+    digest: int
+    agent_version: str
+    def __init__(self, host_id: _Optional[str] = ..., underlay_ip: _Optional[str] = ..., applied_revision: _Optional[int] = ..., digest: _Optional[int] = ..., agent_version: _Optional[str] = ...) -> None: ...
+
+class Ack(_message.Message):
+    __slots__ = ("revision", "ok", "error")
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    ok: bool
+    error: str
+    def __init__(self, revision: _Optional[int] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+
+class EndpointReport(_message.Message):
+    __slots__ = ("request_id", "state", "vport_id", "mac")
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[EndpointReport.State]
+        UP: _ClassVar[EndpointReport.State]
+        DOWN: _ClassVar[EndpointReport.State]
+    STATE_UNSPECIFIED: EndpointReport.State
+    UP: EndpointReport.State
+    DOWN: EndpointReport.State
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    state: EndpointReport.State
+    vport_id: str
+    mac: str
+    def __init__(self, request_id: _Optional[str] = ..., state: _Optional[_Union[EndpointReport.State, str]] = ..., vport_id: _Optional[str] = ..., mac: _Optional[str] = ...) -> None: ...
+
+class ControllerMessage(_message.Message):
+    __slots__ = ("welcome", "update", "endpoint_result")
+    WELCOME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_RESULT_FIELD_NUMBER: _ClassVar[int]
+    welcome: Welcome
+    update: Update
+    endpoint_result: EndpointResult
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., update: _Optional[_Union[Update, _Mapping]] = ..., endpoint_result: _Optional[_Union[EndpointResult, _Mapping]] = ...) -> None: ...
+
+class Welcome(_message.Message):
+    __slots__ = ("controller_id", "host_id", "revision")
+    CONTROLLER_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    controller_id: str
+    host_id: str
+    revision: int
+    def __init__(self, controller_id: _Optional[str] = ..., host_id: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
+
+class Update(_message.Message):
+    __slots__ = ("revision", "snapshot", "upserts", "removals", "digest")
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    UPSERTS_FIELD_NUMBER: _ClassVar[int]
+    REMOVALS_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    snapshot: bool
+    upserts: _containers.RepeatedCompositeFieldContainer[Entry]
+    removals: _containers.RepeatedCompositeFieldContainer[EntryKey]
+    digest: int
+    def __init__(self, revision: _Optional[int] = ..., snapshot: _Optional[bool] = ..., upserts: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., removals: _Optional[_Iterable[_Union[EntryKey, _Mapping]]] = ..., digest: _Optional[int] = ...) -> None: ...
+
+class EndpointResult(_message.Message):
+    __slots__ = ("request_id", "ok", "error")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    ok: bool
+    error: str
+    def __init__(self, request_id: _Optional[str] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+
+class EntryKey(_message.Message):
+    __slots__ = ("family", "domain_id", "identity")
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    family: str
+    domain_id: str
+    identity: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, family: _Optional[str] = ..., domain_id: _Optional[str] = ..., identity: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Entry(_message.Message):
+    __slots__ = ("domain_id", "domain", "subnet", "endpoint", "member", "rules")
+    DOMAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    SUBNET_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    domain_id: str
+    domain: DomainInfo
+    subnet: Subnet
+    endpoint: Endpoint
+    member: SetMember
+    rules: RuleSet
+    def __init__(self, domain_id: _Optional[str] = ..., domain: _Optional[_Union[DomainInfo, _Mapping]] = ..., subnet: _Optional[_Union[Subnet, _Mapping]] = ..., endpoint: _Optional[_Union[Endpoint, _Mapping]] = ..., member: _Optional[_Union[SetMember, _Mapping]] = ..., rules: _Optional[_Union[RuleSet, _Mapping]] = ...) -> None: ...
+
+class DomainInfo(_message.Message):
+    __slots__ = ("enterprise_id", "l2")
+    ENTERPRISE_ID_FIELD_NUMBER: _ClassVar[int]
+    L2_FIELD_NUMBER: _ClassVar[int]
+    enterprise_id: str
+    l2: bool
+    def __init__(self, enterprise_id: _Optional[str] = ..., l2: _Optional[bool] = ...) -> None: ...
+
+class Subnet(_message.Message):
+    __slots__ = ("id", "zone_id", "prefix", "gateway", "gateway_mac", "vni")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ZONE_ID_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_MAC_FIELD_NUMBER: _ClassVar[int]
+    VNI_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    zone_id: str
+    prefix: str
+    gateway: str
+    gateway_mac: str
+    vni: int
+    def __init__(self, id: _Optional[str] = ..., zone_id: _Optional[str] = ..., prefix: _Optional[str] = ..., gateway: _Optional[str] = ..., gateway_mac: _Optional[str] = ..., vni: _Optional[int] = ...) -> None: ...
+
+class Endpoint(_message.Message):
+    __slots__ = ("vport_id", "mac", "ip", "subnet_id", "zone_id", "host_id", "vtep")
+    VPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    IP_FIELD_NUMBER: _ClassVar[int]
+    SUBNET_ID_FIELD_NUMBER: _ClassVar[int]
+    ZONE_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    VTEP_FIELD_NUMBER: _ClassVar[int]
+    vport_id: str
+    mac: str
+    ip: str
+    subnet_id: str
+    zone_id: str
+    host_id: str
+    vtep: str
+    def __init__(self, vport_id: _Optional[str] = ..., mac: _Optional[str] = ..., ip: _Optional[str] = ..., subnet_id: _Optional[str] = ..., zone_id: _Optional[str] = ..., host_id: _Optional[str] = ..., vtep: _Optional[str] = ...) -> None: ...
+
+class SetMember(_message.Message):
+    __slots__ = ("set", "cidr")
+    SET_FIELD_NUMBER: _ClassVar[int]
+    CIDR_FIELD_NUMBER: _ClassVar[int]
+    set: str
+    cidr: str
+    def __init__(self, set: _Optional[str] = ..., cidr: _Optional[str] = ...) -> None: ...
+
+class PortRange(_message.Message):
+    __slots__ = ("low", "high")
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    low: int
+    high: int
+    def __init__(self, low: _Optional[int] = ..., high: _Optional[int] = ...) -> None: ...
+
+class Rule(_message.Message):
+    __slots__ = ("entry_id", "action", "local", "remote", "protocol", "source_ports", "destination_ports", "icmp_type", "icmp_code", "ether_type", "stateful")
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_PORTS_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_PORTS_FIELD_NUMBER: _ClassVar[int]
+    ICMP_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ICMP_CODE_FIELD_NUMBER: _ClassVar[int]
+    ETHER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATEFUL_FIELD_NUMBER: _ClassVar[int]
+    entry_id: str
+    action: str
+    local: str
+    remote: str
+    protocol: int
+    source_ports: PortRange
+    destination_ports: PortRange
+    icmp_type: int
+    icmp_code: int
+    ether_type: int
+    stateful: bool
+    def __init__(self, entry_id: _Optional[str] = ..., action: _Optional[str] = ..., local: _Optional[str] = ..., remote: _Optional[str] = ..., protocol: _Optional[int] = ..., source_ports: _Optional[_Union[PortRange, _Mapping]] = ..., destination_ports: _Optional[_Union[PortRange, _Mapping]] = ..., icmp_type: _Optional[int] = ..., icmp_code: _Optional[int] = ..., ether_type: _Optional[int] = ..., stateful: _Optional[bool] = ...) -> None: ...
+
+class RuleSet(_message.Message):
+    __slots__ = ("direction", "rules", "default_allow_ip", "default_allow_non_ip")
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_ALLOW_IP_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_ALLOW_NON_IP_FIELD_NUMBER: _ClassVar[int]
+    direction: str
+    rules: _containers.RepeatedCompositeFieldContainer[Rule]
+    default_allow_ip: bool
+    default_allow_non_ip: bool
+    def __init__(self, direction: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ..., default_allow_ip: _Optional[bool] = ..., default_allow_non_ip: _Optional[bool] = ...) -> None: ...
