@@ -11,8 +11,7 @@ from overcast.controller.records import EndpointClaim, claim_endpoints, register
 from overcast.policy.compiler import compile_hosts
 from overcast.policy.oracle import Packet, verdict
 from overcast.testing.directory import ServedDirectory
-
-from .vspk_topology import build_domain, session_for
+from overcast.testing.vspk_topology import build_domain, session_for
 
 
 def test_three_tier_policy_built_with_vspk(sqlite_server: ServedDirectory) -> None:
@@ -41,7 +40,9 @@ def test_three_tier_policy_built_with_vspk(sqlite_server: ServedDirectory) -> No
         )
         me.create_child(container)
         macs[vport.id] = container.interfaces[0]["MAC"]
-        [result] = claim_endpoints(directory, host, [EndpointClaim(vport.id, macs[vport.id], up=True)], now_ms=2)
+        [result] = claim_endpoints(
+            directory, host, [EndpointClaim(vport.id, macs[vport.id], up=True)], now_ms=2
+        )
         assert result.ok, result.error
         addresses[name] = container.interfaces[0]["IPAddress"]
     ingress = vsdk.NUIngressACLTemplate(name="out", active=True, priority=1, priority_type="NONE")

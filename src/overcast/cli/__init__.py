@@ -82,6 +82,238 @@ def directory(
 
 
 @app.command()
+def controller(
+    database: Annotated[
+        str | None,
+        typer.Option(help="The directory's store (SQLAlchemy URL). Default: SQLite in the state directory."),
+    ] = None,
+    state_dir: Annotated[
+        Path, typer.Option(help="Where the embedded SQLite store lives.")
+    ] = DEFAULT_STATE_DIR,
+    listen: Annotated[str, typer.Option(help="HOST:PORT for agents' gRPC sessions.")] = "127.0.0.1:7406",
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate: serve TLS.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    tls_client_ca: Annotated[
+        Path | None,
+        typer.Option(help="CA of agent certificates: require mutual TLS; host ID = certificate CN."),
+    ] = None,
+    poll_interval: Annotated[
+        float, typer.Option(help="Seconds between change-log reads when not woken (SQLite).")
+    ] = 0.025,
+    host_grace: Annotated[
+        float, typer.Option(help="Seconds without a session before a host is recorded DOWN.")
+    ] = 30.0,
+    controller_id: Annotated[
+        str | None, typer.Option(help="Name in logs and status (default: random).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log sessions and batches.")] = False,
+) -> None:
+    """Run the controller: tail the directory, compile policy per host, stream it to agents.
+
+    Example: [bold]overcast controller --database postgresql+psycopg://db/overcast --listen 0.0.0.0:7406[/]
+    """
+    import asyncio
+
+    from ..controller.server import ControllerConfig, run_controller
+
+    _logging(verbose)
+    config = ControllerConfig(
+        database=database,
+        state_dir=state_dir,
+        listen=listen,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        poll_interval=poll_interval,
+        host_grace=host_grace,
+        controller_id=controller_id,
+    )
+    if (tls_cert is None) != (tls_key is None) or (tls_client_ca is not None and tls_cert is None):
+        console.print("[red]error:[/] --tls-cert and --tls-key go together; --tls-client-ca needs them")
+        raise typer.Exit(2)
+
+    def started(service: object, port: int) -> None:
+        console.print(f"controller listening on {listen.rpartition(':')[0]}:{port}")
+
+    try:
+        asyncio.run(run_controller(config, started=started))
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+
+
+agent_app = typer.Typer(
+    help="Run the host agent (no subcommand), or talk to a running one (attach, detach, state).",
+    invoke_without_command=True,
+)
+app.add_typer(agent_app, name="agent")
+SocketOption = Annotated[Path, typer.Option("--socket", help="The agent's local API socket.")]
+_DEFAULT_SOCKET = Path(os.environ.get("OVERCAST_AGENT_SOCKET", "/run/overcast/agent.sock"))
+
+
+@agent_app.callback()
+def agent(
+    ctx: typer.Context,
+    controller: Annotated[
+        str | None,
+        typer.Option("--controller", help="HOST:PORT[,HOST:PORT...] of controllers (failover order)."),
+    ] = None,
+    host_id: Annotated[
+        str | None, typer.Option(help="This host's ID (its vrs name in the directory).")
+    ] = None,
+    underlay_ip: Annotated[str | None, typer.Option(help="This host's underlay (VTEP) address.")] = None,
+    dataplane: Annotated[str, typer.Option(help="memory or linux.")] = "memory",
+    socket: SocketOption = _DEFAULT_SOCKET,
+    tls_ca: Annotated[
+        Path | None, typer.Option(help="CA that signed the controller's certificate: use TLS.")
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="This host's client certificate (CN = host ID).")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="Private key of --tls-cert.")] = None,
+    tls_server_name: Annotated[
+        str | None, typer.Option(help="Name to expect in the controller's certificate.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log sessions and updates.")] = False,
+) -> None:
+    """Run the agent of one host.
+
+    Example: [bold]overcast agent --controller ctl1:7406,ctl2:7406 --host-id h1 --underlay-ip 192.0.2.1[/]
+    """
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = socket
+        return
+    import asyncio
+    import ipaddress
+
+    from ..agent.agent import TlsFiles
+    from ..agent.runner import AgentConfig, parse_controllers, run_agent
+
+    _logging(verbose)
+    try:
+        if not controller or not host_id or not underlay_ip:
+            raise ValueError("running an agent needs --controller, --host-id and --underlay-ip")
+        ipaddress.ip_address(underlay_ip)
+        if (tls_cert is None) != (tls_key is None) or (tls_cert is not None and tls_ca is None):
+            raise ValueError("--tls-cert and --tls-key go together, and need --tls-ca")
+        config = AgentConfig(
+            host_id=host_id,
+            underlay_ip=underlay_ip,
+            controllers=parse_controllers(controller),
+            dataplane=dataplane,
+            socket=socket,
+            tls=TlsFiles(tls_ca, tls_cert, tls_key) if tls_ca else None,
+            tls_server_name=tls_server_name,
+        )
+        from ..agent.runner import make_dataplane
+
+        make_dataplane(dataplane, host_id)  # fail now on a bad --dataplane
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        asyncio.run(run_agent(config))
+    except OSError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _agent_client(socket: Path):  # noqa: ANN202
+    from ..agent.client import AgentClient
+
+    return AgentClient(socket)
+
+
+def _agent_call(ctx: typer.Context, socket: Path | None, call: str, *args: object) -> object:
+    from ..agent.client import AgentClientError
+
+    path = socket or ctx.obj or _DEFAULT_SOCKET
+    try:
+        with _agent_client(path) as client:
+            return getattr(client, call)(*args)
+    except AgentClientError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+@agent_app.command("attach")
+def agent_attach(
+    ctx: typer.Context,
+    vport: Annotated[str, typer.Option(help="The vport ID (the interface's VPortID).")],
+    mac: Annotated[str, typer.Option(help="The interface's MAC address.")],
+    netns: Annotated[str | None, typer.Option(help="Network namespace to plumb the interface into.")] = None,
+    socket: Annotated[Path | None, typer.Option("--socket", help="The agent's local API socket.")] = None,
+) -> None:
+    """Report an endpoint up on this host and wait until it is wired.
+
+    Example: [bold]overcast agent attach --vport 3f…e1 --mac 02:00:0a:00:00:05[/]
+    """
+    import json
+
+    result = _agent_call(ctx, socket, "attach", vport, mac, netns)
+    typer.echo(json.dumps(result, indent=2))
+
+
+@agent_app.command("detach")
+def agent_detach(
+    ctx: typer.Context,
+    vport: Annotated[str, typer.Option(help="The vport ID.")],
+    mac: Annotated[str | None, typer.Option(help="The MAC (only if the agent never held it).")] = None,
+    socket: Annotated[Path | None, typer.Option("--socket", help="The agent's local API socket.")] = None,
+) -> None:
+    """Report an endpoint down on this host (idempotent)."""
+    _agent_call(ctx, socket, "detach", vport, mac)
+    typer.echo(f"detached {vport}")
+
+
+@agent_app.command("state")
+def agent_state(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="The full dump as JSON.")] = False,
+    socket: Annotated[Path | None, typer.Option("--socket", help="The agent's local API socket.")] = None,
+) -> None:
+    """Show what the agent holds: session, applied revision, domains and endpoints."""
+    import json
+
+    from rich.table import Table
+
+    dump = _agent_call(ctx, socket, "state")
+    assert isinstance(dump, dict)
+    if as_json:
+        typer.echo(json.dumps(dump, indent=2))
+        return
+    session = dump["session"]
+    out = Console()
+    out.print(
+        f"host [bold]{dump['host_id']}[/] ({dump['underlay_ip']}) · revision {dump['applied_revision']} · "
+        + (
+            f"connected to {session['controller']}"
+            if session["connected"]
+            else f"[yellow]headless[/] {session['last_error'] or ''}"
+        )
+    )
+    table = Table("domain", "subnets", "local", "remote", "sets", "ingress", "egress")
+    for domain in dump["domains"]:
+        table.add_row(
+            domain["id"],
+            ", ".join(s["prefix"] for s in domain["subnets"]),
+            "\n".join(f"{e['ip']} {e['mac']}" for e in domain["local"]),
+            str(len(domain["remote"])),
+            str(len(domain["sets"])),
+            str(len(domain["ingress"])),
+            str(len(domain["egress"])),
+        )
+    out.print(table)
+
+
+@app.command()
 def demo(
     state_dir: Annotated[Path, typer.Option(help="Where the demo keeps its state.")] = Path(".overcast-demo"),
     listen: Annotated[str, typer.Option(help="HOST:PORT for the directory API.")] = "127.0.0.1:8443",

@@ -49,7 +49,9 @@ def read_changes(store: Store, after: int, limit: int = 5000) -> list[dict[str, 
     """Change-log rows after a revision, in order."""
     with store.read() as conn:
         rows = conn.execute(
-            select(changes.c.revision, changes.c.type, changes.c.entity_type, changes.c.entity_id, changes.c.data)
+            select(
+                changes.c.revision, changes.c.type, changes.c.entity_type, changes.c.entity_id, changes.c.data
+            )
             .where(changes.c.revision > after)
             .order_by(changes.c.revision)
             .limit(limit)
@@ -68,7 +70,8 @@ def changes_from_log(rows: Iterable[Mapping[str, Any]]) -> list[Change]:
             out.append(Remove(kind, row["entity_id"]))
         elif change_type == "ASSIGN":
             ids = frozenset(data.get("memberIDs") or ())
-            assigned = REGISTRY.by_resource.get(data.get("assignedEntityType") or "")
+            name = data.get("assignedEntityType") or ""
+            assigned = REGISTRY.entities.get(name) or REGISTRY.by_resource.get(name)
             if kind in GROUP_KINDS:
                 out.append(SetMembers(row["entity_id"], ids))
             elif assigned is not None and assigned.rest_name in GROUP_KINDS:

@@ -344,12 +344,15 @@ def compile_domains(state: PolicyInput) -> dict[str, dict[Key, Any]]:
                 entries[subnet_key(domain_id, subnet)] = subnet
             rule_sets = []
             for direction in ("ingress", "egress"):
+                entry_kind = f"{direction}aclentrytemplate"
+
+                def entries_of(template_id: str, kind: str = entry_kind) -> list[dict[str, Any]]:
+                    return [e for e in state.of(kind) if e.get("parentID") == template_id]
+
                 rs = rule_set(
                     direction,
                     (t for t in state.of(f"{direction}acltemplate") if t.get("parentID") == domain_id),
-                    lambda template_id, d=direction: (
-                        e for e in state.of(f"{d}aclentrytemplate") if e.get("parentID") == template_id
-                    ),
+                    entries_of,
                 )
                 entries[rules_key(domain_id, direction)] = rs
                 rule_sets.append(rs)

@@ -17,14 +17,13 @@ all of it, a host leaving it receives the removal of all of it.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..protocol.codec import bytes_hash, entry_bytes
-
 from .compiler import (
     Endpoint,
     Key,
@@ -489,9 +488,7 @@ class PolicyEngine:
                 for kind, template_id in self._children.get(domain_id, ())
                 if kind == f"{direction}acltemplate"
             )
-            rs = rule_set(
-                direction, templates, lambda template_id, d=direction: self._entries_of(template_id, d)
-            )
+            rs = rule_set(direction, templates, functools.partial(self._entries_of, direction=direction))
             self._publish(domain_id, rules_key(domain_id, direction), rs)
             rule_sets.append(rs)
         self._set_refs(domain_id, referenced_sets(rule_sets))

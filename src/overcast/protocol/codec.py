@@ -16,8 +16,8 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from ..policy.compiler import DomainInfo, Endpoint, Key, Rule, RuleSet, Subnet
 from ..policy.compiler import Defaults as RuleDefaults
+from ..policy.compiler import DomainInfo, Endpoint, Key, Rule, RuleSet, Subnet
 from . import controller_pb2 as pb
 
 

@@ -7,6 +7,40 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class StatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StatusReply(_message.Message):
+    __slots__ = ("controller_id", "revision", "hosts")
+    CONTROLLER_ID_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    HOSTS_FIELD_NUMBER: _ClassVar[int]
+    controller_id: str
+    revision: int
+    hosts: _containers.RepeatedCompositeFieldContainer[HostStatus]
+    def __init__(self, controller_id: _Optional[str] = ..., revision: _Optional[int] = ..., hosts: _Optional[_Iterable[_Union[HostStatus, _Mapping]]] = ...) -> None: ...
+
+class HostStatus(_message.Message):
+    __slots__ = ("host_id", "connected", "sent_revision", "applied_revision", "in_sync", "domains", "endpoints", "digest")
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    SENT_REVISION_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_REVISION_FIELD_NUMBER: _ClassVar[int]
+    IN_SYNC_FIELD_NUMBER: _ClassVar[int]
+    DOMAINS_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    connected: bool
+    sent_revision: int
+    applied_revision: int
+    in_sync: bool
+    domains: int
+    endpoints: int
+    digest: int
+    def __init__(self, host_id: _Optional[str] = ..., connected: _Optional[bool] = ..., sent_revision: _Optional[int] = ..., applied_revision: _Optional[int] = ..., in_sync: _Optional[bool] = ..., domains: _Optional[int] = ..., endpoints: _Optional[int] = ..., digest: _Optional[int] = ...) -> None: ...
+
 class AgentMessage(_message.Message):
     __slots__ = ("hello", "ack", "endpoint")
     HELLO_FIELD_NUMBER: _ClassVar[int]

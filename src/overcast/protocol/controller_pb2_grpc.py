@@ -39,6 +39,11 @@ class ControllerStub:
                 request_serializer=overcast_dot_protocol_dot_controller__pb2.AgentMessage.SerializeToString,
                 response_deserializer=overcast_dot_protocol_dot_controller__pb2.ControllerMessage.FromString,
                 _registered_method=True)
+        self.Status = channel.unary_unary(
+                '/overcast.v1.Controller/Status',
+                request_serializer=overcast_dot_protocol_dot_controller__pb2.StatusRequest.SerializeToString,
+                response_deserializer=overcast_dot_protocol_dot_controller__pb2.StatusReply.FromString,
+                _registered_method=True)
 
 
 class ControllerServicer:
@@ -50,6 +55,13 @@ class ControllerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Status(self, request, context):
+        """What the controller knows of every host (for `overcast status` and benchmarks).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControllerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -57,6 +69,11 @@ def add_ControllerServicer_to_server(servicer, server):
                     servicer.Session,
                     request_deserializer=overcast_dot_protocol_dot_controller__pb2.AgentMessage.FromString,
                     response_serializer=overcast_dot_protocol_dot_controller__pb2.ControllerMessage.SerializeToString,
+            ),
+            'Status': grpc.unary_unary_rpc_method_handler(
+                    servicer.Status,
+                    request_deserializer=overcast_dot_protocol_dot_controller__pb2.StatusRequest.FromString,
+                    response_serializer=overcast_dot_protocol_dot_controller__pb2.StatusReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +103,33 @@ class Controller:
             '/overcast.v1.Controller/Session',
             overcast_dot_protocol_dot_controller__pb2.AgentMessage.SerializeToString,
             overcast_dot_protocol_dot_controller__pb2.ControllerMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Status(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/overcast.v1.Controller/Status',
+            overcast_dot_protocol_dot_controller__pb2.StatusRequest.SerializeToString,
+            overcast_dot_protocol_dot_controller__pb2.StatusReply.FromString,
             options,
             channel_credentials,
             insecure,

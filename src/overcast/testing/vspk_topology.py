@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vspk import v6 as vsdk
 
-from overcast.testing.directory import ServedDirectory
+from .directory import ServedDirectory
 
 
 def session_for(

@@ -1,0 +1,346 @@
+"""The agent: one controller session at a time (failing over between controllers), the desired
+state it was sent, a dataplane that follows it, and endpoint reports upward.
+
+Headless by design: when no controller answers, the state and the datapath stay as they are
+(forwarding continues) and the agent keeps trying every controller in turn. On reconnect it
+says which revision and digest it holds; the controller answers with the missing deltas or a
+snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from .. import __version__
+from ..dataplane.base import Attachment, Dataplane, DataplaneError
+from ..policy.compiler import Endpoint
+from ..protocol import controller_pb2 as pb
+from ..protocol import controller_pb2_grpc as pb_grpc
+from .state import HostState, StateError
+
+log = logging.getLogger("overcast.agent")
+
+CHANNEL_OPTIONS: list[tuple[str, int | str]] = [
+    ("grpc.max_receive_message_length", 512 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    # Several agents of one test machine talk to one controller: keep their channels apart.
+    ("grpc.use_local_subchannel_pool", 1),
+]
+
+
+class AgentError(Exception):
+    """A local API request that cannot be served (the message says why)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class TlsFiles:
+    ca: Path
+    cert: Path | None = None
+    key: Path | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.ca.read_bytes(),
+            private_key=self.key.read_bytes() if self.key else None,
+            certificate_chain=self.cert.read_bytes() if self.cert else None,
+        )
+
+
+class Agent:
+    def __init__(
+        self,
+        host_id: str,
+        underlay_ip: str,
+        controllers: list[str],
+        dataplane: Dataplane,
+        *,
+        tls: TlsFiles | None = None,
+        tls_server_name: str | None = None,
+        claim_timeout: float = 15.0,
+    ) -> None:
+        if not controllers:
+            raise ValueError("an agent needs at least one controller address")
+        self.host_id = host_id
+        self.underlay_ip = underlay_ip
+        self.controllers = controllers
+        self.dataplane = dataplane
+        self.tls = tls
+        self.tls_server_name = tls_server_name
+        self.claim_timeout = claim_timeout
+        self.state = HostState(host_id)
+        self.controller: str | None = None  # address of the current session's controller
+        self.controller_id: str | None = None
+        self.connected_since: float | None = None
+        self.last_error: str | None = None
+        self.updates_applied = 0
+        self.snapshots_applied = 0
+        self._call: Any = None
+        self._write_lock = asyncio.Lock()
+        self._pending: dict[str, asyncio.Future[pb.EndpointResult]] = {}
+        self._changed = asyncio.Condition()
+        self._stopping = asyncio.Event()
+        self.synced = asyncio.Event()  # set once the first update of a session is applied
+
+    # --- the session ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Keep a session to one of the controllers until stopped."""
+        backoff = 0.1
+        for target in itertools.cycle(self.controllers):
+            if self._stopping.is_set():
+                return
+            started = time.monotonic()
+            try:
+                await self._session(target)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # the agent is stopping
+                self.last_error = f"{target}: the session was cancelled"  # a cancelled call
+            except grpc.aio.AioRpcError as exc:
+                self.last_error = f"{target}: {exc.code().name}: {exc.details()}"
+                log.warning("controller session %s", self.last_error)
+                if exc.code() == grpc.StatusCode.PERMISSION_DENIED:
+                    backoff = 5.0
+            except Exception as exc:
+                self.last_error = f"{target}: {exc}"
+                log.exception("controller session with %s failed", target)
+            finally:
+                self._session_ended()
+            if time.monotonic() - started > 5:
+                backoff = 0.1  # the session lived: reconnect promptly
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
+                return
+            except TimeoutError:
+                backoff = min(backoff * 2, 2.0)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._call is not None:
+            self._call.cancel()
+
+    def _channel(self, target: str) -> grpc.aio.Channel:
+        if self.tls is None:
+            return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+        options = list(CHANNEL_OPTIONS)
+        if self.tls_server_name:
+            options.append(("grpc.ssl_target_name_override", self.tls_server_name))
+        return grpc.aio.secure_channel(target, self.tls.credentials(), options=options)
+
+    async def _session(self, target: str) -> None:
+        async with self._channel(target) as channel:
+            stub = pb_grpc.ControllerStub(channel)
+            call = stub.Session()
+            self._call = call
+            hello = pb.Hello(
+                host_id=self.host_id,
+                underlay_ip=self.underlay_ip,
+                applied_revision=self.state.revision,
+                digest=self.state.digest,
+                agent_version=__version__,
+            )
+            await call.write(pb.AgentMessage(hello=hello))
+            while True:
+                message = await call.read()
+                if message is grpc.aio.EOF:
+                    self.last_error = f"{target}: the controller closed the session"
+                    return
+                kind = message.WhichOneof("body")
+                if kind == "welcome":
+                    self.controller, self.controller_id = target, message.welcome.controller_id
+                    self.connected_since = time.time()
+                    self.last_error = None
+                    log.info("session with %s (%s)", target, self.controller_id)
+                elif kind == "update":
+                    await self._on_update(message.update)
+                elif kind == "endpoint_result":
+                    future = self._pending.pop(message.endpoint_result.request_id, None)
+                    if future is not None and not future.done():
+                        future.set_result(message.endpoint_result)
+
+    def _session_ended(self) -> None:
+        self._call = None
+        self.controller = self.controller_id = None
+        self.connected_since = None
+        self.synced.clear()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(AgentError(503, "the controller session ended"))
+        self._pending.clear()
+
+    async def _write(self, message: pb.AgentMessage) -> None:
+        call = self._call
+        if call is None:
+            raise AgentError(503, "no controller session (the agent is headless)")
+        async with self._write_lock:
+            await call.write(message)
+
+    async def _on_update(self, update: pb.Update) -> None:
+        try:
+            change, hashes, digest = self.state.prepare(update)
+            new_state = dict(self.state.entries) if self.dataplane.blocking else None
+            if new_state is not None:
+                for key in change.removals:
+                    new_state.pop(key, None)
+                new_state.update(change.upserts)
+                await asyncio.to_thread(self.dataplane.apply, new_state, change)
+                self.state.commit(update, change, hashes, digest)
+            else:
+                # The memory dataplane reads the committed state: commit first, then apply.
+                previous = (self.state.entries, self.state.hashes, self.state.digest, self.state.revision)
+                self.state.commit(update, change, hashes, digest)
+                try:
+                    self.dataplane.apply(self.state.entries, change)
+                except Exception:
+                    self.state.entries, self.state.hashes, self.state.digest, self.state.revision = previous
+                    raise
+        except (StateError, DataplaneError) as exc:
+            log.warning("cannot apply revision %d: %s", update.revision, exc)
+            await self._write(pb.AgentMessage(ack=pb.Ack(revision=update.revision, ok=False, error=str(exc))))
+            return
+        self.updates_applied += 1
+        self.snapshots_applied += update.snapshot
+        await self._write(pb.AgentMessage(ack=pb.Ack(revision=update.revision, ok=True)))
+        self.synced.set()
+        async with self._changed:
+            self._changed.notify_all()
+
+    # --- local operations (the unix-socket API and the CNI/Docker integrations use these) --------
+
+    async def _report(self, vport_id: str, mac: str, up: bool) -> None:
+        request_id = uuid.uuid4().hex
+        future: asyncio.Future[pb.EndpointResult] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        state = pb.EndpointReport.UP if up else pb.EndpointReport.DOWN
+        try:
+            await self._write(
+                pb.AgentMessage(
+                    endpoint=pb.EndpointReport(request_id=request_id, state=state, vport_id=vport_id, mac=mac)
+                )
+            )
+            result = await asyncio.wait_for(future, timeout=self.claim_timeout)
+        except TimeoutError:
+            raise AgentError(504, "the controller did not answer in time") from None
+        finally:
+            self._pending.pop(request_id, None)
+        if not result.ok:
+            raise AgentError(409, result.error)
+
+    async def _wait_for(self, predicate: Any, what: str) -> None:
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(predicate), timeout=self.claim_timeout)
+            except TimeoutError:
+                raise AgentError(504, f"timed out waiting for {what}") from None
+
+    async def attach(self, attachment: Attachment) -> tuple[str, Endpoint]:
+        """Report an endpoint up and wait until the desired state runs it here."""
+        if not attachment.vport_id or not attachment.mac:
+            raise AgentError(400, "attach needs a vport ID and a MAC address")
+        self.dataplane.attach(attachment)
+        try:
+            await self._report(attachment.vport_id, attachment.mac, up=True)
+            await self._wait_for(
+                lambda: self.state.endpoint(attachment.vport_id) is not None,
+                f"vport {attachment.vport_id} to appear in the desired state",
+            )
+        except BaseException:
+            if self.state.endpoint(attachment.vport_id) is None:
+                self.dataplane.detach(attachment.vport_id)
+            raise
+        found = self.state.endpoint(attachment.vport_id)
+        assert found is not None
+        return found
+
+    async def detach(self, vport_id: str, mac: str | None = None) -> None:
+        """Report an endpoint down (idempotent) and wait until the state no longer runs it."""
+        held = self.state.endpoint(vport_id)
+        mac = mac or (held[1].mac if held else None)
+        if mac is not None:
+            await self._report(vport_id, mac, up=False)
+            await self._wait_for(
+                lambda: self.state.endpoint(vport_id) is None, f"vport {vport_id} to leave the desired state"
+            )
+        self.dataplane.detach(vport_id)
+
+    def dump(self) -> dict[str, Any]:
+        """The state dump: session, applied revision, desired state, dataplane summary."""
+        return {
+            "host_id": self.host_id,
+            "underlay_ip": self.underlay_ip,
+            "session": {
+                "controllers": self.controllers,
+                "connected": self.controller is not None,
+                "controller": self.controller,
+                "controller_id": self.controller_id,
+                "since": self.connected_since,
+                "last_error": self.last_error,
+            },
+            "applied_revision": self.state.revision,
+            "digest": f"{self.state.digest:016x}",
+            "updates_applied": self.updates_applied,
+            "snapshots_applied": self.snapshots_applied,
+            "domains": [_view_json(v) for v in self.state.views()],
+            "dataplane": self.dataplane.describe(),
+        }
+
+
+def _endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
+    return {
+        "vport_id": endpoint.vport_id,
+        "mac": endpoint.mac,
+        "ip": endpoint.ip,
+        "subnet_id": endpoint.subnet_id,
+        "zone_id": endpoint.zone_id,
+        "host_id": endpoint.host_id,
+        "vtep": endpoint.vtep,
+    }
+
+
+def _view_json(view: Any) -> dict[str, Any]:
+    def rule(r: Any) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in r.__dict__.items()}
+
+    return {
+        "id": view.id,
+        "enterprise_id": view.enterprise_id,
+        "subnets": [s.__dict__ for s in view.subnets],
+        "local": [_endpoint_json(e) for e in view.local],
+        "remote": [_endpoint_json(e) for e in view.remote],
+        "sets": {name: sorted(cidrs) for name, cidrs in view.sets},
+        "ingress": [rule(r) for r in view.ingress],
+        "egress": [rule(r) for r in view.egress],
+        "ingress_defaults": view.ingress_defaults.__dict__,
+        "egress_defaults": view.egress_defaults.__dict__,
+    }
+
+
+def endpoint_json(domain_id: str, endpoint: Endpoint, state: HostState) -> dict[str, Any]:
+    """What attach returns: the endpoint and its subnet (for CNI results and Docker Join)."""
+    subnet = state.entries.get(("subnet", domain_id, endpoint.subnet_id))
+    return {
+        **_endpoint_json(endpoint),
+        "domain_id": domain_id,
+        "prefix": subnet.prefix if subnet else None,
+        "gateway": subnet.gateway if subnet else None,
+        "gateway_mac": subnet.gateway_mac if subnet else None,
+        "vni": subnet.vni if subnet else None,
+    }

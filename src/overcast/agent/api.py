@@ -1,0 +1,100 @@
+"""The agent's local API on a unix socket (default /run/overcast/agent.sock).
+
+For the CNI plugin, the Docker driver and operators wiring endpoints by hand. JSON over HTTP;
+errors are ``{"error": "..."}`` with a meaningful status (400 bad request, 409 refused by the
+controller, 503 no controller session, 504 timed out).
+
+    GET    /health                  liveness and session summary
+    GET    /state                   the state dump (desired state, revision, session, dataplane)
+    POST   /endpoints               {"vport_id", "mac", "netns"?, "ifname"?} -> the endpoint
+    DELETE /endpoints/{vport_id}    detach (idempotent); ?mac= when the agent never held it
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..dataplane.base import Attachment
+from .agent import Agent, AgentError, endpoint_json
+
+DEFAULT_SOCKET = Path("/run/overcast/agent.sock")
+
+
+class AttachRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vport_id: str = Field(min_length=1)
+    mac: str = Field(pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+    netns: str | None = None
+    ifname: str = "eth0"
+
+
+def create_app(agent: Agent) -> FastAPI:
+    app = FastAPI(title="Overcast agent", version="1")
+
+    @app.exception_handler(AgentError)
+    async def _agent_error(_request: Request, exc: AgentError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "host_id": agent.host_id,
+            "connected": agent.controller is not None,
+            "controller": agent.controller,
+            "applied_revision": agent.state.revision,
+        }
+
+    @app.get("/state")
+    async def state() -> dict[str, Any]:
+        return agent.dump()
+
+    @app.post("/endpoints")
+    async def attach(request: Request) -> JSONResponse:
+        try:
+            body = AttachRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
+            )
+            return JSONResponse({"error": f"invalid attach request: {problems}"}, status_code=400)
+        domain_id, endpoint = await agent.attach(
+            Attachment(body.vport_id, body.mac.lower(), body.netns, body.ifname)
+        )
+        return JSONResponse(endpoint_json(domain_id, endpoint, agent.state))
+
+    @app.delete("/endpoints/{vport_id}")
+    async def detach(vport_id: str, mac: str | None = None) -> dict[str, Any]:
+        await agent.detach(vport_id, mac)
+        return {"vport_id": vport_id, "detached": True}
+
+    return app
+
+
+async def serve_local_api(agent: Agent, socket_path: Path) -> None:
+    """Serve the local API until cancelled (the socket is owner-only: it is root's interface)."""
+    import uvicorn
+
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    if socket_path.exists():
+        socket_path.unlink()
+    config = uvicorn.Config(create_app(agent), uds=str(socket_path), log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if socket_path.exists():
+            os.chmod(socket_path, 0o600)
+        await task
+    finally:
+        server.should_exit = True
+        await asyncio.gather(task, return_exceptions=True)

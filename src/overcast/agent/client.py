@@ -1,0 +1,62 @@
+"""A client for the agent's local API (the CLI, the CNI plugin and the Docker driver use it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+class AgentClientError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AgentClient:
+    def __init__(self, socket_path: Path, timeout: float = 30.0) -> None:
+        self.socket_path = socket_path
+        self._client = httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(socket_path)), base_url="http://agent", timeout=timeout
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> AgentClient:
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise AgentClientError(503, f"cannot reach the agent at {self.socket_path}: {exc}") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"error": response.text}
+        if response.status_code >= 400:
+            raise AgentClientError(response.status_code, str(body.get("error") or body))
+        return body
+
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/health")
+
+    def state(self) -> dict[str, Any]:
+        return self._call("GET", "/state")
+
+    def attach(
+        self, vport_id: str, mac: str, netns: str | None = None, ifname: str = "eth0"
+    ) -> dict[str, Any]:
+        body = {"vport_id": vport_id, "mac": mac, "ifname": ifname}
+        if netns is not None:
+            body["netns"] = netns
+        return self._call("POST", "/endpoints", json=body)
+
+    def detach(self, vport_id: str, mac: str | None = None) -> dict[str, Any]:
+        params = {"mac": mac} if mac else None
+        return self._call("DELETE", f"/endpoints/{vport_id}", params=params)

@@ -1,0 +1,78 @@
+"""Running an agent process: the controller session and the local API, in one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..dataplane.base import Dataplane
+from .agent import Agent, TlsFiles
+from .api import DEFAULT_SOCKET, serve_local_api
+
+log = logging.getLogger("overcast.agent")
+
+
+@dataclass
+class AgentConfig:
+    host_id: str
+    underlay_ip: str
+    controllers: list[str]
+    dataplane: str = "memory"
+    socket: Path = DEFAULT_SOCKET
+    tls: TlsFiles | None = None
+    tls_server_name: str | None = None
+
+
+def parse_controllers(text: str) -> list[str]:
+    """``HOST:PORT[,HOST:PORT...]`` -> addresses (checked, so a typo fails at start)."""
+    out = []
+    for item in (part.strip() for part in text.split(",")):
+        host, sep, port = item.rpartition(":")
+        if not item or not sep or not host or not port.isdigit():
+            raise ValueError(f"--controller takes HOST:PORT[,HOST:PORT...], not {text!r}")
+        out.append(item)
+    return out
+
+
+def make_dataplane(kind: str, host_id: str) -> Dataplane:
+    if kind == "memory":
+        from ..dataplane.memory import MemoryDataplane
+
+        return MemoryDataplane(host_id)
+    if kind == "linux":
+        raise ValueError("the Linux dataplane is not part of this build yet; use --dataplane memory")
+    raise ValueError(f"--dataplane is memory or linux, not {kind!r}")
+
+
+async def run_agent(config: AgentConfig, *, stop: asyncio.Event | None = None) -> None:
+    agent = Agent(
+        config.host_id,
+        config.underlay_ip,
+        config.controllers,
+        make_dataplane(config.dataplane, config.host_id),
+        tls=config.tls,
+        tls_server_name=config.tls_server_name,
+    )
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    tasks = [
+        asyncio.create_task(agent.run(), name="session"),
+        asyncio.create_task(serve_local_api(agent, config.socket), name="local-api"),
+    ]
+    log.info("agent %s (%s) serving %s", config.host_id, config.underlay_ip, config.socket)
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    agent.stop()
+    for task in [*tasks, stopper]:
+        task.cancel()
+    await asyncio.gather(*tasks, stopper, return_exceptions=True)
+    for task in done:
+        error = None if task is stopper or task.cancelled() else task.exception()
+        if error is not None:
+            raise error

@@ -1,0 +1,104 @@
+"""The desired state an agent holds: entries by key, the revision, and the running digest.
+
+Updates apply atomically: the digest the controller announced is checked *before* anything
+changes, so a host never holds a state the controller did not mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..policy.compiler import DomainView, Endpoint, Key, domain_view
+from ..protocol import codec
+from ..protocol import controller_pb2 as pb
+
+
+class StateError(Exception):
+    """An update that cannot be applied (the agent nacks it; the controller resends a snapshot)."""
+
+
+@dataclass
+class Change:
+    """What one update changed (what a dataplane must do)."""
+
+    snapshot: bool
+    upserts: dict[Key, Any] = field(default_factory=dict)
+    removals: set[Key] = field(default_factory=set)
+
+
+@dataclass
+class HostState:
+    host_id: str
+    entries: dict[Key, Any] = field(default_factory=dict)
+    hashes: dict[Key, int] = field(default_factory=dict)
+    digest: int = 0
+    revision: int = 0
+    #: vport ID -> (domain ID, endpoint) for endpoints running on this host
+    local: dict[str, tuple[str, Endpoint]] = field(default_factory=dict)
+
+    def prepare(self, update: pb.Update) -> tuple[Change, dict[Key, int], int]:
+        """Decode and check an update without changing anything."""
+        change = Change(snapshot=update.snapshot)
+        hashes: dict[Key, int] = {}
+        for entry in update.upserts:
+            key, value = codec.decode_entry(entry)
+            change.upserts[key] = value
+            hashes[key] = codec.bytes_hash(entry.SerializeToString(deterministic=True))
+        if update.snapshot:
+            digest = 0
+            for value in hashes.values():
+                digest ^= value
+            change.removals = set(self.entries) - set(change.upserts)
+        else:
+            digest = self.digest
+            for message in update.removals:
+                key = codec.decode_key(message)
+                if key not in self.hashes:
+                    raise StateError(f"removal of an entry not held: {key}")
+                change.removals.add(key)
+                digest ^= self.hashes[key]
+            for key, value in hashes.items():
+                if key in self.hashes and key not in change.removals:
+                    digest ^= self.hashes[key]
+                digest ^= value
+        if digest != update.digest:
+            raise StateError(
+                f"digest mismatch at revision {update.revision}: have {digest:016x}, "
+                f"controller has {update.digest:016x}"
+            )
+        return change, hashes, digest
+
+    def commit(self, update: pb.Update, change: Change, hashes: dict[Key, int], digest: int) -> None:
+        if change.snapshot:
+            self.entries, self.hashes, self.local = dict(change.upserts), dict(hashes), {}
+        else:
+            for key in change.removals:
+                del self.entries[key]
+                del self.hashes[key]
+                if key[0] == "endpoint":
+                    self.local.pop(key[2], None)
+            self.entries.update(change.upserts)
+            self.hashes.update(hashes)
+        for key, value in change.upserts.items():
+            if key[0] == "endpoint":
+                if value.host_id == self.host_id:
+                    self.local[key[2]] = (key[1], value)
+                else:
+                    self.local.pop(key[2], None)
+        self.digest, self.revision = digest, update.revision
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def domain_ids(self) -> list[str]:
+        return sorted(k[1] for k in self.entries if k[0] == "domain")
+
+    def views(self) -> list[DomainView]:
+        by_domain: dict[str, list[tuple[Key, Any]]] = {}
+        for key, value in self.entries.items():
+            by_domain.setdefault(key[1], []).append((key, value))
+        return [domain_view(items, self.host_id) for _, items in sorted(by_domain.items())]
+
+    def endpoint(self, vport_id: str) -> tuple[str, Endpoint] | None:
+        """(domain ID, endpoint) of a vport running on this host, if the state says so."""
+        return self.local.get(vport_id)

@@ -1,0 +1,148 @@
+"""Running the controller: the gRPC server (grpcio asyncio), TLS, and the process entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from ..directory.db import Store, default_sqlite_url, migrate
+from ..directory.service import Directory
+from ..protocol import controller_pb2 as pb
+from .service import ControllerService
+
+log = logging.getLogger("overcast.controller")
+
+SERVICE = "overcast.v1.Controller"
+#: Snapshots of big domains exceed gRPC's 4 MB default; keepalives find dead peers in ~15 s.
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", 512 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 512 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+
+@dataclass
+class ControllerConfig:
+    database: str | None = None
+    state_dir: Path = Path("/var/lib/overcast")
+    listen: str = "127.0.0.1:7406"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: CA that signs agent certificates: with it, agents must present one (mutual TLS) and
+    #: their host identity is the certificate's common name.
+    tls_client_ca: Path | None = None
+    poll_interval: float = 0.025
+    host_grace: float = 30.0
+    controller_id: str | None = None
+
+    @property
+    def database_url(self) -> str:
+        return self.database or default_sqlite_url(self.state_dir)
+
+
+def _serialize(message: Any) -> bytes:
+    """Responses may be pre-encoded (shared snapshot pieces, see protocol.codec)."""
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+def certificate_identity(context: Any) -> str | None:
+    """The client certificate's common name (the host ID) under mutual TLS."""
+    names = context.auth_context().get("x509_common_name")
+    return names[0].decode() if names else None
+
+
+def server_credentials(config: ControllerConfig) -> grpc.ServerCredentials | None:
+    if config.tls_cert is None:
+        return None
+    if config.tls_key is None:
+        raise ValueError("--tls-cert needs --tls-key")
+    pair = (config.tls_key.read_bytes(), config.tls_cert.read_bytes())
+    if config.tls_client_ca is None:
+        return grpc.ssl_server_credentials([pair])
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=config.tls_client_ca.read_bytes(), require_client_auth=True
+    )
+
+
+def build_server(
+    service: ControllerService, listen: str, credentials: grpc.ServerCredentials | None
+) -> tuple[grpc.aio.Server, int]:
+    async def status(_request: pb.StatusRequest, _context: Any) -> pb.StatusReply:
+        return service.status()
+
+    handler = grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Session": grpc.stream_stream_rpc_method_handler(
+                service.session,
+                request_deserializer=pb.AgentMessage.FromString,
+                response_serializer=_serialize,
+            ),
+            "Status": grpc.unary_unary_rpc_method_handler(
+                status,
+                request_deserializer=pb.StatusRequest.FromString,
+                response_serializer=_serialize,
+            ),
+        },
+    )
+    server = grpc.aio.server(options=CHANNEL_OPTIONS)
+    server.add_generic_rpc_handlers((handler,))
+    if credentials is None:
+        port = server.add_insecure_port(listen)
+    else:
+        port = server.add_secure_port(listen, credentials)
+    if port == 0:
+        raise OSError(f"cannot listen on {listen}")
+    return server, port
+
+
+def open_store_directory(url: str) -> Directory:
+    store = Store(url)
+    migrate(store)
+    return Directory(store)
+
+
+async def run_controller(
+    config: ControllerConfig,
+    *,
+    directory: Directory | None = None,
+    started: Callable[[ControllerService, int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM when run as a process)."""
+    if directory is None:
+        directory = await asyncio.to_thread(open_store_directory, config.database_url)
+    credentials = server_credentials(config)
+    service = ControllerService(
+        directory,
+        controller_id=config.controller_id,
+        poll_interval=config.poll_interval,
+        host_grace=config.host_grace,
+        identity_of=certificate_identity if config.tls_client_ca is not None else None,
+    )
+    await service.start()
+    server, port = build_server(service, config.listen, credentials)
+    await server.start()
+    if started is not None:
+        started(service, port)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await service.stop()
+        await server.stop(grace=1.0)

@@ -1,0 +1,407 @@
+"""The controller: tails the directory, keeps the policy engine current, and keeps every connected
+host in step over its gRPC session.
+
+One asyncio loop owns the engine and the sessions (no locks); SQL runs in worker threads.
+
+* **Feed.** Load a consistent snapshot, then read the change log after the last revision
+  whenever woken (PostgreSQL ``LISTEN overcast_changes``, this process's own commits) or every
+  ``poll_interval`` (another process writing SQLite). Each batch goes through the engine; each
+  affected host gets one ``Update`` (a delta) carrying the revision and its new digest.
+* **Sessions.** Hello → Welcome → a snapshot, or the catch-up deltas since the revision the
+  agent holds when this controller still has them and the agent's digest matches. Acks are
+  recorded; a nack (the agent could not apply, or its digest differs) is answered with a
+  snapshot.
+* **Records.** Hosts are registered as ``vrs`` (UP on hello, DOWN ``host_grace`` seconds after
+  the session ends unless it came back); endpoint reports are batched into one directory
+  transaction per host and answered once committed. The placement they record comes back
+  through the change log, like every other change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from ..directory.service import Directory
+from ..policy.engine import HostDelta, PolicyEngine
+from ..protocol import codec
+from ..protocol import controller_pb2 as pb
+from . import feed, records
+
+log = logging.getLogger("overcast.controller")
+
+#: Updates kept per host for catch-up after a reconnect; older ones mean a snapshot.
+HISTORY_LIMIT = 4096
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class History:
+    """The updates a host was (or would have been) sent since ``floor``, for catch-up."""
+
+    floor: int  # complete from this revision on
+    floor_digest: int  # the host's digest at ``floor``
+    updates: deque[tuple[int, int, bytes]] = field(default_factory=deque)  # revision, digest, message
+
+    def digest_at(self, revision: int) -> int | None:
+        if revision < self.floor:
+            return None
+        digest = self.floor_digest
+        for rev, after, _ in self.updates:
+            if rev > revision:
+                break
+            digest = after
+        return digest
+
+    def since(self, revision: int) -> list[bytes]:
+        return [message for rev, _, message in self.updates if rev > revision]
+
+    def add(self, revision: int, digest: int, message: bytes) -> None:
+        self.updates.append((revision, digest, message))
+        while len(self.updates) > HISTORY_LIMIT:
+            self.floor, self.floor_digest, _ = self.updates.popleft()
+
+
+@dataclass
+class HostSession:
+    host_id: str
+    peer: str
+    outbox: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
+    sent_revision: int = 0
+    sent_digest: int = 0
+    applied_revision: int = 0
+    acked_digest_ok: bool = False
+
+    @property
+    def in_sync(self) -> bool:
+        return self.acked_digest_ok and self.applied_revision == self.sent_revision
+
+    def send(self, message: bytes, revision: int, digest: int) -> None:
+        self.outbox.put_nowait(message)
+        self.sent_revision, self.sent_digest = revision, digest
+        self.acked_digest_ok = False
+
+
+@dataclass
+class PendingClaim:
+    session: HostSession
+    request_id: str
+    claim: records.EndpointClaim
+
+
+class ControllerService:
+    """The controller's state and behaviour; :mod:`.server` wires it to gRPC."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        *,
+        controller_id: str | None = None,
+        poll_interval: float = 0.025,
+        host_grace: float = 30.0,
+        identity_of: Callable[[Any], str | None] | None = None,
+    ) -> None:
+        self.directory = directory
+        self.controller_id = controller_id or f"controller-{uuid.uuid4().hex[:8]}"
+        self.poll_interval = poll_interval
+        self.host_grace = host_grace
+        #: The authenticated host identity of a gRPC context (mutual TLS), or None (no TLS).
+        self.identity_of = identity_of or (lambda context: None)
+        self.engine = PolicyEngine()
+        self.revision = 0
+        self.sessions: dict[str, HostSession] = {}
+        self.history: dict[str, History] = {}
+        self._wake = asyncio.Event()
+        self._claims: asyncio.Queue[PendingClaim] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._down_timers: dict[str, asyncio.Task[None]] = {}
+        self.ready = asyncio.Event()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        revision, snapshot = await asyncio.to_thread(feed.load_snapshot, self.directory.store)
+        self.engine.apply(snapshot)
+        self.revision = revision
+        loop = asyncio.get_running_loop()
+
+        def wake(_revision: int) -> None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+        self.directory.listener.subscribe(wake)
+        self._tasks = [
+            asyncio.create_task(self._feed_loop(), name="feed"),
+            asyncio.create_task(self._claim_loop(), name="claims"),
+        ]
+        if not self.directory.store.is_sqlite:
+            self._tasks.append(asyncio.create_task(self._listen_loop(), name="listen"))
+        self.ready.set()
+        log.info("controller %s at revision %d", self.controller_id, revision)
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *self._down_timers.values()]:
+            task.cancel()
+        for session in self.sessions.values():
+            session.outbox.put_nowait(None)
+        await asyncio.gather(*self._tasks, *self._down_timers.values(), return_exceptions=True)
+
+    # --- the feed ------------------------------------------------------------------------------
+
+    async def _feed_loop(self) -> None:
+        backoff = self.poll_interval
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                while True:
+                    rows = await asyncio.to_thread(feed.read_changes, self.directory.store, self.revision)
+                    if not rows:
+                        break
+                    self.apply_rows(rows)
+                backoff = self.poll_interval
+            except Exception:  # the store is away: keep serving the last model, retry slower
+                log.exception("reading the change log failed; retrying")
+                backoff = min(max(backoff * 2, 0.5), 5.0)
+
+    async def _listen_loop(self) -> None:
+        """PostgreSQL: wake the feed on every commit's NOTIFY (the poll stays as a fallback)."""
+        import psycopg
+
+        url = self.directory.store.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                    await conn.execute("LISTEN overcast_changes")
+                    self._wake.set()  # catch what was committed before LISTEN took effect
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("LISTEN connection lost; reconnecting", exc_info=True)
+                await asyncio.sleep(1.0)
+
+    def apply_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Apply change-log rows (in order) and send every affected host its delta."""
+        deltas = self.engine.apply(feed.changes_from_log(rows))
+        self.revision = int(rows[-1]["revision"])
+        for host_id, delta in deltas.items():
+            self._emit(host_id, delta)
+
+    def _emit(self, host_id: str, delta: HostDelta) -> None:
+        digest = self.engine.host_digest(host_id)
+        upserts = [self.engine.encoded[key[1]][key] for key in delta.upserts]
+        message = codec.update_message(
+            self.revision, snapshot=False, upserts=upserts, removals=delta.removals, digest=digest
+        )
+        history = self.history.get(host_id)
+        if history is not None:
+            history.add(self.revision, digest, message)
+        session = self.sessions.get(host_id)
+        if session is not None:
+            session.send(message, self.revision, digest)
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    def _snapshot(self, host_id: str) -> tuple[bytes, int]:
+        digest = self.engine.host_digest(host_id)
+        message = codec.update_message(
+            self.revision,
+            snapshot=True,
+            upserts=self.engine.host_encoded(host_id),
+            removals=(),
+            digest=digest,
+        )
+        return message, digest
+
+    def _start_history(self, host_id: str) -> None:
+        if host_id not in self.history:
+            self.history[host_id] = History(self.revision, self.engine.host_digest(host_id))
+
+    async def session(self, requests: AsyncIterator[pb.AgentMessage], context: Any) -> AsyncIterator[Any]:
+        """One agent's stream (an async generator of ControllerMessage, pre-encoded or not)."""
+        first = await anext(aiter(requests), None)
+        if first is None or first.WhichOneof("body") != "hello":
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "the first message must be Hello")
+            return
+        hello = first.hello
+        identity = self.identity_of(context)
+        if not hello.host_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Hello needs a host_id")
+        if identity is not None and identity != hello.host_id:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"certificate is for host {identity!r}, not {hello.host_id!r}",
+            )
+        host_id = hello.host_id
+        try:
+            await asyncio.to_thread(
+                records.register_host, self.directory, host_id, hello.underlay_ip, now_ms()
+            )
+        except Exception as exc:
+            log.warning("cannot record host %s: %s", host_id, exc)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"the directory is unavailable: {exc}")
+        timer = self._down_timers.pop(host_id, None)
+        if timer is not None:
+            timer.cancel()
+        # From here to the first yield nothing awaits: the session's first messages (welcome,
+        # then snapshot or catch-up) are queued before any later delta can be.
+        previous = self.sessions.get(host_id)
+        if previous is not None:
+            previous.outbox.put_nowait(None)  # a host has one session: the newest wins
+        session = HostSession(host_id, context.peer())
+        welcome = pb.Welcome(controller_id=self.controller_id, host_id=host_id, revision=self.revision)
+        session.outbox.put_nowait(pb.ControllerMessage(welcome=welcome).SerializeToString())
+        self._start_history(host_id)
+        self._initial_updates(session, hello.applied_revision, hello.digest)
+        self.sessions[host_id] = session
+        log.info(
+            "host %s connected from %s (holds revision %d)", host_id, session.peer, hello.applied_revision
+        )
+        reader = asyncio.create_task(self._read(session, requests))
+        try:
+            while True:
+                message = await session.outbox.get()
+                if message is None:
+                    break
+                yield message
+        finally:
+            reader.cancel()
+            if self.sessions.get(host_id) is session:
+                del self.sessions[host_id]
+                self._down_timers[host_id] = asyncio.create_task(self._host_down_later(host_id, now_ms()))
+            log.info("host %s disconnected", host_id)
+
+    def _initial_updates(self, session: HostSession, applied: int, digest: int) -> None:
+        history = self.history[session.host_id]
+        current = self.engine.host_digest(session.host_id)
+        if applied and applied <= self.revision and history.digest_at(applied) == digest:
+            catch_up = history.since(applied)
+            for message in catch_up:
+                session.outbox.put_nowait(message)
+            # Always end with an update at the current revision, so the agent acks "in step".
+            session.send(
+                codec.update_message(self.revision, snapshot=False, upserts=(), removals=(), digest=current),
+                self.revision,
+                current,
+            )
+            return
+        message, digest_now = self._snapshot(session.host_id)
+        session.send(message, self.revision, digest_now)
+
+    async def _read(self, session: HostSession, requests: AsyncIterator[pb.AgentMessage]) -> None:
+        try:
+            async for message in requests:
+                kind = message.WhichOneof("body")
+                if kind == "ack":
+                    self._on_ack(session, message.ack)
+                elif kind == "endpoint":
+                    report = message.endpoint
+                    claim = records.EndpointClaim(
+                        report.vport_id, report.mac, up=report.state == pb.EndpointReport.UP
+                    )
+                    self._claims.put_nowait(PendingClaim(session, report.request_id, claim))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.debug("session of %s ended", session.host_id, exc_info=True)
+        finally:
+            session.outbox.put_nowait(None)
+
+    def _on_ack(self, session: HostSession, ack: pb.Ack) -> None:
+        if ack.ok:
+            session.applied_revision = ack.revision
+            session.acked_digest_ok = ack.revision == session.sent_revision
+            return
+        log.warning(
+            "host %s could not apply revision %d: %s; resending a snapshot",
+            session.host_id,
+            ack.revision,
+            ack.error,
+        )
+        message, digest = self._snapshot(session.host_id)
+        session.send(message, self.revision, digest)
+
+    async def _host_down_later(self, host_id: str, disconnected: int) -> None:
+        await asyncio.sleep(self.host_grace)
+        self._down_timers.pop(host_id, None)
+        try:
+            if await asyncio.to_thread(
+                records.mark_host_down, self.directory, host_id, disconnected, now_ms()
+            ):
+                log.info("host %s is DOWN (no session for %.0f s)", host_id, self.host_grace)
+        except Exception:
+            log.exception("cannot record host %s as down", host_id)
+
+    # --- endpoint claims -----------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while True:
+            batch = [await self._claims.get()]
+            await asyncio.sleep(0.005)  # let a burst of reports join one transaction
+            while not self._claims.empty() and len(batch) < 2000:
+                batch.append(self._claims.get_nowait())
+            by_host: dict[str, list[PendingClaim]] = {}
+            for pending in batch:
+                by_host.setdefault(pending.session.host_id, []).append(pending)
+            for host_id, pendings in by_host.items():
+                try:
+                    results = await asyncio.to_thread(
+                        records.claim_endpoints,
+                        self.directory,
+                        host_id,
+                        [p.claim for p in pendings],
+                        now_ms(),
+                    )
+                except Exception as exc:
+                    log.warning("cannot record endpoints of %s: %s", host_id, exc)
+                    results = [records.ClaimResult(False, f"the directory is unavailable: {exc}")] * len(
+                        pendings
+                    )
+                self._wake.set()
+                for pending, result in zip(pendings, results, strict=True):
+                    pending.session.outbox.put_nowait(
+                        pb.ControllerMessage(
+                            endpoint_result=pb.EndpointResult(
+                                request_id=pending.request_id, ok=result.ok, error=result.error
+                            )
+                        ).SerializeToString()
+                    )
+
+    # --- status --------------------------------------------------------------------------------
+
+    def status(self) -> pb.StatusReply:
+        reply = pb.StatusReply(controller_id=self.controller_id, revision=self.revision)
+        hosts = sorted(set(self.engine.hosts()) | set(self.sessions))
+        for host_id in hosts:
+            session = self.sessions.get(host_id)
+            domains = self.engine.domains_of_host.get(host_id, ())
+            reply.hosts.append(
+                pb.HostStatus(
+                    host_id=host_id,
+                    connected=session is not None,
+                    sent_revision=session.sent_revision if session else 0,
+                    applied_revision=session.applied_revision if session else 0,
+                    in_sync=bool(session and session.in_sync),
+                    domains=len(domains),
+                    endpoints=sum(self.engine.host_count[d].get(host_id, 0) for d in domains),
+                    digest=self.engine.host_digest(host_id),
+                )
+            )
+        return reply

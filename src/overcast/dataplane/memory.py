@@ -1,0 +1,134 @@
+"""The in-memory dataplane: holds what it was told and traces packets through it.
+
+It is the reachability oracle's twin inside an agent: a packet leaving a local endpoint is
+judged by this host's ingress rules; one arriving for a local endpoint by its egress rules; a
+packet for a remote endpoint leaves towards that endpoint's VTEP. :func:`trace_between` composes
+two hosts' dataplanes into the whole path. Fail closed: an endpoint the host was not told
+about sends and receives nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..agent.state import Change
+from ..policy.compiler import DomainView, Endpoint, Key, domain_view
+from ..policy.oracle import Decision, Packet, decide
+from .base import Attachment, Dataplane
+
+
+@dataclass(frozen=True)
+class Hop:
+    host_id: str
+    direction: str  # ingress (leaving the source) | egress (arriving at the destination)
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class Trace:
+    delivered: bool
+    reason: str  # delivered | dropped by <entry or default> | no-endpoint | other-domain | ...
+    hops: tuple[Hop, ...] = ()
+    next_vtep: str | None = None  # the underlay address the packet is tunnelled to
+    domain_id: str | None = None  # the domain it is tunnelled in
+
+
+class MemoryDataplane(Dataplane):
+    def __init__(self, host_id: str) -> None:
+        self.host_id = host_id
+        self.entries: dict[Key, Any] = {}
+        self.attachments: dict[str, Attachment] = {}
+        self.applied = 0
+
+    def apply(self, state: Mapping[Key, Any], change: Change) -> None:
+        if change.snapshot:
+            self.entries = dict(state)
+        else:
+            for key in change.removals:
+                self.entries.pop(key, None)
+            self.entries.update(change.upserts)
+        self.applied += 1
+
+    def attach(self, attachment: Attachment) -> None:
+        self.attachments[attachment.vport_id] = attachment
+
+    def detach(self, vport_id: str) -> None:
+        self.attachments.pop(vport_id, None)
+
+    def describe(self) -> dict[str, Any]:
+        families: dict[str, int] = {}
+        for key in self.entries:
+            families[key[0]] = families.get(key[0], 0) + 1
+        return {"kind": "memory", "entries": families, "attachments": sorted(self.attachments)}
+
+    # --- tracing -------------------------------------------------------------------------------
+
+    def views(self) -> list[DomainView]:
+        by_domain: dict[str, list[tuple[Key, Any]]] = {}
+        for key, value in self.entries.items():
+            by_domain.setdefault(key[1], []).append((key, value))
+        return [domain_view(items, self.host_id) for items in by_domain.values()]
+
+    def _find(self, ip: str, domain_id: str | None = None) -> tuple[DomainView, Endpoint] | None:
+        for view in self.views():
+            if domain_id is not None and view.id != domain_id:
+                continue
+            for endpoint in view.local:
+                if endpoint.ip == ip:
+                    return view, endpoint
+        return None
+
+    def send(self, packet: Packet) -> Trace:
+        """A packet leaving a local endpoint: this host's ingress policy, then local delivery
+        (egress here too) or the tunnel to the destination's VTEP."""
+        source = self._find(packet.src)
+        if source is None:
+            return Trace(False, "no-endpoint")
+        view, local = source
+        ingress = decide(view, "ingress", local, packet)
+        hops: tuple[Hop, ...] = (Hop(self.host_id, "ingress", ingress),)
+        if not ingress.allowed:
+            return Trace(False, f"dropped by {ingress.decided_by}", hops)
+        destination = next((e for e in (*view.local, *view.remote) if e.ip == packet.dst), None)
+        if destination is None:
+            return Trace(False, "no-endpoint", hops)
+        if destination.host_id != self.host_id:
+            return Trace(True, "tunnelled", hops, next_vtep=destination.vtep, domain_id=view.id)
+        arrival = self.receive(packet, view.id)
+        return Trace(arrival.delivered, arrival.reason, hops + arrival.hops)
+
+    def receive(self, packet: Packet, domain_id: str | None = None) -> Trace:
+        """A packet arriving for a local endpoint (of ``domain_id``, the VNI it came on):
+        this host's egress policy decides."""
+        destination = self._find(packet.dst, domain_id)
+        if destination is None:
+            return Trace(False, "no-endpoint")
+        view, local = destination
+        if not any(e.ip == packet.src for e in (*view.local, *view.remote)):
+            return Trace(False, "other-domain")
+        egress = decide(view, "egress", local, packet)
+        hop = Hop(self.host_id, "egress", egress)
+        if not egress.allowed:
+            return Trace(False, f"dropped by {egress.decided_by}", (hop,))
+        return Trace(True, "delivered", (hop,))
+
+
+def trace_between(dataplanes: Mapping[str, MemoryDataplane], source_host: str, packet: Packet) -> Trace:
+    """Follow a packet from a host's local endpoint to wherever it ends (across hosts)."""
+    first = dataplanes[source_host].send(packet)
+    if not first.delivered or first.next_vtep is None:
+        return first
+    target = next(
+        (
+            dp
+            for dp in dataplanes.values()
+            if any(e.vtep == first.next_vtep for v in dp.views() for e in v.local)
+        ),
+        None,
+    )
+    if target is None:
+        return Trace(False, f"no host at {first.next_vtep}", first.hops)
+    arrival = target.receive(packet, first.domain_id)
+    return Trace(arrival.delivered, arrival.reason, first.hops + arrival.hops)
