@@ -11,6 +11,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +37,15 @@ def expected_host_entries(directory: Directory) -> dict[str, dict[Key, Any]]:
     return out
 
 
+@dataclass
+class RunningController:
+    config: ControllerConfig
+    port: int = 0
+    service: ControllerService | None = None
+    stop: asyncio.Event | None = None
+    task: Future[None] | None = None
+
+
 class Cluster:
     def __init__(
         self,
@@ -44,19 +54,20 @@ class Cluster:
         hosts: dict[str, str],
         *,
         controller_config: ControllerConfig | None = None,
+        controllers: int = 1,
         agent_tls: Callable[[str], TlsFiles | None] | None = None,
     ) -> None:
         self.directory = directory
         self.workdir = workdir
         self.hosts = hosts  # host ID -> underlay address
-        self.controller_config = controller_config or ControllerConfig(listen="127.0.0.1:0", host_grace=2.0)
+        config = controller_config or ControllerConfig(listen="127.0.0.1:0", host_grace=2.0)
+        self.controllers = [
+            RunningController(ControllerConfig(**{**config.__dict__, "controller_id": f"controller-{i + 1}"}))
+            for i in range(controllers)
+        ]
         self.agent_tls = agent_tls or (lambda host: None)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="cluster", daemon=True)
-        self.controller: ControllerService | None = None
-        self.port = 0
-        self._controller_stop: asyncio.Event | None = None
-        self._controller_task: Future[None] | None = None
         self.agents: dict[str, Agent] = {}
         self._agent_tasks: dict[str, list[asyncio.Task[None]]] = {}
 
@@ -73,45 +84,63 @@ class Cluster:
 
     def __enter__(self) -> Cluster:
         self.thread.start()
-        self.start_controller()
-        for host_id in self.hosts:
-            self.start_agent(host_id)
+        try:
+            for index in range(len(self.controllers)):
+                self.start_controller(index)
+            for host_id in self.hosts:
+                self.start_agent(host_id)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *_exc: Any) -> None:
         for host_id in list(self._agent_tasks):
             self.stop_agent(host_id)
-        self.stop_controller()
+        for index in range(len(self.controllers)):
+            self.stop_controller(index)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
 
-    # --- the controller ------------------------------------------------------------------------
+    # --- controllers ---------------------------------------------------------------------------
 
-    def start_controller(self) -> None:
+    @property
+    def controller(self) -> ControllerService | None:
+        """The first running controller."""
+        return next((c.service for c in self.controllers if c.service is not None), None)
+
+    @property
+    def port(self) -> int:
+        return self.controllers[0].port
+
+    def addresses(self) -> list[str]:
+        return [f"127.0.0.1:{c.port}" for c in self.controllers]
+
+    def start_controller(self, index: int = 0) -> None:
+        running = self.controllers[index]
         started: Future[None] = Future()
-        self._controller_stop = self.call(asyncio.Event)
-        listen = self.controller_config.listen
-        if self.port:  # a restart keeps the address the agents know
-            listen = f"127.0.0.1:{self.port}"
-        config = ControllerConfig(**{**self.controller_config.__dict__, "listen": listen})
+        running.stop = self.call(asyncio.Event)
+        listen = running.config.listen
+        if running.port:  # a restart keeps the address the agents know
+            listen = f"127.0.0.1:{running.port}"
+        config = ControllerConfig(**{**running.config.__dict__, "listen": listen})
 
         def on_start(service: ControllerService, port: int) -> None:
-            self.controller, self.port = service, port
+            running.service, running.port = service, port
             started.set_result(None)
 
-        self._controller_task = asyncio.run_coroutine_threadsafe(
-            run_controller(config, directory=self.directory, started=on_start, stop=self._controller_stop),
-            self.loop,
+        running.task = asyncio.run_coroutine_threadsafe(
+            run_controller(config, directory=self.directory, started=on_start, stop=running.stop), self.loop
         )
         started.result(timeout=30)
 
-    def stop_controller(self) -> None:
-        if self._controller_stop is None or self._controller_task is None:
+    def stop_controller(self, index: int = 0) -> None:
+        running = self.controllers[index]
+        if running.stop is None or running.task is None:
             return
-        self.loop.call_soon_threadsafe(self._controller_stop.set)
-        self._controller_task.result(timeout=30)
-        self._controller_stop = self._controller_task = None
-        self.controller = None
+        self.loop.call_soon_threadsafe(running.stop.set)
+        running.task.result(timeout=30)
+        running.stop = running.task = running.service = None
 
     # --- agents --------------------------------------------------------------------------------
 
@@ -125,7 +154,7 @@ class Cluster:
                 agent = Agent(
                     host_id,
                     self.hosts[host_id],
-                    controllers or [f"127.0.0.1:{self.port}"],
+                    controllers or self.addresses(),
                     MemoryDataplane(host_id),
                     tls=self.agent_tls(host_id),
                     tls_server_name="controller" if self.agent_tls(host_id) else None,
@@ -195,11 +224,18 @@ class Cluster:
         )
 
     def converged(self) -> bool:
-        """The controller has read the whole change log and every session acked everything."""
-        controller = self.controller
-        if controller is None or controller.revision != self.directory.head_revision():
-            return False
-        return all((s := controller.sessions.get(h)) is not None and s.in_sync for h in self._agent_tasks)
+        """Every running agent is in step with a controller that has read the whole change log."""
+        head = self.directory.head_revision()
+        for host_id in self._agent_tasks:
+            if not any(
+                c.service is not None
+                and c.service.revision == head
+                and (s := c.service.sessions.get(host_id)) is not None
+                and s.in_sync
+                for c in self.controllers
+            ):
+                return False
+        return True
 
     def wait_converged(self, timeout: float = 20.0) -> None:
         self.wait_for(self.converged, "the agents to converge", timeout)
