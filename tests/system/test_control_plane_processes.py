@@ -1,0 +1,176 @@
+"""Directory, controller and three agents as separate processes, driven by the REST API and the
+``overcast agent`` CLI; restarts with kill -9; hosts going DOWN in the directory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from overcast.client.vsd import VsdClient
+from overcast.directory.db import Store
+from overcast.directory.service import Directory
+from overcast.protocol.codec import digest_of
+from overcast.testing.cluster import expected_host_entries
+from overcast.testing.ports import free_port
+from overcast.testing.processes import Service, logged_in
+
+pytestmark = pytest.mark.slow
+
+HOSTS = {"h1": "192.0.2.1", "h2": "192.0.2.2", "h3": "192.0.2.3"}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "overcast", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+class System:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.database = f"sqlite:///{tmp / 'directory.db'}"
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self.controller_port = free_port()
+        self.directory = Service(
+            ["directory", "--listen", self.url.removeprefix("http://"), "--database", self.database],
+            tmp / "directory.log",
+        )
+        self.directory.wait_until(logged_in(self.url), "the directory")
+        self.controller = self.start_controller()
+        self.agents = {host: self.start_agent(host) for host in HOSTS}
+        self.store = Store(self.database)
+
+    def start_controller(self) -> Service:
+        return Service(
+            ["controller", "--database", self.database, "--listen", f"127.0.0.1:{self.controller_port}",
+             "--host-grace", "1", "--verbose"],
+            self.tmp / "controller.log",
+        )  # fmt: skip
+
+    def socket(self, host: str) -> Path:
+        return self.tmp / f"{host}.sock"
+
+    def start_agent(self, host: str) -> Service:
+        agent = Service(
+            ["agent", "--controller", f"127.0.0.1:{self.controller_port}", "--host-id", host,
+             "--underlay-ip", HOSTS[host], "--socket", str(self.socket(host))],
+            self.tmp / f"agent-{host}.log",
+        )  # fmt: skip
+        agent.wait_until(lambda: self.state(host)["session"]["connected"], f"agent {host} to connect")
+        return agent
+
+    def state(self, host: str) -> dict[str, Any]:
+        result = cli("agent", "state", "--json", "--socket", str(self.socket(host)))
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def attach(self, host: str, vport: str, mac: str) -> dict[str, Any]:
+        result = cli("agent", "attach", "--vport", vport, "--mac", mac, "--socket", str(self.socket(host)))
+        assert result.returncode == 0, result.stderr + result.stdout
+        return json.loads(result.stdout)
+
+    def wait_matching(self, timeout: float = 30.0) -> None:
+        """Every agent's digest equals the digest of a fresh compile for its host."""
+        deadline = time.monotonic() + timeout
+        while True:
+            expected = expected_host_entries(Directory(self.store))
+            want = {h: f"{digest_of(expected.get(h, {}).items()):016x}" for h in self.agents}
+            have = {h: self.state(h)["digest"] for h in self.agents}
+            if want == have:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"agents {have} != fresh compile {want}\n{self.controller.output()}")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        for service in [*self.agents.values(), self.controller, self.directory]:
+            service.stop()
+        self.store.dispose()
+
+
+def test_processes_converge_survive_kill_9_and_record_hosts(tmp_path: Path) -> None:
+    system = System(tmp_path)
+    try:
+        client = VsdClient(system.url)
+        client.login()
+        ent = client.create("enterprises", {"name": "acme"})
+        template = client.create(f"enterprises/{ent['ID']}/domaintemplates", {"name": "t"})
+        domain = client.create(
+            f"enterprises/{ent['ID']}/domains", {"name": "d", "templateID": template["ID"]}
+        )
+        zone = client.create(f"domains/{domain['ID']}/zones", {"name": "z"})
+        subnet = client.create(
+            f"zones/{zone['ID']}/subnets", {"name": "s", "address": "10.0.0.0", "netmask": "255.255.255.0"}
+        )
+        group = client.create(f"domains/{domain['ID']}/policygroups", {"name": "web"})
+        policy = client.create(f"domains/{domain['ID']}/ingressacltemplates", {"name": "out", "active": True})
+        client.create(
+            f"ingressacltemplates/{policy['ID']}/ingressaclentrytemplates",
+            {"action": "FORWARD", "etherType": "0x0800", "DSCP": "*", "locationType": "POLICYGROUP",
+             "locationID": group["ID"], "networkType": "POLICYGROUP", "networkID": group["ID"],
+             "protocol": "6", "destinationPort": "80", "sourcePort": "*", "stateful": True, "priority": 1},
+        )  # fmt: skip
+
+        def endpoint(name: str) -> tuple[str, str]:
+            vport = client.create(
+                f"subnets/{subnet['ID']}/vports",
+                {"name": name, "type": "CONTAINER", "addressSpoofing": "INHERITED"},
+            )
+            client.assign(f"vports/{vport['ID']}/policygroups", [group["ID"]])
+            mac = f"02:00:00:00:{len(name):02x}:{int(name[-1]):02x}"
+            client.create("containers", {"name": name, "UUID": str(uuid.uuid4()),
+                                         "interfaces": [{"MAC": mac, "VPortID": vport["ID"]}]})  # fmt: skip
+            return vport["ID"], mac
+
+        placed = {}
+        for number, host in enumerate(("h1", "h2", "h3", "h1"), start=1):
+            vport, mac = endpoint(f"web{number}")
+            result = system.attach(host, vport, mac)
+            assert result["host_id"] == host and result["gateway"] == "10.0.0.1"
+            placed[vport] = host
+        system.wait_matching()
+        h1 = system.state("h1")
+        assert [len(d["local"]) for d in h1["domains"]] == [2]
+        assert len(h1["domains"][0]["remote"]) == 2 and len(h1["domains"][0]["sets"]) == 1
+
+        # kill -9 the controller; the agents keep their state; a change lands meanwhile.
+        system.controller.stop(kill=True)
+        vport, mac = endpoint("web5")
+        assert system.state("h2")["domains"], "headless agents keep their state"
+        assert not system.state("h2")["session"]["connected"]
+        system.controller = system.start_controller()
+        system.agents["h2"].wait_until(lambda: system.state("h2")["session"]["connected"], "reconnect")
+        system.attach("h2", vport, mac)
+        system.wait_matching()
+
+        # An agent dies: after the grace period its host is DOWN in the directory.
+        system.agents["h3"].stop(kill=True)
+        system.directory.wait_until(
+            lambda: {v["name"]: v["status"] for v in client.list_all("vrss")}["h3"] == "DOWN", "h3 DOWN"
+        )
+        statuses = {v["name"]: v["status"] for v in client.list_all("vrss")}
+        assert statuses == {"h1": "UP", "h2": "UP", "h3": "DOWN"}
+        del system.agents["h3"]
+        system.wait_matching()  # the others keep h3's endpoints (its datapath may still forward)
+    finally:
+        system.close()
+
+
+def test_bad_flags_fail_clearly(tmp_path: Path) -> None:
+    result = cli("agent", "--controller", "127.0.0.1:1", "--socket", str(tmp_path / "a.sock"))
+    assert result.returncode == 2 and "needs --controller, --host-id and --underlay-ip" in result.stderr
+    result = cli("agent", "--controller", "nohost", "--host-id", "h", "--underlay-ip", "192.0.2.1")
+    assert result.returncode == 2 and "HOST:PORT" in result.stderr
+    result = cli("agent", "--controller", "a:1", "--host-id", "h", "--underlay-ip", "not-an-ip")
+    assert result.returncode == 2
+    result = cli("controller", "--tls-client-ca", str(tmp_path / "ca.pem"), "--database", "sqlite://")
+    assert result.returncode == 2 and "--tls-cert" in result.stderr
+    result = cli("agent", "state", "--socket", str(tmp_path / "missing.sock"))
+    assert result.returncode == 1 and "cannot reach the agent" in result.stderr
