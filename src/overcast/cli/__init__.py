@@ -368,5 +368,38 @@ def bench_directory(
     console.print(table)
 
 
+@bench_app.command("controller")
+def bench_controller(
+    hosts: Annotated[int, typer.Option(help="Agent sessions (simulated hosts, memory dataplane).")] = 40,
+    endpoints: Annotated[int, typer.Option(help="Endpoints spread evenly over the hosts.")] = 20000,
+    samples: Annotated[int, typer.Option(help="Single-endpoint adds to time.")] = 100,
+    database: Annotated[str, typer.Option(help="sqlite or postgresql (a throwaway cluster).")] = "sqlite",
+    output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
+        "bench-results/controller.json"
+    ),
+) -> None:
+    """Measure the controller: initial fan-out, single-add latency to the last ack, memory.
+
+    Example: [bold]overcast bench controller --hosts 40 --endpoints 20000 --output bench-results/controller.json[/]
+    """
+    from rich.table import Table
+
+    from ..bench.controller import run
+
+    report = run(str(output), hosts=hosts, endpoints=endpoints, samples=samples, backend=database)
+    table = Table(title=f"overcast bench controller → {output}")
+    for column in ("hosts", "endpoints", "fan-out s", "add p50/p99 ms", "controller RSS MB", "verified"):
+        table.add_column(column)
+    table.add_row(
+        str(report["hosts"]),
+        str(report["endpoints"]),
+        str(report["fanout_seconds"]),
+        f"{report['add']['p50_ms']} / {report['add']['p99_ms']}",
+        str(report["controller_rss_mb"]),
+        str(report["verified"]),
+    )
+    console.print(table)
+
+
 def main() -> None:
     app()

@@ -369,7 +369,9 @@ class Operations:
         ids = select(scopes.c.object_id).where(
             scopes.c.ancestor_id == vport_id, scopes.c.kind.in_(INTERFACE_KINDS)
         )
-        return self.tx.select(and_(objects.c.kind.in_(INTERFACE_KINDS), objects.c.id.in_(ids)))
+        # Only the scope rows filter by kind: with a kind filter on objects too, SQLite picks the
+        # kind index and scans every interface (measured: 155 ms instead of 1 ms at 20k).
+        return self.tx.select(objects.c.id.in_(ids))
 
     def refresh_endpoint(
         self, endpoint: Obj, *, record: bool = True, interfaces: list[Obj] | None = None

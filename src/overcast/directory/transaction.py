@@ -261,7 +261,8 @@ class Transaction:
 
     def descendants(self, ancestor_id: str, kind: str) -> list[Obj]:
         ids = select(scopes.c.object_id).where(scopes.c.ancestor_id == ancestor_id, scopes.c.kind == kind)
-        return self.select(and_(objects.c.kind == kind, objects.c.id.in_(ids)))
+        # The scope rows carry the kind; filtering objects by kind too makes SQLite scan the kind.
+        return self.select(objects.c.id.in_(ids))
 
     def find(self, kind: str, attr: str, value: Any) -> list[Obj]:
         column = objects.c.name if attr == "name" else objects.c.data[attr].as_string()
