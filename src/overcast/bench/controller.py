@@ -145,11 +145,11 @@ class Topology:
         for host in self.hosts:
             register_host(self.directory, host, self.vtep(host), now_ms=1)
         members: dict[str, list[str]] = {g["ID"]: [] for g in self.groups}
-        for index, host in enumerate(self.hosts):
+        for index in range(len(self.hosts)):
             count = min(self.per_host, self.endpoints - index * self.per_host)
             if count <= 0:
                 break
-            for vport, mac in self.add_endpoints(index, count, bind=True):
+            for vport, _mac in self.add_endpoints(index, count, bind=True):
                 members[self.groups[self.serial % self.groups_count]["ID"]].append(vport)
                 self.serial += 1
         for group_id, vports in members.items():
@@ -221,6 +221,12 @@ async def _controller_status(address: str) -> pb.StatusReply:
         return await pb_grpc.ControllerStub(channel).Status(pb.StatusRequest(), timeout=5)
 
 
+def _bind(topology: Topology, host: str, claim: EndpointClaim) -> tuple[int, float]:
+    """Bind one endpoint; return the revision and the moment it committed."""
+    claim_endpoints(topology.directory, host, [claim], now_ms=3)
+    return topology.directory.head_revision(), time.perf_counter()
+
+
 async def _measure(
     topology: Topology, address: str, samples: int, expected: dict[str, int]
 ) -> dict[str, Any]:
@@ -251,13 +257,7 @@ async def _measure(
         group = topology.groups[sample % topology.groups_count]["ID"]
         await asyncio.to_thread(topology.directory.assign, SYSTEM, "vports", vport, "policygroups", [group])
         claim = EndpointClaim(vport, mac, True)
-        host = topology.hosts[host_index]
-
-        def bind() -> tuple[int, float]:
-            claim_endpoints(topology.directory, host, [claim], now_ms=3)
-            return topology.directory.head_revision(), time.perf_counter()
-
-        revision, committed = await asyncio.to_thread(bind)
+        revision, committed = await asyncio.to_thread(_bind, topology, topology.hosts[host_index], claim)
         while min(a.state.revision for a in agents) < revision:
             await asyncio.sleep(0.0005)
         latencies.append(time.perf_counter() - committed)

@@ -380,7 +380,7 @@ def bench_controller(
 ) -> None:
     """Measure the controller: initial fan-out, single-add latency to the last ack, memory.
 
-    Example: [bold]overcast bench controller --hosts 40 --endpoints 20000 --output bench-results/controller.json[/]
+    Example: [bold]overcast bench controller --hosts 40 --endpoints 20000 --output controller.json[/]
     """
     from rich.table import Table
 
