@@ -8,7 +8,7 @@ PYTHON    ?= python3
 # postgresql: the API suite runs against a throwaway PostgreSQL cluster the tests start.
 APT_PACKAGES := postgresql iproute2 nftables procps openssl
 
-.PHONY: all deps apt venv test test-fast demo lint bench clean
+.PHONY: all deps apt venv test test-fast demo lint bench proto clean
 
 all: test
 
@@ -46,6 +46,12 @@ lint: deps
 
 bench: deps
 	$(BIN)/overcast bench directory --output bench-results/directory.json
+	$(BIN)/overcast bench controller --output bench-results/controller.json
+
+# Regenerate the controller<->agent protocol code from proto/ (the result is committed).
+proto: deps
+	$(BIN)/pip install -q -e '.[dev]'
+	PYTHON=$(BIN)/python scripts/gen_protocol.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
