@@ -91,10 +91,9 @@ def dataplanes(cluster: Cluster) -> dict[str, MemoryDataplane]:
     return {h: a.dataplane for h, a in cluster.agents.items()}  # type: ignore[misc]
 
 
-def reach(cluster: Cluster, host: str, src: str, dst: str, port: int) -> bool:
-    return cluster.call(
-        lambda: trace_between(dataplanes(cluster), host, Packet(src, dst, dport=port)).delivered
-    )
+def reach(cluster: Cluster, host: str, src: str, dst: str, port: int, domain: str | None = None) -> bool:
+    packet = Packet(src, dst, dport=port)
+    return cluster.call(lambda: trace_between(dataplanes(cluster), host, packet, domain).delivered)
 
 
 def test_topology_policy_and_membership_reach_exactly_the_right_hosts(
@@ -126,14 +125,17 @@ def test_topology_policy_and_membership_reach_exactly_the_right_hosts(
     shop.rule(shop.ingress, vsdk.NUIngressACLEntryTemplate, shop.web, shop.db, "22")
     shop.rule(shop.egress, vsdk.NUEgressACLEntryTemplate, shop.db, shop.web, "22")
     cluster.assert_matches_directory()
-    assert reach(cluster, "h1", shop.ips["web1"], shop.ips["db1"], 22)
+    with pytest.raises(ValueError, match="several domains"):  # both tenants have 10.10.1.2 on h1
+        reach(cluster, "h1", shop.ips["web1"], shop.ips["db1"], 22)
+    assert reach(cluster, "h1", shop.ips["web1"], shop.ips["db1"], 22, shop.domain.id)
+    assert not reach(cluster, "h1", other.ips["web1"], shop.ips["db1"], 22, other.domain.id)
 
     # A membership change touches sets only: web2 leaves web and loses its access.
     before = cluster.call(lambda: cluster.agents["h2"].state.entries[("rules", shop.domain.id, "ingress")])
     shop.vports["web2"].assign([], vsdk.NUPolicyGroup)
     cluster.assert_matches_directory()
     assert not reach(cluster, "h2", shop.ips["web2"], shop.ips["db1"], 3306)
-    assert reach(cluster, "h1", shop.ips["web1"], shop.ips["db1"], 3306)
+    assert reach(cluster, "h1", shop.ips["web1"], shop.ips["db1"], 3306, shop.domain.id)
     after = cluster.call(lambda: cluster.agents["h2"].state.entries[("rules", shop.domain.id, "ingress")])
     assert before == after
 

@@ -196,22 +196,11 @@ class Agent:
     async def _on_update(self, update: pb.Update) -> None:
         try:
             change, hashes, digest = self.state.prepare(update)
-            new_state = dict(self.state.entries) if self.dataplane.blocking else None
-            if new_state is not None:
-                for key in change.removals:
-                    new_state.pop(key, None)
-                new_state.update(change.upserts)
-                await asyncio.to_thread(self.dataplane.apply, new_state, change)
-                self.state.commit(update, change, hashes, digest)
+            if self.dataplane.blocking:
+                await asyncio.to_thread(self.dataplane.apply, change)
             else:
-                # The memory dataplane reads the committed state: commit first, then apply.
-                previous = (self.state.entries, self.state.hashes, self.state.digest, self.state.revision)
-                self.state.commit(update, change, hashes, digest)
-                try:
-                    self.dataplane.apply(self.state.entries, change)
-                except Exception:
-                    self.state.entries, self.state.hashes, self.state.digest, self.state.revision = previous
-                    raise
+                self.dataplane.apply(change)
+            self.state.commit(update, change, hashes, digest)
         except (StateError, DataplaneError) as exc:
             log.warning("cannot apply revision %d: %s", update.revision, exc)
             await self._write(pb.AgentMessage(ack=pb.Ack(revision=update.revision, ok=False, error=str(exc))))
@@ -317,19 +306,19 @@ def _endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
 
 def _view_json(view: Any) -> dict[str, Any]:
     def rule(r: Any) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in r.__dict__.items()}
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in r._asdict().items()}
 
     return {
         "id": view.id,
         "enterprise_id": view.enterprise_id,
-        "subnets": [s.__dict__ for s in view.subnets],
+        "subnets": [s._asdict() for s in view.subnets],
         "local": [_endpoint_json(e) for e in view.local],
         "remote": [_endpoint_json(e) for e in view.remote],
         "sets": {name: sorted(cidrs) for name, cidrs in view.sets},
         "ingress": [rule(r) for r in view.ingress],
         "egress": [rule(r) for r in view.egress],
-        "ingress_defaults": view.ingress_defaults.__dict__,
-        "egress_defaults": view.egress_defaults.__dict__,
+        "ingress_defaults": view.ingress_defaults._asdict(),
+        "egress_defaults": view.egress_defaults._asdict(),
     }
 
 

@@ -1,8 +1,9 @@
 """The dataplane driver interface: one interface, two implementations (Linux, memory).
 
-Felix-style: the agent hands the driver each committed change of the desired state together
-with the whole state; the driver makes its datapath match and raises :class:`DataplaneError`
-if it cannot (the agent then reports the failure to the controller). Local wiring of an
+Felix-style: the agent hands the driver each change of the desired state before committing it
+(a snapshot carries the whole state and what to remove); the driver makes its datapath match
+and raises :class:`DataplaneError` if it cannot — the agent then keeps its previous state and
+reports the failure to the controller. Local wiring of an
 endpoint (which network namespace its interface goes into) comes from the local API as an
 :class:`Attachment`; the driver plumbs it once the desired state says the endpoint runs here.
 """
@@ -10,12 +11,10 @@ endpoint (which network namespace its interface goes into) comes from the local 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..agent.state import Change
-from ..policy.compiler import Key
 
 
 class DataplaneError(Exception):
@@ -37,8 +36,8 @@ class Dataplane(ABC):
     blocking = False
 
     @abstractmethod
-    def apply(self, state: Mapping[Key, Any], change: Change) -> None:
-        """Make the datapath match ``state``; ``change`` says what changed since the last call."""
+    def apply(self, change: Change) -> None:
+        """Make the datapath follow ``change`` (all of it, or raise and change nothing)."""
 
     @abstractmethod
     def attach(self, attachment: Attachment) -> None:

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..agent.state import Change
-from ..policy.compiler import DomainView, Endpoint, Key, domain_view
+from ..agent.state import Change, views_of
+from ..policy.compiler import DomainView, Endpoint, Key
 from ..policy.oracle import Decision, Packet, decide
+from ..protocol.codec import decode_entry
 from .base import Attachment, Dataplane
 
 
@@ -38,18 +39,20 @@ class Trace:
 class MemoryDataplane(Dataplane):
     def __init__(self, host_id: str) -> None:
         self.host_id = host_id
-        self.entries: dict[Key, Any] = {}
+        self.raw: dict[Key, Any] = {}  # protobuf entries, decoded when traced
         self.attachments: dict[str, Attachment] = {}
         self.applied = 0
+        self._views: list[DomainView] | None = None
 
-    def apply(self, state: Mapping[Key, Any], change: Change) -> None:
+    def apply(self, change: Change) -> None:
         if change.snapshot:
-            self.entries = dict(state)
+            self.raw = dict(change.upserts)
         else:
             for key in change.removals:
-                self.entries.pop(key, None)
-            self.entries.update(change.upserts)
+                self.raw.pop(key, None)
+            self.raw.update(change.upserts)
         self.applied += 1
+        self._views = None
 
     def attach(self, attachment: Attachment) -> None:
         self.attachments[attachment.vport_id] = attachment
@@ -59,31 +62,35 @@ class MemoryDataplane(Dataplane):
 
     def describe(self) -> dict[str, Any]:
         families: dict[str, int] = {}
-        for key in self.entries:
+        for key in self.raw:
             families[key[0]] = families.get(key[0], 0) + 1
         return {"kind": "memory", "entries": families, "attachments": sorted(self.attachments)}
 
     # --- tracing -------------------------------------------------------------------------------
 
     def views(self) -> list[DomainView]:
-        by_domain: dict[str, list[tuple[Key, Any]]] = {}
-        for key, value in self.entries.items():
-            by_domain.setdefault(key[1], []).append((key, value))
-        return [domain_view(items, self.host_id) for items in by_domain.values()]
+        if self._views is None:
+            decoded = {key: decode_entry(entry)[1] for key, entry in self.raw.items()}
+            self._views = views_of(decoded, self.host_id)
+        return self._views
 
     def _find(self, ip: str, domain_id: str | None = None) -> tuple[DomainView, Endpoint] | None:
-        for view in self.views():
-            if domain_id is not None and view.id != domain_id:
-                continue
-            for endpoint in view.local:
-                if endpoint.ip == ip:
-                    return view, endpoint
-        return None
+        found = [
+            (view, endpoint)
+            for view in self.views()
+            if domain_id is None or view.id == domain_id
+            for endpoint in view.local
+            if endpoint.ip == ip
+        ]
+        if len(found) > 1:  # tenants may reuse addresses: the caller must say which domain
+            raise ValueError(f"{ip} is a local endpoint of several domains; name the domain")
+        return found[0] if found else None
 
-    def send(self, packet: Packet) -> Trace:
-        """A packet leaving a local endpoint: this host's ingress policy, then local delivery
-        (egress here too) or the tunnel to the destination's VTEP."""
-        source = self._find(packet.src)
+    def send(self, packet: Packet, domain_id: str | None = None) -> Trace:
+        """A packet leaving a local endpoint (of ``domain_id`` when addresses are reused):
+        this host's ingress policy, then local delivery (egress here too) or the tunnel to the
+        destination's VTEP."""
+        source = self._find(packet.src, domain_id)
         if source is None:
             return Trace(False, "no-endpoint")
         view, local = source
@@ -115,9 +122,11 @@ class MemoryDataplane(Dataplane):
         return Trace(True, "delivered", (hop,))
 
 
-def trace_between(dataplanes: Mapping[str, MemoryDataplane], source_host: str, packet: Packet) -> Trace:
+def trace_between(
+    dataplanes: Mapping[str, MemoryDataplane], source_host: str, packet: Packet, domain_id: str | None = None
+) -> Trace:
     """Follow a packet from a host's local endpoint to wherever it ends (across hosts)."""
-    first = dataplanes[source_host].send(packet)
+    first = dataplanes[source_host].send(packet, domain_id)
     if not first.delivered or first.next_vtep is None:
         return first
     target = next(

@@ -14,6 +14,10 @@ priority; entries by priority; the first match decides; after the last entry the
 
 Policy groups compile to **sets** of addresses, never to per-pair rules: a rule names sets, so
 adding an endpoint changes set contents, not rules.
+
+The values of the desired state (subnets, endpoints, rules, ...) are NamedTuples: immutable,
+comparable, and three times cheaper to build than frozen dataclasses (an agent decodes tens of
+thousands of them per snapshot).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 ANY = "ANY"
 #: Remote-side matches relative to the local endpoint itself (no set: resolved per endpoint).
@@ -30,8 +34,7 @@ RELATIVE = ("ENDPOINT_DOMAIN", "ENDPOINT_ZONE", "ENDPOINT_SUBNET")
 _BRACKETS = {"TOP_FIREWALL": 0, "TOP": 1, "MIDDLE_FIREWALL": 2, "NONE": 2, "BOTTOM": 3, "BOTTOM_FIREWALL": 4}
 
 
-@dataclass(frozen=True)
-class Subnet:
+class Subnet(NamedTuple):
     id: str
     zone_id: str | None
     prefix: str  # CIDR
@@ -40,8 +43,7 @@ class Subnet:
     vni: int | None
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """An interface bound to a vport: what the datapath attaches and the rules match."""
 
     vport_id: str
@@ -53,8 +55,7 @@ class Endpoint:
     vtep: str | None  # the underlay address of its host
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     entry_id: str
     action: str  # FORWARD | DROP
     local: str | None  # set name, None = every endpoint the policy applies to
@@ -68,21 +69,18 @@ class Rule:
     stateful: bool
 
 
-@dataclass(frozen=True)
-class Defaults:
+class Defaults(NamedTuple):
     allow_ip: bool
     allow_non_ip: bool
 
 
-@dataclass(frozen=True)
-class DomainInfo:
+class DomainInfo(NamedTuple):
     id: str
     enterprise_id: str | None
     l2: bool  # an L2 domain: one segment, no routing
 
 
-@dataclass(frozen=True)
-class RuleSet:
+class RuleSet(NamedTuple):
     """One direction's compiled policy: ordered rules, then the defaults."""
 
     direction: str  # ingress | egress
