@@ -14,6 +14,7 @@ import itertools
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ class Agent:
         tls: TlsFiles | None = None,
         tls_server_name: str | None = None,
         claim_timeout: float = 15.0,
+        on_applied: Callable[[Agent, pb.Update], None] | None = None,
     ) -> None:
         if not controllers:
             raise ValueError("an agent needs at least one controller address")
@@ -84,6 +86,8 @@ class Agent:
         self.tls = tls
         self.tls_server_name = tls_server_name
         self.claim_timeout = claim_timeout
+        #: Called after each applied update (benchmarks time acknowledgements with it).
+        self.on_applied = on_applied
         self.state = HostState(host_id)
         self.controller: str | None = None  # address of the current session's controller
         self.controller_id: str | None = None
@@ -208,6 +212,8 @@ class Agent:
         self.updates_applied += 1
         self.snapshots_applied += update.snapshot
         await self._write(pb.AgentMessage(ack=pb.Ack(revision=update.revision, ok=True)))
+        if self.on_applied is not None:
+            self.on_applied(self, update)
         self.synced.set()
         async with self._changed:
             self._changed.notify_all()

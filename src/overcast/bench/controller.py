@@ -9,7 +9,8 @@ Measured:
 
 * ``controller_start_seconds``: ``overcast controller`` (its own process) from exec until it
   answers, i.e. it has loaded the snapshot and compiled every domain;
-* ``fanout_seconds``: ``--hosts`` agents (real gRPC sessions, memory dataplane, in this process)
+* ``fanout_seconds``: ``--hosts`` agents (real gRPC sessions, memory dataplane; spread over
+  ``--agent-processes`` processes, one per core by default, as hosts would each have their own)
   start together; done when every agent holds a state whose digest equals a fresh compile of
   the directory for its host;
 * ``add``: one more endpoint, ``--samples`` times: from the commit that binds it to its host
@@ -23,14 +24,16 @@ import asyncio
 import ipaddress
 import json
 import math
+import multiprocessing
 import os
 import platform
+import queue
 import shutil
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -221,54 +224,105 @@ async def _controller_status(address: str) -> pb.StatusReply:
         return await pb_grpc.ControllerStub(channel).Status(pb.StatusRequest(), timeout=5)
 
 
+def _agent_worker(hosts: list[tuple[str, str]], address: str, events: Any, go: Any, stop: Any) -> None:
+    """A process simulating some of the hosts: one agent each, memory dataplane, real gRPC.
+    Each applied update is reported as (host, revision, digest, monotonic time of the ack)."""
+
+    def applied(agent: Agent, update: pb.Update) -> None:
+        events.put((agent.host_id, update.revision, agent.state.digest, time.perf_counter()))
+
+    async def main() -> None:
+        agents = [
+            Agent(host, vtep, [address], MemoryDataplane(host), claim_timeout=60, on_applied=applied)
+            for host, vtep in hosts
+        ]
+        await asyncio.to_thread(go.wait)
+        tasks = [asyncio.create_task(agent.run()) for agent in agents]
+        await asyncio.to_thread(stop.wait)
+        for agent in agents:
+            agent.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(main())
+
+
 def _bind(topology: Topology, host: str, claim: EndpointClaim) -> tuple[int, float]:
     """Bind one endpoint; return the revision and the moment it committed."""
     claim_endpoints(topology.directory, host, [claim], now_ms=3)
     return topology.directory.head_revision(), time.perf_counter()
 
 
-async def _measure(
-    topology: Topology, address: str, samples: int, expected: dict[str, int]
+def _measure(
+    topology: Topology, address: str, samples: int, expected: dict[str, int], processes: int
 ) -> dict[str, Any]:
-    agents = [
-        Agent(host, topology.vtep(host), [address], MemoryDataplane(host), claim_timeout=60)
-        for host in topology.hosts
+    # perf_counter is CLOCK_MONOTONIC: comparable between the processes of one machine.
+    context = multiprocessing.get_context("spawn")
+    events, go, stop = context.Queue(), context.Event(), context.Event()
+    hosts = [(h, topology.vtep(h)) for h in topology.hosts]
+    workers = [
+        context.Process(
+            target=_agent_worker, args=(hosts[i::processes], address, events, go, stop), daemon=True
+        )
+        for i in range(processes)
     ]
-    started = time.perf_counter()
-    tasks = [asyncio.create_task(agent.run()) for agent in agents]
-    ready_at: dict[str, float] = {}
-    while len(ready_at) < len(agents):
-        for agent in agents:
-            if (
-                agent.host_id not in ready_at
-                and agent.state.digest == expected.get(agent.host_id, 0)
-                and agent.synced.is_set()
-            ):
-                ready_at[agent.host_id] = time.perf_counter() - started
-        if time.perf_counter() - started > 600:
-            raise RuntimeError("agents did not converge within 10 minutes")
-        await asyncio.sleep(0.005)
-    fanout = max(ready_at.values())
+    for worker in workers:
+        worker.start()
+    latest: dict[str, tuple[int, int, float]] = {}
 
-    latencies: list[float] = []
-    for sample in range(samples):
-        host_index = sample % len(topology.hosts)
-        [(vport, mac)] = await asyncio.to_thread(topology.add_endpoints, host_index, 1, bind=False)
-        group = topology.groups[sample % topology.groups_count]["ID"]
-        await asyncio.to_thread(topology.directory.assign, SYSTEM, "vports", vport, "policygroups", [group])
-        claim = EndpointClaim(vport, mac, True)
-        revision, committed = await asyncio.to_thread(_bind, topology, topology.hosts[host_index], claim)
-        while min(a.state.revision for a in agents) < revision:
-            await asyncio.sleep(0.0005)
-        latencies.append(time.perf_counter() - committed)
-    status = await _controller_status(address)
-    for agent in agents:
-        agent.stop()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    def drain(until: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not until():
+            if time.monotonic() > deadline:
+                raise RuntimeError("agents did not converge in time")
+            try:
+                host, revision, digest, when = events.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            latest[host] = (revision, digest, when)
+
+    try:
+        time.sleep(3.0)  # let the workers import and build their agents before the clock starts
+        started = time.perf_counter()
+        go.set()
+        ready_at: dict[str, float] = {}
+
+        def all_ready() -> bool:
+            for host, (_rev, digest, when) in latest.items():
+                if host not in ready_at and digest == expected.get(host, 0):
+                    ready_at[host] = when - started
+            return len(ready_at) == len(hosts)
+
+        drain(all_ready, 600)
+        latencies: list[float] = []
+        for sample in range(samples):
+            host_index = sample % len(topology.hosts)
+            [(vport, mac)] = topology.add_endpoints(host_index, 1, bind=False)
+            group = topology.groups[sample % topology.groups_count]["ID"]
+            topology.directory.assign(SYSTEM, "vports", vport, "policygroups", [group])
+            revision, committed = _bind(topology, topology.hosts[host_index], EndpointClaim(vport, mac, True))
+            acked: dict[str, float] = {}
+
+            def all_acked(revision: int = revision, acked: dict[str, float] = acked) -> bool:
+                for host, (rev, _digest, when) in latest.items():
+                    if rev >= revision and host not in acked:
+                        acked[host] = when
+                return len(acked) == len(hosts)
+
+            drain(all_acked, 60)
+            latencies.append(max(acked.values()) - committed)
+        status = asyncio.run(_controller_status(address))
+    finally:
+        stop.set()
+        go.set()
+        for worker in workers:
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.kill()
     return {
-        "fanout_seconds": round(fanout, 3),
+        "agent_processes": processes,
+        "fanout_seconds": round(max(ready_at.values()), 3),
         "fanout_first_agent_seconds": round(min(ready_at.values()), 3),
         "add": summary_ms(latencies),
         "hosts_in_sync": sum(h.in_sync for h in status.hosts),
@@ -284,6 +338,7 @@ def run(
     groups: int = 100,
     per_group: int = 7,
     backend: str = "sqlite",
+    agent_processes: int | None = None,
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="overcast-bench-controller-"))
     try:
@@ -313,7 +368,8 @@ def run(
                     timeout=300,
                 )
                 controller_start = time.perf_counter() - began
-                figures = asyncio.run(_measure(topology, address, samples, expected))
+                processes = agent_processes or os.cpu_count() or 1
+                figures = _measure(topology, address, samples, expected, min(processes, hosts))
                 rss = _peak_rss_mb(controller.process.pid)
             finally:
                 controller.stop()

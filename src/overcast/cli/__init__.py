@@ -374,6 +374,9 @@ def bench_controller(
     endpoints: Annotated[int, typer.Option(help="Endpoints spread evenly over the hosts.")] = 20000,
     samples: Annotated[int, typer.Option(help="Single-endpoint adds to time.")] = 100,
     database: Annotated[str, typer.Option(help="sqlite or postgresql (a throwaway cluster).")] = "sqlite",
+    agent_processes: Annotated[
+        int | None, typer.Option(help="Processes the simulated agents run in (default: one per core).")
+    ] = None,
     output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
         "bench-results/controller.json"
     ),
@@ -386,7 +389,14 @@ def bench_controller(
 
     from ..bench.controller import run
 
-    report = run(str(output), hosts=hosts, endpoints=endpoints, samples=samples, backend=database)
+    report = run(
+        str(output),
+        hosts=hosts,
+        endpoints=endpoints,
+        samples=samples,
+        backend=database,
+        agent_processes=agent_processes,
+    )
     table = Table(title=f"overcast bench controller → {output}")
     for column in ("hosts", "endpoints", "fan-out s", "add p50/p99 ms", "controller RSS MB", "verified"):
         table.add_column(column)

@@ -15,7 +15,7 @@ from ..directory.db import Store, changes, members, objects
 from ..directory.schema import REGISTRY
 from ..directory.transaction import row_to_obj
 from ..policy.compiler import PolicyInput
-from ..policy.engine import GROUP_KINDS, POLICY_KINDS, Change, Remove, SetGroups, SetMembers, Upsert
+from ..policy.engine import GROUP_KINDS, POLICY_KINDS, Change, Remove, SetGroups, SetMembers, Upsert, project
 
 
 def load_snapshot(store: Store) -> tuple[int, list[Change]]:
@@ -25,7 +25,8 @@ def load_snapshot(store: Store) -> tuple[int, list[Change]]:
         revision = int(conn.execute(select(func.max(changes.c.revision))).scalar() or 0)
         for row in conn.execute(select(objects).where(objects.c.kind.in_(POLICY_KINDS))):
             obj = row_to_obj(row)
-            out.append(Upsert(obj.kind, obj.to_json()))
+            # Projected right away: the full JSON of every endpoint would triple the peak memory.
+            out.append(Upsert(obj.kind, project(obj.kind, obj.to_json())))
         grouped: dict[str, set[str]] = {}
         for row in conn.execute(select(members.c.parent_id, members.c.child_id)):
             grouped.setdefault(row.parent_id, set()).add(row.child_id)
