@@ -3,7 +3,6 @@ dataplane) over real gRPC and real unix sockets, driven through the public APIs.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from overcast.dataplane.memory import MemoryDataplane, trace_between
 from overcast.policy.oracle import Packet
 from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
-from overcast.testing.vspk_topology import build_domain, session_for
+from overcast.testing.vspk_topology import Shop, session_for
 
 HOSTS = {"h1": "192.0.2.1", "h2": "192.0.2.2", "h3": "192.0.2.3"}
 
@@ -26,60 +25,6 @@ HOSTS = {"h1": "192.0.2.1", "h2": "192.0.2.2", "h3": "192.0.2.3"}
 def cluster(directory_server: ServedDirectory, tmp_path: Path) -> Iterator[Cluster]:
     with Cluster(directory_server.directory, tmp_path, HOSTS) as running:
         yield running
-
-
-class Shop:
-    """A three-tier tenant built with vspk: web on h1 and h2, db on h3; policy web -> db:3306."""
-
-    def __init__(self, served: ServedDirectory, name: str = "shop") -> None:
-        self.me = session_for(served).user
-        objs = build_domain(self.me, name)
-        self.domain, self.web_net, self.db_net = objs["domain"], objs["sub_a"], objs["sub_b"]
-        self.web, self.db = vsdk.NUPolicyGroup(name="web"), vsdk.NUPolicyGroup(name="db")
-        self.domain.create_child(self.web)
-        self.domain.create_child(self.db)
-        self.vports: dict[str, Any] = {}
-        self.macs: dict[str, str] = {}
-        self.ips: dict[str, str] = {}
-        for name_, subnet, group in (("web1", self.web_net, self.web), ("web2", self.web_net, self.web)):
-            self.endpoint(name_, subnet, group)
-        self.endpoint("db1", self.db_net, self.db)
-        ingress = vsdk.NUIngressACLTemplate(name="out", active=True, priority=1, priority_type="NONE")
-        egress = vsdk.NUEgressACLTemplate(name="in", active=True, priority=1, priority_type="NONE")
-        self.domain.create_child(ingress)
-        self.domain.create_child(egress)
-        self.ingress, self.egress = ingress, egress
-        self.rule(ingress, vsdk.NUIngressACLEntryTemplate, self.web, self.db, "3306")
-        self.rule(egress, vsdk.NUEgressACLEntryTemplate, self.db, self.web, "3306")
-
-    def endpoint(self, name: str, subnet: Any, group: Any) -> None:
-        vport = vsdk.NUVPort(name=name, type="CONTAINER", address_spoofing="INHERITED")
-        subnet.create_child(vport)
-        vport.assign([group], vsdk.NUPolicyGroup)
-        mac = f"02:00:00:{len(self.vports) + 1:02x}:00:01"
-        container = vsdk.NUContainer(
-            name=name, uuid=str(uuid.uuid4()), interfaces=[{"MAC": mac, "VPortID": vport.id}]
-        )
-        self.me.create_child(container)
-        self.vports[name], self.macs[name] = vport, mac
-        self.ips[name] = container.interfaces[0]["IPAddress"]
-
-    def rule(self, acl: Any, entry_cls: Any, location: Any, network: Any, port: str) -> Any:
-        entry = entry_cls(
-            action="FORWARD",
-            location_type="POLICYGROUP",
-            location_id=location.id,
-            network_type="POLICYGROUP",
-            network_id=network.id,
-            protocol="6",
-            destination_port=port,
-            source_port="*",
-            priority=10 + int(port) % 1000,
-            stateful=True,
-            ether_type="0x0800",
-        )
-        acl.create_child(entry)
-        return entry
 
 
 def attach(cluster: Cluster, host: str, shop: Shop, name: str) -> dict[str, Any]:

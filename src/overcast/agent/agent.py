@@ -24,22 +24,16 @@ import grpc
 from .. import __version__
 from ..dataplane.base import Attachment, Dataplane, DataplaneError
 from ..policy.compiler import Endpoint
+from ..protocol import CHANNEL_OPTIONS as SESSION_OPTIONS
 from ..protocol import controller_pb2 as pb
 from ..protocol import controller_pb2_grpc as pb_grpc
 from .state import HostState, StateError
 
 log = logging.getLogger("overcast.agent")
 
-CHANNEL_OPTIONS: list[tuple[str, int | str]] = [
-    ("grpc.max_receive_message_length", 512 * 1024 * 1024),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.max_pings_without_data", 0),
-    # Several agents of one test machine talk to one controller: keep their channels apart.
-    ("grpc.use_local_subchannel_pool", 1),
-]
+#: Several agents of one machine (tests, the scale benchmark) talk to one controller: keep their
+#: channels apart instead of sharing one subchannel.
+CHANNEL_OPTIONS = [*SESSION_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
 
 
 class AgentError(Exception):

@@ -14,22 +14,13 @@ import grpc
 
 from ..directory.db import Store, default_sqlite_url, migrate
 from ..directory.service import Directory
+from ..protocol import CHANNEL_OPTIONS
 from ..protocol import controller_pb2 as pb
 from .service import ControllerService
 
 log = logging.getLogger("overcast.controller")
 
 SERVICE = "overcast.v1.Controller"
-#: Snapshots of big domains exceed gRPC's 4 MB default; keepalives find dead peers in ~15 s.
-CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", 512 * 1024 * 1024),
-    ("grpc.max_receive_message_length", 512 * 1024 * 1024),
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
-    ("grpc.http2.max_pings_without_data", 0),
-]
 
 
 @dataclass
