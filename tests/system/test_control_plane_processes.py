@@ -150,6 +150,15 @@ def test_processes_converge_survive_kill_9_and_record_hosts(tmp_path: Path) -> N
         system.attach("h2", vport, mac)
         system.wait_matching()
 
+        # The directory restarts: the controller tails the store, not the directory process.
+        system.directory.stop()
+        system.directory = Service(system.directory.args, tmp_path / "directory.log")
+        system.directory.wait_until(logged_in(system.url), "the directory again")
+        client.login()
+        vport, mac = endpoint("web6")
+        system.attach("h3", vport, mac)
+        system.wait_matching()
+
         # An agent dies: after the grace period its host is DOWN in the directory.
         system.agents["h3"].stop(kill=True)
         system.directory.wait_until(

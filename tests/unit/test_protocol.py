@@ -15,7 +15,7 @@ ENTRIES = {
     ("subnet", "d1", "s2"): Subnet("s2", None, "10.0.1.0/24", None, None, None),
     ("endpoint", "d1", "v1"): Endpoint("v1", "02:00:00:00:00:01", "10.0.0.2", "s1", "z1", "h1", "192.0.2.1"),
     ("endpoint", "d1", "v2"): Endpoint("v2", "02:00:00:00:00:02", None, "s2", None, "h2", None),
-    ("member", "d1", "pg:g1", "10.0.0.2/32"): True,
+    ("member", "d1", "pg:g1", "03"): frozenset({"10.0.0.2/32", "10.0.0.9/32"}),
     ("rules", "d1", "ingress"): RuleSet(
         "ingress",
         (
@@ -34,7 +34,7 @@ def test_every_family_round_trips_exactly() -> None:
 
 
 def test_a_concatenated_update_parses_as_the_same_message() -> None:
-    encoded = [codec.entry_bytes(k, v) for k, v in ENTRIES.items()]
+    encoded = [codec.wire_entry(k, v).framed for k, v in ENTRIES.items()]
     removal = ("endpoint", "d1", "gone")
     raw = codec.update_message(7, snapshot=True, upserts=encoded, removals=[removal], digest=42)
     message = pb.ControllerMessage.FromString(raw)
@@ -51,7 +51,7 @@ def _update(
     raw = codec.update_message(
         revision,
         snapshot=snapshot,
-        upserts=[codec.entry_bytes(k, v) for k, v in entries.items()],
+        upserts=[codec.wire_entry(k, v).framed for k, v in entries.items()],
         removals=removals,
         digest=digest if digest is not None else 0,
     )
@@ -68,18 +68,18 @@ def test_host_state_applies_atomically_and_checks_the_digest() -> None:
 
     moved = Endpoint("v1", "02:00:00:00:00:01", "10.0.0.2", "s1", "z1", "h3", "192.0.2.3")
     after = {**ENTRIES, ("endpoint", "d1", "v1"): moved}
-    del after[("member", "d1", "pg:g1", "10.0.0.2/32")]
+    del after[("member", "d1", "pg:g1", "03")]
     good = _update(
         2,
         {("endpoint", "d1", "v1"): moved},
         snapshot=False,
-        removals=[("member", "d1", "pg:g1", "10.0.0.2/32")],
+        removals=[("member", "d1", "pg:g1", "03")],
         digest=codec.digest_of(after.items()),
     )
     wrong_digest = _update(2, {("endpoint", "d1", "v1"): moved}, snapshot=False, digest=12345)
     with pytest.raises(StateError, match="digest mismatch"):
         state.prepare(wrong_digest)
-    unknown = _update(2, {}, snapshot=False, removals=[("member", "d1", "pg:g9", "10.9.9.9/32")])
+    unknown = _update(2, {}, snapshot=False, removals=[("member", "d1", "pg:g9", "07")])
     with pytest.raises(StateError, match="not held"):
         state.prepare(unknown)
     assert state.entries == ENTRIES and state.revision == 1  # refused updates changed nothing

@@ -206,7 +206,7 @@ class ControllerService:
 
     def _emit(self, host_id: str, delta: HostDelta) -> None:
         digest = self.engine.host_digest(host_id)
-        upserts = [self.engine.encoded[key[1]][key] for key in delta.upserts]
+        upserts = [self.engine.encoded[key[1]][key].framed for key in delta.upserts]
         message = codec.update_message(
             self.revision, snapshot=False, upserts=upserts, removals=delta.removals, digest=digest
         )

@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import xxhash
+
 ANY = "ANY"
 #: Remote-side matches relative to the local endpoint itself (no set: resolved per endpoint).
 RELATIVE = ("ENDPOINT_DOMAIN", "ENDPOINT_ZONE", "ENDPOINT_SUBNET")
@@ -293,6 +295,9 @@ def prefix_set(state: PolicyInput, name: str, subnets: Iterable[Mapping[str, Any
 # --- the desired state as entries ------------------------------------------------------------------
 
 #: An entry's key: (family, domain ID, identity...). Families: domain, subnet, endpoint, member, rules.
+#: ``member`` entries hold one bucket of a set: its CIDRs whose hash falls in that bucket. A
+#: membership change resends one bucket (about 1/SET_BUCKETS of the set), and a host holds
+#: at most SET_BUCKETS entries per set instead of one per address.
 Key = tuple[str, ...]
 
 
@@ -304,8 +309,24 @@ def endpoint_key(domain_id: str, vport_id: str) -> Key:
     return ("endpoint", domain_id, vport_id)
 
 
-def member_key(domain_id: str, set_name: str, cidr: str) -> Key:
-    return ("member", domain_id, set_name, cidr)
+SET_BUCKETS = 16
+
+
+def set_bucket(cidr: str) -> str:
+    """The bucket of a set that holds ``cidr`` (stable across processes and runs)."""
+    return f"{xxhash.xxh3_64_intdigest(cidr.encode()) % SET_BUCKETS:02d}"
+
+
+def member_key(domain_id: str, set_name: str, bucket: str) -> Key:
+    return ("member", domain_id, set_name, bucket)
+
+
+def set_entries(domain_id: str, set_name: str, cidrs: Iterable[str]) -> dict[Key, frozenset[str]]:
+    """A set's member entries: its CIDRs grouped by bucket (empty buckets have no entry)."""
+    buckets: dict[str, set[str]] = defaultdict(set)
+    for cidr in cidrs:
+        buckets[set_bucket(cidr)].add(cidr)
+    return {member_key(domain_id, set_name, b): frozenset(c) for b, c in buckets.items()}
 
 
 def rules_key(domain_id: str, direction: str) -> Key:
@@ -366,8 +387,7 @@ def compile_domains(state: PolicyInput) -> dict[str, dict[Key, Any]]:
                     )
                 else:
                     cidrs = prefix_set(state, name, segments)
-                for cidr in cidrs:
-                    entries[member_key(domain_id, name, cidr)] = True
+                entries.update(set_entries(domain_id, name, cidrs))
             out[domain_id] = entries
     return out
 
@@ -393,7 +413,7 @@ def domain_view(entries: Iterable[tuple[Key, Any]], host_id: str) -> DomainView:
         elif family == "endpoint":
             endpoints.append(value)
         elif family == "member":
-            members[key[2]].add(key[3])
+            members[key[2]].update(value)
         elif family == "rules":
             rule_sets[key[2]] = value
     if info is None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..protocol.codec import bytes_hash, entry_bytes
+from ..protocol.codec import WireEntry, wire_entry
 from .compiler import (
     Endpoint,
     Key,
@@ -37,6 +37,8 @@ from .compiler import (
     referenced_sets,
     rule_set,
     rules_key,
+    set_bucket,
+    set_entries,
     subnet_key,
     subnet_of,
 )
@@ -152,13 +154,14 @@ class HostDelta:
 class PolicyEngine:
     """The controller's in-memory model and every domain's published entries."""
 
-    def __init__(self, encode: Callable[[Key, Any], bytes] = entry_bytes) -> None:
+    def __init__(self, encode: Callable[[Key, Any], WireEntry] = wire_entry) -> None:
         self.state = PolicyInput()
         self._encode = encode
         #: domain ID -> published entries (present only for existing domains)
         self.domains: dict[str, dict[Key, Any]] = {}
-        #: domain ID -> key -> the entry's wire encoding (encoded once, sent to every host)
-        self.encoded: dict[str, dict[Key, bytes]] = {}
+        #: domain ID -> key -> the entry ready to send, and its hash (encoded once, sent to every
+        #: host of the domain)
+        self.encoded: dict[str, dict[Key, WireEntry]] = {}
         #: domain ID -> XOR of its entries' hashes; a host's digest is the XOR over its domains
         self.digests: dict[str, int] = {}
         #: domain ID -> host -> number of its endpoints there (published endpoints only)
@@ -198,7 +201,7 @@ class PolicyEngine:
 
     def host_encoded(self, host_id: str) -> list[bytes]:
         """The wire encoding of everything one host must hold."""
-        return [b for d in self.domains_of_host.get(host_id, ()) for b in self.encoded[d].values()]
+        return [w.framed for d in self.domains_of_host.get(host_id, ()) for w in self.encoded[d].values()]
 
     def host_digest(self, host_id: str) -> int:
         value = 0
@@ -393,7 +396,7 @@ class PolicyEngine:
         self._hosts_before.setdefault(domain_id, frozenset(self.host_count.get(domain_id, ())))
         encoded = self.encoded[domain_id]
         if old is not _MISSING:
-            self.digests[domain_id] ^= bytes_hash(encoded.pop(key))
+            self.digests[domain_id] ^= encoded.pop(key).hash
             if key[0] == "endpoint":
                 self._count_host(domain_id, old.host_id, -1)
         if value is _MISSING:
@@ -401,7 +404,7 @@ class PolicyEngine:
         else:
             entries[key] = value
             encoded[key] = self._encode(key, value)
-            self.digests[domain_id] ^= bytes_hash(encoded[key])
+            self.digests[domain_id] ^= encoded[key].hash
             if key[0] == "endpoint":
                 self._count_host(domain_id, value.host_id, +1)
 
@@ -471,8 +474,8 @@ class PolicyEngine:
                 self._publish(domain_id, endpoint_key(domain_id, vport_id), endpoint)
             for (set_domain, name), cidrs in self._set_members.items():
                 if set_domain == domain_id:
-                    for cidr in cidrs:
-                        self._publish(domain_id, member_key(domain_id, name, cidr), True)
+                    for key, bucket in set_entries(domain_id, name, cidrs).items():
+                        self._publish(domain_id, key, bucket)
         entries = self.domains[domain_id]
         self._publish(domain_id, ("domain", domain_id), info)
         segments = self._segments(domain_id)
@@ -534,10 +537,11 @@ class PolicyEngine:
         old = self._set_members.get((domain_id, name), frozenset())
         if old == cidrs:
             return
-        for cidr in old - cidrs:
-            self._publish(domain_id, member_key(domain_id, name, cidr), _MISSING)
-        for cidr in cidrs - old:
-            self._publish(domain_id, member_key(domain_id, name, cidr), True)
+        touched = {set_bucket(cidr) for cidr in old ^ cidrs}
+        new_buckets = set_entries(domain_id, name, (c for c in cidrs if set_bucket(c) in touched))
+        for bucket in touched:
+            key = member_key(domain_id, name, bucket)
+            self._publish(domain_id, key, new_buckets.get(key, _MISSING))
         if cidrs:
             self._set_members[(domain_id, name)] = cidrs
         else:

@@ -161,9 +161,9 @@ class Entry(_message.Message):
     domain: DomainInfo
     subnet: Subnet
     endpoint: Endpoint
-    member: SetMember
+    member: SetBucket
     rules: RuleSet
-    def __init__(self, domain_id: _Optional[str] = ..., domain: _Optional[_Union[DomainInfo, _Mapping]] = ..., subnet: _Optional[_Union[Subnet, _Mapping]] = ..., endpoint: _Optional[_Union[Endpoint, _Mapping]] = ..., member: _Optional[_Union[SetMember, _Mapping]] = ..., rules: _Optional[_Union[RuleSet, _Mapping]] = ...) -> None: ...
+    def __init__(self, domain_id: _Optional[str] = ..., domain: _Optional[_Union[DomainInfo, _Mapping]] = ..., subnet: _Optional[_Union[Subnet, _Mapping]] = ..., endpoint: _Optional[_Union[Endpoint, _Mapping]] = ..., member: _Optional[_Union[SetBucket, _Mapping]] = ..., rules: _Optional[_Union[RuleSet, _Mapping]] = ...) -> None: ...
 
 class DomainInfo(_message.Message):
     __slots__ = ("enterprise_id", "l2")
@@ -207,13 +207,15 @@ class Endpoint(_message.Message):
     vtep: str
     def __init__(self, vport_id: _Optional[str] = ..., mac: _Optional[str] = ..., ip: _Optional[str] = ..., subnet_id: _Optional[str] = ..., zone_id: _Optional[str] = ..., host_id: _Optional[str] = ..., vtep: _Optional[str] = ...) -> None: ...
 
-class SetMember(_message.Message):
-    __slots__ = ("set", "cidr")
+class SetBucket(_message.Message):
+    __slots__ = ("set", "bucket", "cidrs")
     SET_FIELD_NUMBER: _ClassVar[int]
-    CIDR_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    CIDRS_FIELD_NUMBER: _ClassVar[int]
     set: str
-    cidr: str
-    def __init__(self, set: _Optional[str] = ..., cidr: _Optional[str] = ...) -> None: ...
+    bucket: str
+    cidrs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, set: _Optional[str] = ..., bucket: _Optional[str] = ..., cidrs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PortRange(_message.Message):
     __slots__ = ("low", "high")
