@@ -1,0 +1,1 @@
+"""The Linux dataplane driver: namespaces, bridges, VXLAN, veths (pyroute2) and nftables."""

@@ -1,0 +1,149 @@
+"""One domain's distributed firewall on one host, as an nftables ruleset (pure).
+
+The ruleset lives in the domain's namespace, in table ``inet overcast`` (the ownership marker:
+the agent never touches another table). The ``inet`` family with br_netfilter on is the only
+stateful choice on a kernel without ``nf_conntrack_bridge`` (shared/reference/datapath.md §4):
+bridged frames (local and over VXLAN) and routed packets all pass its ``forward`` hook.
+
+Evaluation, as compiled:
+
+* ``ct state established,related`` is accepted first — except connections a stateless entry
+  admitted (their conntrack mark is 1): their replies are judged by the rules again;
+* a packet *from* a local endpoint jumps to ``ingress`` (its ordered rules, then the default):
+  a FORWARD returns (and the destination's egress still applies), a DROP drops;
+* a packet *to* a local endpoint jumps to ``egress``; a FORWARD accepts;
+* a packet from a local endpoint to a remote one, having passed ingress, is accepted (the
+  destination host judges its egress);
+* anything else (transit, IPv6 for now) is dropped: fail closed, and an endpoint this host was
+  not told about is in no set.
+
+Policy groups and the other named sets become nftables sets, so membership changes are set
+element changes; rules refer to sets, never to endpoint pairs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+import xxhash
+
+from ...policy.compiler import RELATIVE, Defaults, DomainView, Rule
+
+TABLE = "overcast"
+STATELESS_MARK = "0x00000001"
+_IPV4 = 0x0800
+_PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp"}
+
+
+def set_name(name: str) -> str:
+    """nftables name of a directory set (``pg:<uuid>`` -> ``pg_<hash>``): short and stable."""
+    kind, _, object_id = name.partition(":")
+    return f"{kind}_{xxhash.xxh3_64_hexdigest(object_id.encode())[:12]}"
+
+
+def _elements(cidrs: Iterable[str]) -> str:
+    items = sorted(cidrs, key=lambda c: ipaddress.IPv4Network(c))
+    return ", ".join(c.removesuffix("/32") for c in items)
+
+
+def _set_block(name: str, cidrs: Iterable[str], *, interval: bool) -> str:
+    flags = " flags interval;" if interval else ""
+    elements = _elements(cidrs)
+    body = f" elements = {{ {elements} }}" if elements else ""
+    return f"  set {name} {{ type ipv4_addr;{flags}{body} }}"
+
+
+def _ports(bounds: tuple[int, int] | None) -> str:
+    if bounds is None:
+        return ""
+    return str(bounds[0]) if bounds[0] == bounds[1] else f"{bounds[0]}-{bounds[1]}"
+
+
+def _match(rule: Rule, direction: str, view: DomainView) -> list[str]:
+    """nft match expressions, or several alternatives for relative (per zone/subnet) rules."""
+    local_addr, remote_addr = ("saddr", "daddr") if direction == "ingress" else ("daddr", "saddr")
+    base = ["meta nfproto ipv4"]
+    if rule.local is not None:
+        base.append(f"ip {local_addr} @{set_name(rule.local)}")
+    if rule.protocol is not None:
+        base.append(f"meta l4proto {rule.protocol}")
+        if rule.protocol in (6, 17):
+            sport, dport = _ports(rule.source_ports), _ports(rule.destination_ports)
+            if sport:
+                base.append(f"th sport {sport}")
+            if dport:
+                base.append(f"th dport {dport}")
+        if rule.protocol == 1:
+            if rule.icmp_type is not None:
+                base.append(f"icmp type {rule.icmp_type}")
+            if rule.icmp_code is not None:
+                base.append(f"icmp code {rule.icmp_code}")
+    if rule.remote is None:
+        return [" ".join(base)]
+    if rule.remote not in RELATIVE:
+        return [" ".join([*base, f"ip {remote_addr} @{set_name(rule.remote)}"])]
+    # Relative to the local endpoint: its domain, zone or subnet (one alternative per group).
+    groups: dict[str, list[str]] = {}
+    for subnet in view.subnets:
+        if not subnet.prefix:
+            continue
+        if rule.remote == "ENDPOINT_DOMAIN":
+            group = "domain"
+        elif rule.remote == "ENDPOINT_ZONE":
+            group = subnet.zone_id or subnet.id
+        else:
+            group = subnet.id
+        groups.setdefault(group, []).append(subnet.prefix)
+    out = []
+    for prefixes in groups.values():
+        anonymous = "{ " + ", ".join(sorted(prefixes)) + " }"
+        out.append(" ".join([*base, f"ip {local_addr} {anonymous}", f"ip {remote_addr} {anonymous}"]))
+    return out
+
+
+def _chain(direction: str, rules: tuple[Rule, ...], defaults: Defaults, view: DomainView) -> list[str]:
+    allowed = "return" if direction == "ingress" else "accept"
+    lines = [f"  chain {direction} {{"]
+    for rule in rules:
+        if rule.ether_type is not None and rule.ether_type != _IPV4:
+            continue  # not IPv4: handled (or not) outside the inet table
+        if rule.action == "FORWARD":
+            verdict = allowed if rule.stateful else f"ct mark set {STATELESS_MARK} {allowed}"
+        else:
+            verdict = "drop"
+        for match in _match(rule, direction, view):
+            lines.append(f'    {match} {verdict} comment "{rule.entry_id}"')
+    lines.append(f'    {allowed if defaults.allow_ip else "drop"} comment "default"')
+    lines.append("  }")
+    return lines
+
+
+def ruleset(view: DomainView) -> str:
+    """The whole table for one domain on this host, replacing any previous one atomically
+    (``nft -f`` runs a file as one transaction)."""
+    local_ips = [f"{e.ip}/32" for e in view.local if e.ip]
+    lines = [f"table inet {TABLE} {{}}", f"delete table inet {TABLE}", f"table inet {TABLE} {{"]
+    lines.append(_set_block("local", local_ips, interval=False))
+    for name, cidrs in view.sets:
+        lines.append(_set_block(set_name(name), cidrs, interval=True))
+    lines += [
+        "  chain forward {",
+        "    type filter hook forward priority filter; policy drop;",
+        f"    ct state established,related ct mark != {STATELESS_MARK} accept",
+        "    ct state invalid drop",
+        "    meta nfproto ipv4 ip saddr @local jump ingress",
+        "    meta nfproto ipv4 ip daddr @local jump egress",
+        "    meta nfproto ipv4 ip saddr @local accept",
+        "  }",
+        "  chain input {",
+        "    type filter hook input priority filter; policy drop;",
+        "    ct state established,related accept",
+        '    iifname "lo" accept',
+        "    meta nfproto ipv4 ip saddr @local icmp type echo-request accept",
+        "  }",
+    ]
+    lines += _chain("ingress", view.ingress, view.ingress_defaults, view)
+    lines += _chain("egress", view.egress, view.egress_defaults, view)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
