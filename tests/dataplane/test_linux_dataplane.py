@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -38,7 +40,8 @@ class Site:
     def __init__(self, lab: Lab, world: World) -> None:
         self.lab, self.world = lab, world
         self.dataplanes: dict[str, LinuxDataplane] = {}
-        self.containers: dict[str, str] = {}  # IP -> container netns
+        self.containers: dict[str, str] = {}  # vport ID -> container netns
+        self.ips: dict[str, str] = {}  # vport ID -> IP
         for index, (short, vrs_id) in enumerate(sorted(world.hosts.items()), start=1):
             host_ns = lab.host(short, f"10.99.0.{index}")
             vrs = world.state.objects["vrs"][vrs_id]
@@ -51,12 +54,11 @@ class Site:
         for interface in self.world.state.objects["containerinterface"].values():
             container = self.world.state.objects["container"][interface["parentID"]]
             host = self.world.state.objects["vrs"][container["VRSID"]]["name"]
-            ip = interface["IPAddress"]
-            if ip not in self.containers:
-                self.containers[ip] = self.lab.container(ip.replace(".", "-"))
-            self.dataplanes[host].attach(
-                Attachment(interface["VPortID"], interface["MAC"], self.containers[ip])
-            )
+            vport = interface["VPortID"]
+            if vport not in self.containers:
+                self.containers[vport] = self.lab.container(vport.replace("vport-", "v"))
+                self.ips[vport] = interface["IPAddress"]
+            self.dataplanes[host].attach(Attachment(vport, interface["MAC"], self.containers[vport]))
 
     def sync(self) -> None:
         """Give every host a snapshot of what a fresh compile says it needs."""
@@ -69,28 +71,59 @@ class Site:
             dataplane.apply(Change(snapshot=True, upserts=upserts))
 
     def expected(self, src: str, dst: str, proto: str, port: int) -> bool:
+        """The oracle's verdict for a new flow between two vports."""
         protocol = {"tcp": 6, "udp": 17, "icmp": 1}[proto]
-        packet = Packet(src, dst, protocol=protocol, dport=port, icmp_type=8 if proto == "icmp" else None)
-        return verdict(compile_hosts(self.world.state), packet).allowed
+        packet = Packet(
+            self.ips[src],
+            self.ips[dst],
+            protocol=protocol,
+            dport=port,
+            icmp_type=8 if proto == "icmp" else None,
+        )
+        views = compile_hosts(self.world.state)
+        src_domain = next(
+            d.id for v in views.values() for d in v.domains for e in d.local if e.vport_id == src
+        )
+        dst_domain = next(
+            d.id for v in views.values() for d in v.domains for e in d.local if e.vport_id == dst
+        )
+        if src_domain != dst_domain:
+            return False
+        only = {h: type(v)(h, tuple(d for d in v.domains if d.id == src_domain)) for h, v in views.items()}
+        return verdict(only, packet).allowed
 
     def observed(self, src: str, dst: str, proto: str, port: int) -> bool:
+        """Whether real packets get through."""
         if proto == "icmp":
-            return self.lab.pings(self.containers[src], dst)
-        return self.lab.connects(self.containers[src], proto, dst, port)
+            return self.lab.pings(self.containers[src], self.ips[dst])
+        return self.lab.connects(self.containers[src], proto, self.ips[dst], port)
+
+    def listen_everywhere(self, *services: tuple[str, int]) -> None:
+        for netns in self.containers.values():
+            for proto, port in services:
+                self.lab.listen(netns, proto, port)
+
+    def check(self, flows: list[tuple[str, str, str, int]]) -> dict[Any, tuple[bool, bool]]:
+        results = {flow: (self.expected(*flow), self.observed(*flow)) for flow in flows}
+        assert all(expected == observed for expected, observed in results.values()), results
+        return results
 
     def close(self) -> None:
         for dataplane in self.dataplanes.values():
             dataplane.close()
 
 
-def test_three_hosts_policy_matrix_matches_the_oracle(lab: Lab) -> None:
-    world = World()
+def three_tier(world: World) -> dict[str, str]:
+    """web (h1, h2), db (h3, h1); web -> db tcp/3306 and ping allowed, the rest denied."""
     web, db = world.group(), world.group()
-    world.endpoint(world.web_net, "10.1.1.10", "h1", web)
-    world.endpoint(world.web_net, "10.1.1.20", "h2", web)
-    world.endpoint(world.db_net, "10.1.2.10", "h3", db)
-    world.endpoint(world.db_net, "10.1.2.20", "h1", db)
+    vports = {
+        "web1": world.endpoint(world.web_net, "10.1.1.10", "h1", web),
+        "web2": world.endpoint(world.web_net, "10.1.1.20", "h2", web),
+        "db1": world.endpoint(world.db_net, "10.1.2.10", "h3", db),
+        "db2": world.endpoint(world.db_net, "10.1.2.20", "h1", db),
+    }
     ingress, egress = world.policy("ingress"), world.policy("egress")
+    vports.update(web=web, db=db, ingress=ingress, egress=egress)
     for proto, port in (("6", "3306"), ("1", None)):
         match: dict[str, Any] = {"protocol": proto}
         if port:
@@ -99,29 +132,113 @@ def test_three_hosts_policy_matrix_matches_the_oracle(lab: Lab) -> None:
                     networkType="POLICYGROUP", networkID=db, **match)  # fmt: skip
         world.entry(egress, "egress", 10, locationType="POLICYGROUP", locationID=db,
                     networkType="POLICYGROUP", networkID=web, **match)  # fmt: skip
-    site = Site(lab, world)
-    try:
-        site.attach_all()
-        site.sync()
-        for netns in site.containers.values():
-            for proto, port in (("tcp", 3306), ("tcp", 22), ("udp", 53)):
-                lab.listen(netns, proto, port)
-        flows = [
-            ("10.1.1.10", "10.1.2.10", "tcp", 3306),  # routed across hosts, allowed
-            ("10.1.1.10", "10.1.2.20", "tcp", 3306),  # routed on one host, allowed
-            ("10.1.1.20", "10.1.2.10", "icmp", 0),  # allowed ping
-            ("10.1.1.10", "10.1.2.10", "tcp", 22),  # wrong port
-            ("10.1.2.10", "10.1.1.10", "tcp", 3306),  # wrong direction
-            ("10.1.1.10", "10.1.1.20", "tcp", 3306),  # same subnet across hosts, no rule
-            ("10.1.1.10", "10.1.2.10", "udp", 53),  # wrong protocol
-        ]
-        results = {flow: (site.expected(*flow), site.observed(*flow)) for flow in flows}
-        assert all(expected == observed for expected, observed in results.values()), results
-        assert results[flows[0]] == (True, True) and results[flows[3]] == (False, False)
+    return vports
 
-        # Nothing floods: the VXLAN ports have learning and every flood off, ARP suppressed.
-        domain_ns = site.dataplanes[f"{lab.tag}h1"].netns_name(world.domain)
-        detail = sh("bridge", "-n", domain_ns, "-d", "link", "show").stdout
-        assert "neigh_suppress on" in detail and "bcast_flood off" in detail
+
+@pytest.fixture
+def site(lab: Lab) -> Iterator[tuple[Site, dict[str, str]]]:
+    world = World()
+    names = three_tier(world)
+    deployed = Site(lab, world)
+    try:
+        deployed.attach_all()
+        deployed.sync()
+        deployed.listen_everywhere(("tcp", 3306), ("tcp", 22), ("udp", 53))
+        yield deployed, names
     finally:
-        site.close()
+        deployed.close()
+
+
+def test_three_hosts_policy_matrix_matches_the_oracle(site: tuple[Site, dict[str, str]], lab: Lab) -> None:
+    deployed, n = site
+    flows = [
+        (n["web1"], n["db1"], "tcp", 3306),  # routed across hosts, allowed
+        (n["web1"], n["db2"], "tcp", 3306),  # routed on one host, allowed
+        (n["web2"], n["db1"], "icmp", 0),  # allowed ping
+        (n["web1"], n["db1"], "tcp", 22),  # wrong port
+        (n["db1"], n["web1"], "tcp", 3306),  # wrong direction
+        (n["web1"], n["web2"], "tcp", 3306),  # same subnet across hosts, no rule
+        (n["web1"], n["db1"], "udp", 53),  # wrong protocol
+    ]
+    results = deployed.check(flows)
+    assert results[flows[0]] == (True, True) and results[flows[3]] == (False, False)
+    # Nothing floods: the VXLAN ports have learning and every flood off, ARP suppressed.
+    domain_ns = deployed.dataplanes[f"{lab.tag}h1"].netns_name(deployed.world.domain)
+    detail = sh("bridge", "-n", domain_ns, "-d", "link", "show").stdout
+    assert "neigh_suppress on" in detail and "bcast_flood off" in detail
+
+
+def test_live_policy_changes_open_and_cut_flows(site: tuple[Site, dict[str, str]], lab: Lab) -> None:
+    deployed, n = site
+    world = deployed.world
+    assert not deployed.observed(n["web1"], n["db1"], "tcp", 22)
+    # Allow ssh web -> db: the denied flow becomes allowed, nothing restarted.
+    for direction, policy, location, network in (("ingress", n["ingress"], n["web"], n["db"]),
+                                                 ("egress", n["egress"], n["db"], n["web"])):  # fmt: skip
+        world.entry(policy, direction, 20, locationType="POLICYGROUP", locationID=location,
+                    networkType="POLICYGROUP", networkID=network, protocol="6",
+                    destinationPort="22")  # fmt: skip
+    deployed.sync()
+    assert deployed.check([(n["web1"], n["db1"], "tcp", 22)])[(n["web1"], n["db1"], "tcp", 22)] == (
+        True,
+        True,
+    )
+
+    # An established connection is cut when policy stops allowing it.
+    with open_connection(deployed.containers[n["web1"]], deployed.ips[n["db1"]], 3306) as conn:
+        assert exchange(conn)
+        for kind in ("ingressaclentrytemplate", "egressaclentrytemplate"):
+            for entry_id, entry in list(world.state.objects[kind].items()):
+                if entry.get("destinationPort") == "3306":
+                    del world.state.objects[kind][entry_id]
+        deployed.sync()
+        assert not exchange(conn)
+    assert deployed.check([(n["web1"], n["db1"], "tcp", 3306)])
+
+
+def test_a_restarted_driver_adopts_what_is_there(site: tuple[Site, dict[str, str]], lab: Lab) -> None:
+    deployed, n = site
+    host = f"{lab.tag}h1"
+    old = deployed.dataplanes[host]
+    namespace = old.netns_name(deployed.world.domain)
+    before = links_of(namespace)
+    old.close()
+    # A new agent process: no memory, no attachments; same snapshot.
+    fresh = LinuxDataplane(host, old.underlay_ip, host_netns=old.host_netns)
+    deployed.dataplanes[host] = fresh
+    deployed.sync()
+    assert links_of(namespace) == before  # nothing recreated: same names, same ifindexes
+    assert deployed.check([(n["web1"], n["db1"], "tcp", 3306), (n["web1"], n["db1"], "tcp", 22)])
+
+
+def links_of(namespace: str) -> dict[str, int]:
+    import json
+
+    out = json.loads(sh("ip", "-j", "-n", namespace, "link", "show").stdout)
+    return {link["ifname"]: link["ifindex"] for link in out}
+
+
+@contextmanager
+def open_connection(namespace: str, address: str, port: int) -> Iterator[socket.socket]:
+    """A TCP connection made from inside a container namespace (the socket keeps it)."""
+    from pyroute2 import netns
+
+    netns.pushns(namespace)
+    try:
+        conn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    finally:
+        netns.popns()
+    conn.settimeout(1.0)
+    conn.connect((address, port))
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def exchange(conn: socket.socket) -> bool:
+    try:
+        conn.sendall(b"ping")
+        return conn.recv(4) == b"ping"
+    except OSError:
+        return False

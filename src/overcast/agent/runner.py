@@ -24,6 +24,8 @@ class AgentConfig:
     socket: Path = DEFAULT_SOCKET
     tls: TlsFiles | None = None
     tls_server_name: str | None = None
+    #: A network namespace acting as this host (its underlay; VXLAN sockets live there).
+    host_netns: str | None = None
 
 
 def parse_controllers(text: str) -> list[str]:
@@ -37,13 +39,23 @@ def parse_controllers(text: str) -> list[str]:
     return out
 
 
-def make_dataplane(kind: str, host_id: str) -> Dataplane:
+def make_dataplane(
+    kind: str, host_id: str, underlay_ip: str = "", host_netns: str | None = None
+) -> Dataplane:
     if kind == "memory":
         from ..dataplane.memory import MemoryDataplane
 
         return MemoryDataplane(host_id)
     if kind == "linux":
-        raise ValueError("the Linux dataplane is not part of this build yet; use --dataplane memory")
+        import os
+
+        from ..dataplane.linux.driver import LinuxDataplane
+
+        if os.geteuid() != 0:
+            raise ValueError("--dataplane linux needs root (network namespaces, netlink, nftables)")
+        if host_netns is not None and not os.path.exists(f"/run/netns/{host_netns}"):
+            raise ValueError(f"--host-netns {host_netns}: no such network namespace")
+        return LinuxDataplane(host_id, underlay_ip, host_netns=host_netns)
     raise ValueError(f"--dataplane is memory or linux, not {kind!r}")
 
 
@@ -52,7 +64,7 @@ async def run_agent(config: AgentConfig, *, stop: asyncio.Event | None = None) -
         config.host_id,
         config.underlay_ip,
         config.controllers,
-        make_dataplane(config.dataplane, config.host_id),
+        make_dataplane(config.dataplane, config.host_id, config.underlay_ip, config.host_netns),
         tls=config.tls,
         tls_server_name=config.tls_server_name,
     )

@@ -170,6 +170,9 @@ def agent(
     ] = None,
     underlay_ip: Annotated[str | None, typer.Option(help="This host's underlay (VTEP) address.")] = None,
     dataplane: Annotated[str, typer.Option(help="memory or linux.")] = "memory",
+    host_netns: Annotated[
+        str | None, typer.Option(help="A network namespace that acts as this host (tests, the demo).")
+    ] = None,
     socket: SocketOption = _DEFAULT_SOCKET,
     tls_ca: Annotated[
         Path | None, typer.Option(help="CA that signed the controller's certificate: use TLS.")
@@ -211,10 +214,11 @@ def agent(
             socket=socket,
             tls=TlsFiles(tls_ca, tls_cert, tls_key) if tls_ca else None,
             tls_server_name=tls_server_name,
+            host_netns=host_netns,
         )
         from ..agent.runner import make_dataplane
 
-        make_dataplane(dataplane, host_id)  # fail now on a bad --dataplane
+        make_dataplane(dataplane, host_id, underlay_ip, host_netns)  # fail now on a bad flag
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None

@@ -203,15 +203,19 @@ class LinuxDataplane(Dataplane):
             vxlans[subnet.id] = self._vxlan(ipr, links, vxlan, subnet.vni, bridges[subnet.id])
         ports: dict[str, int] = {}  # vport -> veth ifindex
         for endpoint in view.local:
-            attachment = self.attachments.get(endpoint.vport_id)
-            if attachment is None or attachment.netns is None or endpoint.subnet_id not in bridges:
+            if endpoint.subnet_id not in bridges:
                 continue
             veth = self.veth_name(endpoint.vport_id)
+            attachment = self.attachments.get(endpoint.vport_id)
+            if attachment is None or attachment.netns is None:
+                if veth in links:  # plumbed by an earlier run of the agent: adopt it as it is
+                    wanted.add(veth)
+                    ports[endpoint.vport_id] = links[veth]["index"]
+                continue
             wanted.add(veth)
             subnet = next(s for s in view.subnets if s.id == endpoint.subnet_id)
-            ports[endpoint.vport_id] = self._veth(
-                ipr, links, veth, attachment, endpoint, subnet, bridges[subnet.id]
-            )
+            port_master = bridges[subnet.id]
+            ports[endpoint.vport_id] = self._veth(ipr, links, veth, attachment, endpoint, subnet, port_master)
         for ifname, link in links.items():
             if ifname and ifname.startswith(OWNED_LINK_PREFIXES) and ifname not in wanted:
                 ipr.link("del", index=link["index"])
@@ -360,11 +364,12 @@ class LinuxDataplane(Dataplane):
                 )
 
     def _flush_conntrack(self, name: str) -> None:
-        from pyroute2 import Conntrack
-
-        with _in_netns(name):
-            conntrack = Conntrack()
-        try:
-            conntrack.flush()
-        finally:
-            conntrack.close()
+        """Forget the domain's tracked flows: each is judged again by the new rules on its next
+        packet (TCP is picked up mid-stream), so a flow policy no longer allows is cut. Through
+        the conntrack tool inside the namespace: pyroute2's conntrack socket does not follow
+        setns (measured: it flushed the root namespace's table instead)."""
+        result = subprocess.run(
+            ["ip", "netns", "exec", name, "conntrack", "-F"], capture_output=True, text=True
+        )
+        if result.returncode != 0 and "0 flow entries" not in result.stderr:
+            raise DataplaneError(f"conntrack -F in {name}: {result.stderr.strip()}")
