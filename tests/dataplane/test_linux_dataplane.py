@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -242,3 +243,79 @@ def exchange(conn: socket.socket) -> bool:
         return conn.recv(4) == b"ping"
     except OSError:
         return False
+
+
+class UnderlayCapture:
+    """VXLAN frames seen on the underlay (AF_PACKET on every port of the underlay namespace:
+    frames a bridge forwards between its ports never reach the bridge device itself)."""
+
+    def __init__(self, lab: Lab) -> None:
+        from pyroute2 import netns
+
+        netns.pushns(lab.underlay)
+        try:
+            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
+        finally:
+            netns.popns()
+        self.sock.settimeout(0.2)
+        self.inner: list[tuple[str, int]] = []  # (inner destination MAC, inner ethertype)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                frame = self.sock.recv(65535)
+            except TimeoutError:
+                continue
+            # Ethernet(14) IPv4(20, no options here) UDP(8) VXLAN(8) inner Ethernet
+            if len(frame) < 64 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
+                continue
+            if int.from_bytes(frame[36:38], "big") != 4789:
+                continue
+            inner = frame[50:]
+            self.inner.append((inner[0:6].hex(":"), int.from_bytes(inner[12:14], "big")))
+
+    def stop(self) -> list[tuple[str, int]]:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+        return self.inner
+
+
+def test_tenants_overlap_without_meeting_and_nothing_floods(lab: Lab) -> None:
+    world = World()
+    n = three_tier(world)
+    other = World()
+    other.state, other.hosts = world.state, world.hosts  # a second tenant, same addresses
+    other.domain = other.add("domain", parentID="ent-2", name="d2")
+    other.zone = other.add("zone", parentID=other.domain, parentType="domain")
+    other_web, other_db = other.subnet("10.1.1.0"), other.subnet("10.1.2.0")
+    x1 = other.endpoint(other_web, "10.1.1.10", "h2")
+    x2 = other.endpoint(other_db, "10.1.2.10", "h1")
+    for tenant in (world, other):  # allow everything: isolation must come from the domains
+        tenant.allow_all_ingress()
+        tenant.allow_all_egress()
+    deployed = Site(lab, world)
+    try:
+        deployed.attach_all()
+        deployed.sync()
+        lab.listen(deployed.containers[n["db1"]], "tcp", 3306)
+        lab.listen(deployed.containers[x2], "tcp", 8080)
+        capture = UnderlayCapture(lab)
+        for netns in deployed.containers.values():
+            sh("ip", "-n", netns, "neigh", "flush", "all")
+        web1 = deployed.containers[n["web1"]]
+        assert lab.connects(web1, "tcp", "10.1.2.10", 3306)  # its own tenant's db1 (h1 -> h3)
+        assert not lab.connects(web1, "tcp", "10.1.2.10", 8080)  # the other tenant's listener
+        assert lab.connects(deployed.containers[x1], "tcp", "10.1.2.10", 8080)  # h2 -> h1, tenant 2
+        assert not lab.connects(deployed.containers[x1], "tcp", "10.1.2.10", 3306)
+        assert lab.pings(web1, "10.1.1.20")  # same subnet across hosts (h1 -> h2)
+        assert not lab.pings(web1, "10.1.1.99")  # unknown address: nothing leaves the host
+        inner = capture.stop()
+        assert inner, "cross-host traffic must show up as VXLAN on the underlay"
+        assert all(ethertype != 0x0806 for _, ethertype in inner), "ARP inside VXLAN"
+        assert all(mac != "ff:ff:ff:ff:ff:ff" for mac, _ in inner), "broadcast inside VXLAN"
+    finally:
+        deployed.close()

@@ -280,7 +280,7 @@ class LinuxDataplane(Dataplane):
         index = ipr.link_lookup(ifname=name)[0]
         ipr.link("set", index=index, master=bridge, mtu=self.mtu, state="up")
         # The bridge answers ARP for every known endpoint: no ARP is forwarded between ports.
-        ipr.brport("set", index=index, neigh_suppress=1, learning=0)
+        ipr.brport("set", index=index, learning=0)
         return index
 
     def _configure_container(self, attachment: Attachment, endpoint: Any, subnet: Any) -> None:
