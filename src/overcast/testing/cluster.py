@@ -21,6 +21,7 @@ from ..agent.client import AgentClient
 from ..controller.feed import load_policy_input
 from ..controller.server import ControllerConfig, run_controller
 from ..controller.service import ControllerService
+from ..dataplane.base import Dataplane
 from ..dataplane.memory import MemoryDataplane
 from ..directory.service import Directory
 from ..policy.compiler import Key, compile_domains, hosts_of
@@ -56,6 +57,7 @@ class Cluster:
         controller_config: ControllerConfig | None = None,
         controllers: int = 1,
         agent_tls: Callable[[str], TlsFiles | None] | None = None,
+        dataplane: Callable[[str, str], Dataplane] | None = None,
     ) -> None:
         self.directory = directory
         self.workdir = workdir
@@ -66,6 +68,8 @@ class Cluster:
             for i in range(controllers)
         ]
         self.agent_tls = agent_tls or (lambda host: None)
+        #: (host ID, underlay address) -> the host's dataplane (memory unless told otherwise)
+        self.make_dataplane = dataplane or (lambda host, _address: MemoryDataplane(host))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="cluster", daemon=True)
         self.agents: dict[str, Agent] = {}
@@ -155,7 +159,7 @@ class Cluster:
                     host_id,
                     self.hosts[host_id],
                     controllers or self.addresses(),
-                    MemoryDataplane(host_id),
+                    self.make_dataplane(host_id, self.hosts[host_id]),
                     tls=self.agent_tls(host_id),
                     tls_server_name="controller" if self.agent_tls(host_id) else None,
                 )
