@@ -20,11 +20,6 @@ from overcast.testing.netns import Lab, can_run, sh
 
 from ..unit.test_policy import World
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables"),
-]
-
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
@@ -150,9 +145,9 @@ def site(lab: Lab) -> Iterator[tuple[Site, dict[str, str]]]:
         deployed.close()
 
 
-def test_three_hosts_policy_matrix_matches_the_oracle(site: tuple[Site, dict[str, str]], lab: Lab) -> None:
-    deployed, n = site
-    flows = [
+def matrix(n: dict[str, str]) -> list[tuple[str, str, str, int]]:
+    """The behaviour suite both dataplanes run: (source vport, destination vport, proto, port)."""
+    return [
         (n["web1"], n["db1"], "tcp", 3306),  # routed across hosts, allowed
         (n["web1"], n["db2"], "tcp", 3306),  # routed on one host, allowed
         (n["web2"], n["db1"], "icmp", 0),  # allowed ping
@@ -161,6 +156,13 @@ def test_three_hosts_policy_matrix_matches_the_oracle(site: tuple[Site, dict[str
         (n["web1"], n["web2"], "tcp", 3306),  # same subnet across hosts, no rule
         (n["web1"], n["db1"], "udp", 53),  # wrong protocol
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables")
+def test_three_hosts_policy_matrix_matches_the_oracle(site: tuple[Site, dict[str, str]], lab: Lab) -> None:
+    deployed, n = site
+    flows = matrix(n)
     results = deployed.check(flows)
     assert results[flows[0]] == (True, True) and results[flows[3]] == (False, False)
     # Nothing floods: the VXLAN ports have learning and every flood off, ARP suppressed.
@@ -169,6 +171,8 @@ def test_three_hosts_policy_matrix_matches_the_oracle(site: tuple[Site, dict[str
     assert "neigh_suppress on" in detail and "bcast_flood off" in detail
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables")
 def test_live_policy_changes_open_and_cut_flows(site: tuple[Site, dict[str, str]], lab: Lab) -> None:
     deployed, n = site
     world = deployed.world
@@ -197,6 +201,8 @@ def test_live_policy_changes_open_and_cut_flows(site: tuple[Site, dict[str, str]
     assert deployed.check([(n["web1"], n["db1"], "tcp", 3306)])
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables")
 def test_a_restarted_driver_adopts_what_is_there(site: tuple[Site, dict[str, str]], lab: Lab) -> None:
     deployed, n = site
     host = f"{lab.tag}h1"
@@ -284,6 +290,8 @@ class UnderlayCapture:
         return self.inner
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables")
 def test_tenants_overlap_without_meeting_and_nothing_floods(lab: Lab) -> None:
     world = World()
     n = three_tier(world)
@@ -319,3 +327,28 @@ def test_tenants_overlap_without_meeting_and_nothing_floods(lab: Lab) -> None:
         assert all(mac != "ff:ff:ff:ff:ff:ff" for mac, _ in inner), "broadcast inside VXLAN"
     finally:
         deployed.close()
+
+
+def test_the_memory_dataplane_runs_the_same_suite() -> None:
+    """The matrix above, traced through memory dataplanes fed the same way: same verdicts."""
+    from overcast.dataplane.memory import MemoryDataplane, trace_between
+
+    world = World()
+    n = three_tier(world)
+    per_host: dict[str, dict[Key, Any]] = {}
+    for entries in compile_domains(world.state).values():
+        for host in hosts_of(entries):
+            per_host.setdefault(host, {}).update(entries)
+    dataplanes = {host: MemoryDataplane(host) for host in per_host}
+    for host, dataplane in dataplanes.items():
+        dataplane.apply(
+            Change(snapshot=True, upserts={k: encode_entry(k, v) for k, v in per_host[host].items()})
+        )
+    views = compile_hosts(world.state)
+    where = {e.vport_id: (h, e.ip) for h, v in views.items() for d in v.domains for e in d.local}
+    for src, dst, proto, port in matrix(n):
+        protocol = {"tcp": 6, "udp": 17, "icmp": 1}[proto]
+        packet = Packet(where[src][1], where[dst][1], protocol=protocol, dport=port,
+                        icmp_type=8 if proto == "icmp" else None)  # fmt: skip
+        traced = trace_between(dataplanes, where[src][0], packet, world.domain)
+        assert traced.delivered == verdict(views, packet).allowed, (src, dst, proto, port, traced)
