@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from overcast.dataplane.linux.driver import LinuxDataplane
 from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
-from overcast.testing.netns import Lab, can_run
+from overcast.testing.netns import Lab
 from overcast.testing.vspk_topology import Shop
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables"),
-]
+from .conftest import needs_root
 
-
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    lab = Lab()
-    try:
-        yield lab
-    finally:
-        lab.close()
+pytestmark = needs_root
 
 
 def test_vspk_policy_holds_for_real_packets(sqlite_server: ServedDirectory, tmp_path: Path, lab: Lab) -> None:

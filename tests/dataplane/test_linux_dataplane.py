@@ -21,15 +21,6 @@ from overcast.testing.netns import Lab, can_run, sh
 from ..unit.test_policy import World
 
 
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    lab = Lab()
-    try:
-        yield lab
-    finally:
-        lab.close()
-
-
 class Site:
     """A World (directory state) deployed on a lab: one LinuxDataplane per host."""
 

@@ -8,32 +8,19 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from overcast.client.vsd import VsdClient
-from overcast.testing.netns import Lab, can_run, sh
+from overcast.testing.builders import make_l3_subnet
+from overcast.testing.netns import Lab, sh
 from overcast.testing.ports import free_port
 from overcast.testing.processes import Service, logged_in
 
+from .conftest import needs_root
 from .test_linux_dataplane import exchange, links_of, open_connection
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables"),
-]
-
-
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    lab = Lab()
-    try:
-        yield lab
-    finally:
-        lab.close()
+pytestmark = needs_root
 
 
 def cli(*args: str) -> Any:
@@ -76,15 +63,8 @@ def test_kill_9_an_agent_under_traffic(lab: Lab, tmp_path: Path) -> None:
 
         client = VsdClient(url)
         client.login()
-        ent = client.create("enterprises", {"name": "acme"})
-        template = client.create(f"enterprises/{ent['ID']}/domaintemplates", {"name": "t"})
-        domain = client.create(
-            f"enterprises/{ent['ID']}/domains", {"name": "d", "templateID": template["ID"]}
-        )
-        zone = client.create(f"domains/{domain['ID']}/zones", {"name": "z"})
-        subnet = client.create(
-            f"zones/{zone['ID']}/subnets", {"name": "s", "address": "10.5.0.0", "netmask": "255.255.255.0"}
-        )
+        net = make_l3_subnet(client, "acme", address="10.5.0.0")
+        domain, subnet = net["domain"], net["subnet"]
         for direction in ("ingress", "egress"):
             client.create(f"domains/{domain['ID']}/{direction}acltemplates",
                           {"name": direction, "active": True, "defaultAllowIP": True})  # fmt: skip

@@ -17,6 +17,7 @@ from overcast.client.vsd import VsdClient
 from overcast.directory.db import Store
 from overcast.directory.service import Directory
 from overcast.protocol.codec import digest_of
+from overcast.testing.builders import make_l3_subnet
 from overcast.testing.cluster import expected_host_entries
 from overcast.testing.ports import free_port
 from overcast.testing.processes import Service, logged_in
@@ -100,15 +101,8 @@ def test_processes_converge_survive_kill_9_and_record_hosts(tmp_path: Path) -> N
     try:
         client = VsdClient(system.url)
         client.login()
-        ent = client.create("enterprises", {"name": "acme"})
-        template = client.create(f"enterprises/{ent['ID']}/domaintemplates", {"name": "t"})
-        domain = client.create(
-            f"enterprises/{ent['ID']}/domains", {"name": "d", "templateID": template["ID"]}
-        )
-        zone = client.create(f"domains/{domain['ID']}/zones", {"name": "z"})
-        subnet = client.create(
-            f"zones/{zone['ID']}/subnets", {"name": "s", "address": "10.0.0.0", "netmask": "255.255.255.0"}
-        )
+        net = make_l3_subnet(client, "acme")
+        domain, subnet = net["domain"], net["subnet"]
         group = client.create(f"domains/{domain['ID']}/policygroups", {"name": "web"})
         policy = client.create(f"domains/{domain['ID']}/ingressacltemplates", {"name": "out", "active": True})
         client.create(
