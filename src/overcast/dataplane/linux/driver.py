@@ -15,6 +15,7 @@ transaction per domain).
 
 from __future__ import annotations
 
+import ctypes
 import ipaddress
 import logging
 import os
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import xxhash
-from pyroute2 import IPRoute, NetlinkError, netns
+from pyroute2 import IPRoute, NetlinkError
 
 from ...agent.state import Change, views_of
 from ...policy.compiler import DomainView, Key
@@ -45,16 +46,35 @@ def _run(*args: str, stdin: str | None = None) -> None:
         raise DataplaneError(f"{' '.join(args[:4])}…: {result.stderr.strip() or result.stdout.strip()}")
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_CLONE_NEWNET = 0x40000000
+
+
+def _setns(fd: int) -> None:
+    if _LIBC.setns(fd, _CLONE_NEWNET) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"setns: {os.strerror(error)}")
+
+
 @contextmanager
 def _in_netns(name: str | None) -> Iterator[None]:
+    """Run the block in a named network namespace — this thread only, and back afterwards.
+    (pyroute2's pushns/popns keep one process-wide stack, which threads applying several
+    hosts' changes at once corrupt.)"""
     if name is None:
         yield
         return
-    netns.pushns(name)
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
     try:
-        yield
+        _setns(target)
+        try:
+            yield
+        finally:
+            _setns(own)
     finally:
-        netns.popns()
+        os.close(target)
+        os.close(own)
 
 
 def _socket(name: str | None) -> IPRoute:
