@@ -343,3 +343,59 @@ def test_the_memory_dataplane_runs_the_same_suite() -> None:
                         icmp_type=8 if proto == "icmp" else None)  # fmt: skip
         traced = trace_between(dataplanes, where[src][0], packet, world.domain)
         assert traced.delivered == verdict(views, packet).allowed, (src, dst, proto, port, traced)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables")
+def test_brackets_ranges_zones_macros_relative_and_stateless_match_the_oracle(lab: Lab) -> None:
+    """Every kind of match the compiler emits, on real packets, against the oracle."""
+    world = World()
+    other_zone = world.add("zone", parentID=world.domain, parentType="domain")
+    far_net = world.subnet("10.1.3.0", zone=other_zone)
+    web, db = world.group(), world.group()
+    n = {
+        "web1": world.endpoint(world.web_net, "10.1.1.10", "h1", web),
+        "web2": world.endpoint(world.web_net, "10.1.1.20", "h2", web),
+        "db1": world.endpoint(world.db_net, "10.1.2.10", "h3", db),
+        "far1": world.endpoint(far_net, "10.1.3.10", "h2"),
+    }
+    macro = world.add("enterprisenetwork", parentID="ent-1", address="10.1.3.0", netmask="255.255.255.0")
+    world.allow_all_egress()  # judge ingress translation here; egress has its own test above
+    top = world.policy("ingress", bracket="TOP", priority=1)
+    middle = world.policy("ingress", priority=5)
+    bottom = world.policy("ingress", bracket="BOTTOM", priority=1, allow_ip=True)
+    # TOP: web may never reach db on 22 (even though BOTTOM's default would allow it)
+    world.entry(top, "ingress", 1, action="DROP", locationType="POLICYGROUP", locationID=web,
+                networkType="POLICYGROUP", networkID=db, protocol="6", destinationPort="22")  # fmt: skip
+    # a port range to a subnet, a zone, and the macro
+    world.entry(middle, "ingress", 1, locationType="POLICYGROUP", locationID=web, networkType="SUBNET",
+                networkID=world.db_net, protocol="6", destinationPort="8000-8100")  # fmt: skip
+    world.entry(middle, "ingress", 2, action="DROP", locationType="ANY", networkType="ZONE",
+                networkID=other_zone, protocol="17")  # fmt: skip
+    world.entry(middle, "ingress", 3, action="DROP", locationType="ANY", networkType="ENTERPRISE_NETWORK",
+                networkID=macro, protocol="6", destinationPort="9000")  # fmt: skip
+    # within one's own subnet: ssh denied (relative to the sending endpoint)
+    world.entry(middle, "ingress", 4, action="DROP", locationType="ANY", networkType="ENDPOINT_SUBNET",
+                protocol="6", destinationPort="22")  # fmt: skip
+    # BOTTOM: no ICMP at all
+    world.entry(bottom, "ingress", 1, action="DROP", locationType="ANY", networkType="ANY", protocol="1")
+    deployed = Site(lab, world)
+    try:
+        deployed.attach_all()
+        deployed.sync()
+        deployed.listen_everywhere(("tcp", 22), ("tcp", 8050), ("tcp", 8200), ("tcp", 9000), ("udp", 53))
+        flows = [
+            (n["web1"], n["db1"], "tcp", 22),  # TOP drop beats BOTTOM default allow
+            (n["web1"], n["db1"], "tcp", 8050),  # range to a subnet
+            (n["web1"], n["db1"], "tcp", 8200),  # outside the range: BOTTOM default allows
+            (n["web1"], n["far1"], "udp", 53),  # zone drop
+            (n["db1"], n["far1"], "udp", 53),  # zone drop, any location
+            (n["web1"], n["far1"], "tcp", 9000),  # macro drop
+            (n["web1"], n["far1"], "tcp", 22),  # another subnet: relative rule does not apply
+            (n["web1"], n["web2"], "tcp", 22),  # same subnet: relative drop
+            (n["web1"], n["db1"], "icmp", 0),  # BOTTOM drop
+        ]
+        results = deployed.check(flows)
+        assert {e for e, _ in results.values()} == {True, False}, results  # both verdicts occur
+    finally:
+        deployed.close()
