@@ -415,5 +415,32 @@ def bench_controller(
     console.print(table)
 
 
+@bench_app.command("dataplane")
+def bench_dataplane(
+    endpoints: Annotated[int, typer.Option(help="Container namespaces to attach on one host.")] = 500,
+    samples: Annotated[int, typer.Option(help="Membership changes to time.")] = 50,
+    output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
+        "bench-results/dataplane.json"
+    ),
+) -> None:
+    """Measure the Linux dataplane (root): attach rate to traffic passing, membership-change latency.
+
+    Example: [bold]sudo overcast bench dataplane --endpoints 500[/]
+    """
+    from ..bench.dataplane import run
+
+    try:
+        report = run(str(output), endpoints=endpoints, samples=samples)
+    except RuntimeError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    change = report["membership_change"]
+    console.print(
+        f"attach {report['attach_per_second']}/s over {report['endpoints']} endpoints "
+        f"({report['unreachable']} unreachable); membership change p50/p99 "
+        f"{change['p50_ms']} / {change['p99_ms']} ms → {output}"
+    )
+
+
 def main() -> None:
     app()

@@ -1,0 +1,119 @@
+"""``overcast bench dataplane``: the Linux dataplane on one simulated host (root only).
+
+* **attach rate** — ``--endpoints`` container namespaces exist (as a runtime would have made
+  them); each is attached and its endpoint applied as a one-endpoint delta (veth into the
+  container, address, route, neighbour, FDB, firewall set), then every container must reach
+  its gateway (one ping each). Rate = endpoints / (attach + verification time).
+* **membership change** — a policy group's set gains or loses an address ``--samples`` times;
+  latency is the apply of that delta (when it returns, the nft transaction is committed).
+
+Not measured yet: iperf3 throughput with a realistic policy (the issue's third figure).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..agent.state import Change
+from ..dataplane.base import Attachment
+from ..dataplane.linux.driver import LinuxDataplane
+from ..policy.compiler import (
+    Defaults,
+    DomainInfo,
+    Endpoint,
+    Key,
+    Rule,
+    RuleSet,
+    Subnet,
+    endpoint_key,
+    rules_key,
+    set_entries,
+    subnet_key,
+)
+from ..protocol.codec import encode_entry
+from ..testing.netns import Lab
+from .stats import summary_ms
+
+TARGETS = {"attach_per_second": 150.0}
+DOMAIN, SUBNET, GROUP = "bench-domain", "bench-subnet", "pg:bench-group"
+
+
+def _change(entries: dict[Key, Any], *, snapshot: bool = False, removals: set[Key] | None = None) -> Change:
+    return Change(snapshot, {k: encode_entry(k, v) for k, v in entries.items()}, removals or set())
+
+
+def run(output: str, *, endpoints: int = 500, samples: int = 50) -> dict[str, Any]:
+    if os.geteuid() != 0:
+        raise RuntimeError("overcast bench dataplane needs root (network namespaces)")
+    lab = Lab()
+    dataplane: LinuxDataplane | None = None
+    try:
+        host_ns = lab.host("h1", "10.99.0.1")
+        host_id = f"{lab.tag}h1"
+        dataplane = LinuxDataplane(host_id, "10.99.0.1", host_netns=host_ns)
+        rule = Rule("allow-web", "FORWARD", GROUP, GROUP, 6, None, (80, 80), None, None, 0x0800, True)
+        base: dict[Key, Any] = {
+            ("domain", DOMAIN): DomainInfo(DOMAIN, "bench", False),
+            subnet_key(
+                DOMAIN, Subnet(SUBNET, "zone", "10.20.0.0/20", "10.20.0.1", "02:ac:00:00:00:01", 4242)
+            ): (Subnet(SUBNET, "zone", "10.20.0.0/20", "10.20.0.1", "02:ac:00:00:00:01", 4242)),
+            rules_key(DOMAIN, "ingress"): RuleSet("ingress", (rule,), Defaults(False, False)),
+            rules_key(DOMAIN, "egress"): RuleSet("egress", (rule,), Defaults(False, False)),
+        }
+        containers = [lab.container(f"e{i}") for i in range(endpoints)]
+        members: set[str] = set()
+        began = time.perf_counter()
+        for index, netns in enumerate(containers):
+            vport = f"vport-{index}"
+            ip = f"10.20.{(index + 2) // 256}.{(index + 2) % 256}"
+            mac = f"02:00:00:00:{(index + 2) // 256:02x}:{(index + 2) % 256:02x}"
+            endpoint = Endpoint(vport, mac, ip, SUBNET, "zone", host_id, "10.99.0.1")
+            dataplane.attach(Attachment(vport, mac, netns))
+            members.add(f"{ip}/32")
+            delta: dict[Key, Any] = {endpoint_key(DOMAIN, vport): endpoint}
+            if index == 0:
+                delta.update(base)
+            delta.update(set_entries(DOMAIN, GROUP, members))
+            dataplane.apply(_change(delta, snapshot=index == 0))
+        plumbed = time.perf_counter() - began
+        unreachable = [n for n in containers if not lab.pings(n, "10.20.0.1")]
+        total = time.perf_counter() - began
+        latencies = []
+        for sample in range(samples):
+            cidr = f"10.20.15.{sample + 1}/32"
+            grown = members | {cidr} if sample % 2 == 0 else set(members)
+            started = time.perf_counter()
+            dataplane.apply(_change(set_entries(DOMAIN, GROUP, grown)))
+            latencies.append(time.perf_counter() - started)
+        report = {
+            "benchmark": "dataplane",
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+            },
+            "endpoints": endpoints,
+            "attach_seconds": round(plumbed, 2),
+            "verify_seconds": round(total - plumbed, 2),
+            "attach_per_second": round(endpoints / total, 1),
+            "unreachable": len(unreachable),
+            "membership_change": summary_ms(latencies),
+            "throughput": "not measured yet (iperf3)",
+            "targets": TARGETS,
+        }
+        rate = endpoints / total
+        report["met"] = {"attach_per_second": rate >= TARGETS["attach_per_second"]}
+    finally:
+        if dataplane is not None:
+            dataplane.close()
+        lab.close()
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text(json.dumps(report, indent=2) + "\n")
+    return report
