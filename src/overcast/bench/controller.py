@@ -26,10 +26,8 @@ import json
 import math
 import multiprocessing
 import os
-import platform
 import queue
 import shutil
-import sys
 import tempfile
 import time
 import uuid
@@ -52,7 +50,7 @@ from ..testing.cluster import expected_host_entries
 from ..testing.ports import free_port
 from ..testing.postgres import throwaway_postgres
 from ..testing.processes import Service
-from .stats import summary_ms
+from .stats import machine, summary_ms
 
 TARGETS = {"fanout_seconds": 10.0, "add_p99_ms": 250.0, "controller_rss_mb": 1024.0}
 
@@ -379,11 +377,7 @@ def run(
     report = {
         "benchmark": "controller",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "database": backend,
         "hosts": hosts,
         "endpoints": endpoints,

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +36,7 @@ from ..policy.compiler import (
 )
 from ..protocol.codec import encode_entry
 from ..testing.netns import Lab
-from .stats import summary_ms
+from .stats import machine, summary_ms
 
 TARGETS = {"attach_per_second": 150.0}
 DOMAIN, SUBNET, GROUP = "bench-domain", "bench-subnet", "pg:bench-group"
@@ -94,11 +92,7 @@ def run(output: str, *, endpoints: int = 500, samples: int = 50) -> dict[str, An
         report = {
             "benchmark": "dataplane",
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": sys.version.split()[0],
-                "platform": platform.platform(),
-            },
+            "machine": machine(),
             "endpoints": endpoints,
             "attach_seconds": round(plumbed, 2),
             "verify_seconds": round(total - plumbed, 2),

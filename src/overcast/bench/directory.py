@@ -15,7 +15,6 @@ import http.client
 import json
 import multiprocessing
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from ..directory.schema import REGISTRY
 from ..testing.builders import make_l3_subnet
 from ..testing.ports import free_port
 from ..testing.postgres import throwaway_postgres
-from .stats import percentile, summary_ms
+from .stats import machine, percentile, summary_ms
 
 TARGETS = {
     "single_creates_per_second": 300,
@@ -293,11 +292,7 @@ def run(output: str, *, backends: list[str], quick: bool = False) -> dict[str, A
         "benchmark": "directory",
         "command": "overcast bench directory" + (" --quick" if quick else ""),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "scale": scale,
         "targets": TARGETS,
         "backends": {},

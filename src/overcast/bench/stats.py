@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import platform
 from collections.abc import Sequence
+from typing import Any
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -22,3 +25,8 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
         "max_ms": round(max(seconds) * 1000, 2) if seconds else float("nan"),
         "count": len(seconds),
     }
+
+
+def machine() -> dict[str, Any]:
+    """Where a benchmark ran (written beside its figures)."""
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
