@@ -21,6 +21,7 @@ import logging
 import os
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -103,10 +104,17 @@ class LinuxDataplane(Dataplane):
         self._sockets: dict[str, IPRoute] = {}
         self._rulesets: dict[str, str] = {}
         self._host: IPRoute | None = None
+        # pyroute2's synchronous sockets belong to the thread that made them: used from another
+        # thread they talk to that thread's namespace (measured: bridges landed in the root
+        # namespace). Every kernel operation therefore runs on this one thread.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"dataplane-{host_id}")
 
     # --- the interface ---------------------------------------------------------------------------
 
     def apply(self, change: Change) -> None:
+        self._worker.submit(self._apply, change).result()
+
+    def _apply(self, change: Change) -> None:
         values = change.values()
         before = {k[1] for k in self.entries}
         if change.snapshot:
@@ -127,6 +135,9 @@ class LinuxDataplane(Dataplane):
         self.attachments[attachment.vport_id] = attachment
 
     def detach(self, vport_id: str) -> None:
+        self._worker.submit(self._detach, vport_id).result()
+
+    def _detach(self, vport_id: str) -> None:
         attachment = self.attachments.pop(vport_id, None)
         if attachment is None:
             return
@@ -143,6 +154,10 @@ class LinuxDataplane(Dataplane):
         }
 
     def close(self) -> None:
+        self._worker.submit(self._close).result()
+        self._worker.shutdown()
+
+    def _close(self) -> None:
         for ipr in self._sockets.values():
             ipr.close()
         self._sockets.clear()
