@@ -13,7 +13,7 @@ import pytest
 from overcast.agent.state import Change
 from overcast.dataplane.base import Attachment
 from overcast.dataplane.linux.driver import LinuxDataplane
-from overcast.policy.compiler import Key, compile_domains, compile_hosts, hosts_of
+from overcast.policy.compiler import compile_host_entries, compile_hosts
 from overcast.policy.oracle import Packet, verdict
 from overcast.protocol.codec import encode_entry
 from overcast.testing.netns import Lab, can_run, sh
@@ -49,10 +49,7 @@ class Site:
 
     def sync(self) -> None:
         """Give every host a snapshot of what a fresh compile says it needs."""
-        per_host: dict[str, dict[Key, Any]] = {}
-        for entries in compile_domains(self.world.state).values():
-            for host in hosts_of(entries):
-                per_host.setdefault(host, {}).update(entries)
+        per_host = compile_host_entries(self.world.state)
         for host, dataplane in self.dataplanes.items():
             upserts = {k: encode_entry(k, v) for k, v in per_host.get(host, {}).items()}
             dataplane.apply(Change(snapshot=True, upserts=upserts))
@@ -326,10 +323,7 @@ def test_the_memory_dataplane_runs_the_same_suite() -> None:
 
     world = World()
     n = three_tier(world)
-    per_host: dict[str, dict[Key, Any]] = {}
-    for entries in compile_domains(world.state).values():
-        for host in hosts_of(entries):
-            per_host.setdefault(host, {}).update(entries)
+    per_host = compile_host_entries(world.state)
     dataplanes = {host: MemoryDataplane(host) for host in per_host}
     for host, dataplane in dataplanes.items():
         dataplane.apply(

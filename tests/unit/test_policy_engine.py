@@ -8,7 +8,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overcast.policy.compiler import Key, PolicyInput, compile_domains, hosts_of, set_bucket
+from overcast.policy.compiler import (
+    Key,
+    PolicyInput,
+    compile_domains,
+    compile_host_entries,
+    set_bucket,
+)
 from overcast.policy.engine import PolicyEngine, changes_between
 from overcast.protocol.codec import decode_entry, digest_of, encode_entry
 
@@ -168,14 +174,6 @@ def build(spec: dict[str, Any]) -> PolicyInput:
     return state
 
 
-def reference_hosts(state: PolicyInput) -> dict[str, dict[Key, Any]]:
-    out: dict[str, dict[Key, Any]] = {}
-    for entries in compile_domains(state).values():
-        for host_id in hosts_of(entries):
-            out.setdefault(host_id, {}).update(entries)
-    return out
-
-
 class Agents:
     """What each host holds after applying the deltas it was sent."""
 
@@ -196,7 +194,7 @@ class Agents:
 def check(engine: PolicyEngine, agents: Agents, state: PolicyInput) -> None:
     reference = compile_domains(state)
     assert engine.domains == reference
-    assert agents.held == reference_hosts(state)
+    assert agents.held == compile_host_entries(state)
     for host_id, held in agents.held.items():
         assert engine.host_digest(host_id) == digest_of(held.items())
         assert engine.host_entries(host_id) == held

@@ -397,6 +397,16 @@ def hosts_of(entries: Mapping[Key, Any]) -> frozenset[str]:
     return frozenset(v.host_id for k, v in entries.items() if k[0] == "endpoint" and v.host_id)
 
 
+def compile_host_entries(state: PolicyInput) -> dict[str, dict[Key, Any]]:
+    """The full compile, per host: every entry a host must hold (hosts holding nothing are
+    left out). What a snapshot carries, and what tests compare agents with."""
+    out: dict[str, dict[Key, Any]] = {}
+    for entries in compile_domains(state).values():
+        for host_id in hosts_of(entries):
+            out.setdefault(host_id, {}).update(entries)
+    return out
+
+
 def domain_view(entries: Iterable[tuple[Key, Any]], host_id: str) -> DomainView:
     """One domain's entries as seen from one host (local vs remote endpoints, sets by name)."""
     info: DomainInfo | None = None

@@ -24,18 +24,14 @@ from ..controller.service import ControllerService
 from ..dataplane.base import Dataplane
 from ..dataplane.memory import MemoryDataplane
 from ..directory.service import Directory
-from ..policy.compiler import Key, compile_domains, hosts_of
+from ..policy.compiler import Key, compile_host_entries
 
 T = TypeVar("T")
 
 
 def expected_host_entries(directory: Directory) -> dict[str, dict[Key, Any]]:
     """What every host should hold, by a fresh full compile of the directory's store."""
-    out: dict[str, dict[Key, Any]] = {}
-    for entries in compile_domains(load_policy_input(directory.store)).values():
-        for host_id in hosts_of(entries):
-            out.setdefault(host_id, {}).update(entries)
-    return out
+    return compile_host_entries(load_policy_input(directory.store))
 
 
 @dataclass
