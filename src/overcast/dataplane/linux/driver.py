@@ -9,8 +9,8 @@ and adopts what is there (same names, nothing recreated) and sweeps only names i
 Each change reconciles the domains it touches, reading the kernel back: links, addresses,
 neighbours and FDB entries are compared with what the domain's view wants and only the
 difference is applied. Netlink goes through pyroute2 sockets opened inside each namespace
-(``setns`` in this thread, no helper processes); the firewall through ``nft -f`` (one atomic
-transaction per domain).
+(``setns`` on the driver's own thread, no helper processes: forking beside gRPC's threads
+crashes); the firewall through ``nft -f`` (one atomic transaction per domain).
 """
 
 from __future__ import annotations
