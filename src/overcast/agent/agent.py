@@ -94,7 +94,6 @@ class Agent:
         self._pending: dict[str, asyncio.Future[pb.EndpointResult]] = {}
         self._changed = asyncio.Condition()
         self._stopping = asyncio.Event()
-        self.synced = asyncio.Event()  # set once the first update of a session is applied
 
     # --- the session ---------------------------------------------------------------------------
 
@@ -178,7 +177,6 @@ class Agent:
         self._call = None
         self.controller = self.controller_id = None
         self.connected_since = None
-        self.synced.clear()
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(AgentError(503, "the controller session ended"))
@@ -208,7 +206,6 @@ class Agent:
         await self._write(pb.AgentMessage(ack=pb.Ack(revision=update.revision, ok=True)))
         if self.on_applied is not None:
             self.on_applied(self, update)
-        self.synced.set()
         async with self._changed:
             self._changed.notify_all()
 

@@ -79,7 +79,6 @@ class HostSession:
     peer: str
     outbox: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
     sent_revision: int = 0
-    sent_digest: int = 0
     applied_revision: int = 0
     acked_digest_ok: bool = False
 
@@ -87,9 +86,9 @@ class HostSession:
     def in_sync(self) -> bool:
         return self.acked_digest_ok and self.applied_revision == self.sent_revision
 
-    def send(self, message: bytes, revision: int, digest: int) -> None:
+    def send(self, message: bytes, revision: int) -> None:
         self.outbox.put_nowait(message)
-        self.sent_revision, self.sent_digest = revision, digest
+        self.sent_revision = revision
         self.acked_digest_ok = False
 
 
@@ -126,7 +125,6 @@ class ControllerService:
         self._claims: asyncio.Queue[PendingClaim] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._down_timers: dict[str, asyncio.Task[None]] = {}
-        self.ready = asyncio.Event()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -146,7 +144,6 @@ class ControllerService:
         ]
         if not self.directory.store.is_sqlite:
             self._tasks.append(asyncio.create_task(self._listen_loop(), name="listen"))
-        self.ready.set()
         log.info("controller %s at revision %d", self.controller_id, revision)
 
     async def stop(self) -> None:
@@ -215,20 +212,18 @@ class ControllerService:
             history.add(self.revision, digest, message)
         session = self.sessions.get(host_id)
         if session is not None:
-            session.send(message, self.revision, digest)
+            session.send(message, self.revision)
 
     # --- sessions ------------------------------------------------------------------------------
 
-    def _snapshot(self, host_id: str) -> tuple[bytes, int]:
-        digest = self.engine.host_digest(host_id)
-        message = codec.update_message(
+    def _snapshot(self, host_id: str) -> bytes:
+        return codec.update_message(
             self.revision,
             snapshot=True,
             upserts=self.engine.host_encoded(host_id),
             removals=(),
-            digest=digest,
+            digest=self.engine.host_digest(host_id),
         )
-        return message, digest
 
     def _start_history(self, host_id: str) -> None:
         if host_id not in self.history:
@@ -296,14 +291,12 @@ class ControllerService:
             for message in catch_up:
                 session.outbox.put_nowait(message)
             # Always end with an update at the current revision, so the agent acks "in step".
-            session.send(
-                codec.update_message(self.revision, snapshot=False, upserts=(), removals=(), digest=current),
-                self.revision,
-                current,
+            in_step = codec.update_message(
+                self.revision, snapshot=False, upserts=(), removals=(), digest=current
             )
+            session.send(in_step, self.revision)
             return
-        message, digest_now = self._snapshot(session.host_id)
-        session.send(message, self.revision, digest_now)
+        session.send(self._snapshot(session.host_id), self.revision)
 
     async def _read(self, session: HostSession, requests: AsyncIterator[pb.AgentMessage]) -> None:
         try:
@@ -335,8 +328,7 @@ class ControllerService:
             ack.revision,
             ack.error,
         )
-        message, digest = self._snapshot(session.host_id)
-        session.send(message, self.revision, digest)
+        session.send(self._snapshot(session.host_id), self.revision)
 
     async def _host_down_later(self, host_id: str, disconnected: int) -> None:
         await asyncio.sleep(self.host_grace)

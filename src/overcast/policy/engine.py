@@ -259,10 +259,10 @@ class PolicyEngine:
             if obj.get("VPortID"):
                 self._dirty_vports.add(obj["VPortID"])
         elif kind in OWNER_KINDS:
-            self._mark_owner(kind, object_id)
+            self._mark_owner(object_id)
         elif kind == "vrs":
-            for owner_kind, owner_id in self._owners_by_vrs.get(object_id, ()):
-                self._mark_owner(owner_kind, owner_id)
+            for _kind, owner_id in self._owners_by_vrs.get(object_id, ()):
+                self._mark_owner(owner_id)
         elif kind == "enterprisenetwork":
             self._dirty_domains.update(self._referencing.get(f"macro:{object_id}", ()))
             for group_id in self._groups_of.get(object_id, ()):
@@ -270,7 +270,7 @@ class PolicyEngine:
         elif kind == "networkmacrogroup":
             self._dirty_domains.update(self._referencing.get(f"macrogroup:{object_id}", ()))
 
-    def _mark_owner(self, kind: str, owner_id: str) -> None:
+    def _mark_owner(self, owner_id: str) -> None:
         for child_kind, child_id in self._children.get(owner_id, ()):
             interface = self.state.get(child_kind, child_id)
             if child_kind in INTERFACE_KINDS and interface and interface.get("VPortID"):
