@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -80,14 +79,20 @@ class Lab:
     # --- probes ------------------------------------------------------------------------------
 
     def listen(self, netns: str, proto: str, port: int) -> None:
-        """A TCP or UDP echo listener inside a container (killed when the lab closes)."""
+        """A TCP or UDP echo listener inside a container (killed when the lab closes).
+
+        Returns once the socket is bound, so a connection made right after cannot be refused.
+        """
         process = subprocess.Popen(
             ["ip", "netns", "exec", netns, sys.executable, str(PROBE), "listen", proto, str(port)],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            text=True,
         )
         self.listeners.append(process)
-        time.sleep(0.05)
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"listener {proto}/{port} in {netns} did not start")
 
     def connects(self, netns: str, proto: str, address: str, port: int, timeout: float = 1.0) -> bool:
         """Whether a new TCP connection (or a UDP exchange) from ``netns`` succeeds."""

@@ -1,6 +1,6 @@
 """A tiny traffic tool run inside test namespaces (``ip netns exec NS python probe.py ...``).
 
-probe.py listen tcp|udp PORT              echo server on every address
+probe.py listen tcp|udp PORT              echo server on every address; prints "ready" once bound
 probe.py connect tcp|udp ADDRESS PORT T   exit 0 when the exchange succeeds within T seconds
 """
 
@@ -17,6 +17,7 @@ def listen(proto: str, port: int) -> None:
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         server.bind(("0.0.0.0", port))
         server.listen(64)
+        print("ready", flush=True)
 
         def serve(conn: socket.socket) -> None:
             with conn:
@@ -28,6 +29,7 @@ def listen(proto: str, port: int) -> None:
             threading.Thread(target=serve, args=(conn,), daemon=True).start()
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("0.0.0.0", port))
+    print("ready", flush=True)
     while True:
         data, peer = udp.recvfrom(4096)
         udp.sendto(data, peer)
