@@ -31,7 +31,7 @@ class Lab:
         self.underlay = f"{self.tag}-ul"
         self.hosts: dict[str, str] = {}  # host netns -> underlay IP
         self.namespaces: list[str] = []
-        self.listeners: list[subprocess.Popen[bytes]] = []
+        self.listeners: list[subprocess.Popen[str]] = []
         self._add(self.underlay)
         sh("ip", "-n", self.underlay, "link", "add", "br-ul", "type", "bridge")
         sh("ip", "-n", self.underlay, "link", "set", "br-ul", "up")

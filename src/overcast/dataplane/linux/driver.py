@@ -6,11 +6,15 @@ desired state — domain namespaces ``ovc-<host>-<domain8>``, bridges ``ob<vni>`
 ``ox<vni>``, endpoint veths ``ov<hash>``, nft table ``inet overcast`` — so a restarted agent finds
 and adopts what is there (same names, nothing recreated) and sweeps only names it owns.
 
-Each change reconciles the domains it touches, reading the kernel back: links, addresses,
-neighbours and FDB entries are compared with what the domain's view wants and only the
-difference is applied. Netlink goes through pyroute2 sockets opened inside each namespace
-(``setns`` on the driver's own thread, no helper processes: forking beside gRPC's threads
-crashes); the firewall through ``nft -f`` (one atomic transaction per domain).
+Incremental, Felix-style: for each domain a change touches, the driver computes the namespace's
+:class:`~.plan.DomainPlan` (pure) and writes only its difference from what it last programmed —
+a cache of the kernel it trusts between full syncs. A snapshot (the first sync, a resync after a
+nack) reads the kernel back instead; any failure drops the domain's cache, so the next sync
+reads the kernel again. Set membership changes are nft element updates (one transaction, in
+process through libnftables); only a change of the rules' shape reloads the table.
+
+Netlink goes through pyroute2 sockets opened inside each namespace (``setns`` on the driver's
+own thread, no helper processes: forking beside gRPC's threads crashes).
 """
 
 from __future__ import annotations
@@ -23,28 +27,40 @@ import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-import xxhash
 from pyroute2 import IPRoute, NetlinkError
 
-from ...agent.state import Change, views_of
-from ...policy.compiler import DomainView, Key
+from ...agent.state import Change
+from ...policy.compiler import DomainView, Key, domain_view
 from ..base import Attachment, Dataplane, DataplaneError
-from .nftables import ruleset
+from .libnft import Nft, NftError
+from .nftables import element_changes, revoked, ruleset
+from .plan import (
+    BRIDGE,
+    OWNED_LINK_PREFIXES,
+    VXLAN,
+    BridgeSpec,
+    DomainPlan,
+    FdbKey,
+    PortSpec,
+    plan_domain,
+    veth_name,
+)
 
 log = logging.getLogger("overcast.dataplane.linux")
 
 VXLAN_PORT = 4789
 NTF_SELF, NTF_MASTER = 0x02, 0x04
 NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
-OWNED_LINK_PREFIXES = ("ob", "ox", "ov")
 
 
-def _run(*args: str, stdin: str | None = None) -> None:
+def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(args, input=stdin, capture_output=True, text=True)
     if result.returncode != 0:
         raise DataplaneError(f"{' '.join(args[:4])}…: {result.stderr.strip() or result.stdout.strip()}")
+    return result
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -88,6 +104,44 @@ def _attr(message: Any, name: str) -> Any:
     return message.get_attr(name)
 
 
+@dataclass
+class _Namespace:
+    """A domain namespace's handles, and what the driver last programmed into it."""
+
+    name: str
+    ipr: IPRoute
+    nft: Nft
+    #: The cache: None until read from the kernel (first sync, or after a failure).
+    programmed: _Programmed | None = None
+    #: The firewall shape this process last loaded (kept across full syncs): loading a
+    #: different one means the rules changed, and tracked flows must be judged again.
+    loaded_table: str | None = None
+
+    def close(self) -> None:
+        self.ipr.close()
+        self.nft.close()
+
+
+@dataclass
+class _Programmed:
+    links: dict[str, int] = field(default_factory=dict)  # owned link -> ifindex
+    bridges: dict[str, BridgeSpec] = field(default_factory=dict)  # configured as
+    vxlans: dict[str, tuple[int, str]] = field(default_factory=dict)
+    ports: dict[str, PortSpec] = field(default_factory=dict)
+    neighbours: dict[tuple[str, str], str] = field(default_factory=dict)
+    fdb: dict[FdbKey, str | None] = field(default_factory=dict)
+    table: str | None = None  # the firewall's shape as last loaded (None: load it)
+    sets: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def forget_link(self, name: str) -> None:
+        self.links.pop(name, None)
+        self.bridges.pop(name, None)
+        self.vxlans.pop(name, None)
+        self.ports.pop(name, None)
+        self.fdb = {k: v for k, v in self.fdb.items() if k[0] != name}
+        self.neighbours = {k: v for k, v in self.neighbours.items() if k[0] != name}
+
+
 class LinuxDataplane(Dataplane):
     blocking = True
 
@@ -99,10 +153,10 @@ class LinuxDataplane(Dataplane):
         self.host_netns = host_netns
         self.mtu = mtu
         self.prefix = f"ovc-{''.join(c for c in host_id if c.isalnum())[:16]}-"
-        self.entries: dict[Key, Any] = {}
+        #: The desired state, decoded, by domain.
+        self.domains: dict[str, dict[Key, Any]] = {}
         self.attachments: dict[str, Attachment] = {}
-        self._sockets: dict[str, IPRoute] = {}
-        self._rulesets: dict[str, str] = {}
+        self._namespaces: dict[str, _Namespace] = {}
         self._host: IPRoute | None = None
         # pyroute2's synchronous sockets belong to the thread that made them: used from another
         # thread they talk to that thread's namespace (measured: bridges landed in the root
@@ -116,19 +170,22 @@ class LinuxDataplane(Dataplane):
 
     def _apply(self, change: Change) -> None:
         values = change.values()
-        before = {k[1] for k in self.entries}
         if change.snapshot:
-            self.entries = dict(values)
+            touched = set(self.domains) | {k[1] for k in values}
+            self.domains = {}
         else:
+            touched = {k[1] for k in change.upserts} | {k[1] for k in change.removals}
             for key in change.removals:
-                self.entries.pop(key, None)
-            self.entries.update(values)
-        touched = {k[1] for k in change.upserts} | {k[1] for k in change.removals}
-        if change.snapshot:
-            touched |= before | set(self._owned_domains())
+                entries = self.domains.get(key[1])
+                if entries is not None:
+                    entries.pop(key, None)
+                    if not entries:
+                        del self.domains[key[1]]
+        for key, value in values.items():
+            self.domains.setdefault(key[1], {})[key] = value
         try:
-            self._reconcile(touched, sweep=change.snapshot)
-        except (NetlinkError, OSError) as exc:
+            self._reconcile(touched, full=change.snapshot)
+        except (NetlinkError, OSError, NftError) as exc:
             raise DataplaneError(f"programming the datapath failed: {exc}") from exc
 
     def attach(self, attachment: Attachment) -> None:
@@ -138,18 +195,19 @@ class LinuxDataplane(Dataplane):
         self._worker.submit(self._detach, vport_id).result()
 
     def _detach(self, vport_id: str) -> None:
-        attachment = self.attachments.pop(vport_id, None)
-        if attachment is None:
+        if self.attachments.pop(vport_id, None) is None:
             return
-        name = self.veth_name(vport_id)
-        for ipr in self._sockets.values():
-            for index in ipr.link_lookup(ifname=name):
-                ipr.link("del", index=index)
+        name = veth_name(vport_id)
+        for namespace in self._namespaces.values():
+            for index in namespace.ipr.link_lookup(ifname=name):
+                namespace.ipr.link("del", index=index)
+            if namespace.programmed is not None:
+                namespace.programmed.forget_link(name)
 
     def describe(self) -> dict[str, Any]:
         return {
             "kind": "linux",
-            "namespaces": sorted(self._owned_domains().values()),
+            "namespaces": sorted(self._owned_namespaces().values()),
             "attachments": sorted(self.attachments),
         }
 
@@ -158,9 +216,9 @@ class LinuxDataplane(Dataplane):
         self._worker.shutdown()
 
     def _close(self) -> None:
-        for ipr in self._sockets.values():
-            ipr.close()
-        self._sockets.clear()
+        for namespace in self._namespaces.values():
+            namespace.close()
+        self._namespaces.clear()
         if self._host is not None:
             self._host.close()
             self._host = None
@@ -170,11 +228,9 @@ class LinuxDataplane(Dataplane):
     def netns_name(self, domain_id: str) -> str:
         return self.prefix + domain_id.replace("-", "")[:8]
 
-    @staticmethod
-    def veth_name(vport_id: str) -> str:
-        return "ov" + xxhash.xxh3_64_hexdigest(vport_id.encode())[:12]
+    veth_name = staticmethod(veth_name)
 
-    def _owned_domains(self) -> dict[str, str]:
+    def _owned_namespaces(self) -> dict[str, str]:
         """Domain ID prefix -> namespace name, for the namespaces of this host."""
         try:
             names = os.listdir("/run/netns")
@@ -184,225 +240,256 @@ class LinuxDataplane(Dataplane):
 
     # --- reconciling -----------------------------------------------------------------------------
 
-    def _reconcile(self, domains: set[str], *, sweep: bool) -> None:
-        views = {v.id: v for v in views_of(self.entries, self.host_id)}
-        wanted = {self.netns_name(d) for d, v in views.items() if v.local}
-        for domain_id in sorted(domains):
-            view = views.get(domain_id)
+    def _view(self, domain_id: str) -> DomainView | None:
+        entries = self.domains.get(domain_id)
+        if not entries or ("domain", domain_id) not in entries:
+            return None
+        return domain_view(entries.items(), self.host_id)
+
+    def _reconcile(self, touched: set[str], *, full: bool) -> None:
+        """Program the touched domains; remove namespaces of domains without local endpoints
+        (on a full sync: every namespace of this host that is not wanted)."""
+        wanted: dict[str, DomainView] = {}
+        for domain_id in sorted(touched):
+            view = self._view(domain_id)
             if view is not None and view.local:
-                self._program(view)
-        owned = self._owned_domains().values()
-        stale = [
-            n for n in owned if n not in wanted and (sweep or n in {self.netns_name(d) for d in domains})
-        ]
-        for name in stale:
+                wanted[self.netns_name(domain_id)] = view
+        for name, view in wanted.items():
+            self._program(name, view, full=full)
+        owned = set(self._owned_namespaces().values())
+        candidates = owned if full else owned & {self.netns_name(d) for d in touched}
+        for name in sorted(candidates - set(wanted)):
             self._remove_netns(name)
 
     def _remove_netns(self, name: str) -> None:
-        ipr = self._sockets.pop(name, None)
-        if ipr is not None:
-            ipr.close()
-        self._rulesets.pop(name, None)
+        namespace = self._namespaces.pop(name, None)
+        if namespace is not None:
+            namespace.close()
         _run("ip", "netns", "del", name)
         log.info("removed %s", name)
 
-    def _netns(self, name: str) -> IPRoute:
-        if name not in self._sockets:
+    def _namespace(self, name: str) -> _Namespace:
+        if name not in self._namespaces:
             if not os.path.exists(f"/run/netns/{name}"):
                 _run("ip", "netns", "add", name)
                 _run("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=1",
                      "net.bridge.bridge-nf-call-iptables=1")  # fmt: skip
-            ipr = _socket(name)
+            with _in_netns(name):
+                ipr, nft = IPRoute(), Nft()
+                nft.run("list tables")  # opens libnftables' netlink socket here, in the namespace
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
-            self._sockets[name] = ipr
-        return self._sockets[name]
+            self._namespaces[name] = _Namespace(name, ipr, nft)
+        return self._namespaces[name]
 
     def _host_socket(self) -> IPRoute:
         if self._host is None:
             self._host = _socket(self.host_netns)
         return self._host
 
-    def _program(self, view: DomainView) -> None:
-        name = self.netns_name(view.id)
-        ipr = self._netns(name)
-        links = {_attr(link, "IFLA_IFNAME"): link for link in ipr.get_links()}
-        wanted: set[str] = set()
-        bridges: dict[str, int] = {}  # subnet ID -> bridge ifindex
-        vxlans: dict[str, int] = {}
-        for subnet in view.subnets:
-            if subnet.vni is None or not subnet.prefix:
-                continue
-            bridge, vxlan = f"ob{subnet.vni}", f"ox{subnet.vni}"
-            wanted |= {bridge, vxlan}
-            bridges[subnet.id] = self._bridge(ipr, links, bridge, subnet)
-            vxlans[subnet.id] = self._vxlan(ipr, links, vxlan, subnet.vni, bridges[subnet.id])
-        ports: dict[str, int] = {}  # vport -> veth ifindex
-        for endpoint in view.local:
-            if endpoint.subnet_id not in bridges:
-                continue
-            veth = self.veth_name(endpoint.vport_id)
-            attachment = self.attachments.get(endpoint.vport_id)
-            if attachment is None or attachment.netns is None:
-                if veth in links:  # plumbed by an earlier run of the agent: adopt it as it is
-                    wanted.add(veth)
-                    ports[endpoint.vport_id] = links[veth]["index"]
-                continue
-            wanted.add(veth)
-            subnet = next(s for s in view.subnets if s.id == endpoint.subnet_id)
-            port_master = bridges[subnet.id]
-            ports[endpoint.vport_id] = self._veth(ipr, links, veth, attachment, endpoint, subnet, port_master)
-        for ifname, link in links.items():
-            if ifname and ifname.startswith(OWNED_LINK_PREFIXES) and ifname not in wanted:
-                ipr.link("del", index=link["index"])
-        self._neighbours(ipr, view, bridges, vxlans, ports)
-        text = ruleset(view)
-        if self._rulesets.get(name) != text:
-            _run("ip", "netns", "exec", name, "nft", "-f", "-", stdin=text)
-            if name in self._rulesets:
-                self._flush_conntrack(name)  # established flows are judged again by the new rules
-            self._rulesets[name] = text
+    def _program(self, name: str, view: DomainView, *, full: bool) -> None:
+        namespace = self._namespace(name)
+        programmed = None if full else namespace.programmed
+        # Invalid while we work: if anything below fails, the next sync reads the kernel again.
+        namespace.programmed = None
+        if programmed is None:
+            programmed = self._read_kernel(namespace.ipr)
+        plan = plan_domain(view, self.attachments, programmed.links, self.host_id)
+        self._program_links(namespace, plan, programmed)
+        self._program_neighbours(namespace.ipr, plan, programmed)
+        self._program_firewall(namespace, view, plan, programmed)
+        namespace.programmed = programmed
 
-    def _bridge(self, ipr: IPRoute, links: dict[str, Any], name: str, subnet: Any) -> int:
-        if name not in links:
-            ipr.link("add", ifname=name, kind="bridge", br_stp_state=0, br_mcast_snooping=0)
-        index = ipr.link_lookup(ifname=name)[0]
-        if subnet.gateway_mac:
-            ipr.link("set", index=index, address=subnet.gateway_mac)
-        prefixlen = ipaddress.IPv4Network(subnet.prefix).prefixlen
+    def _read_kernel(self, ipr: IPRoute) -> _Programmed:
+        """What the namespace holds of ours. Link settings are not read back: every owned link
+        is configured once more on a full sync (the same values: nothing visibly changes)."""
+        programmed = _Programmed()
+        names: dict[int, str] = {}
+        for link in ipr.get_links():
+            ifname = _attr(link, "IFLA_IFNAME")
+            if ifname and ifname.startswith(OWNED_LINK_PREFIXES):
+                programmed.links[ifname] = link["index"]
+                names[link["index"]] = ifname
+        for index, ifname in names.items():
+            if not ifname.startswith(BRIDGE):
+                continue
+            for entry in ipr.get_neighbours(ifindex=index, family=2):
+                if entry["state"] & NUD_PERMANENT:
+                    programmed.neighbours[(ifname, _attr(entry, "NDA_DST"))] = _attr(entry, "NDA_LLADDR")
+        for entry in ipr.fdb("dump"):
+            ifname, mac = names.get(entry["ifindex"]), _attr(entry, "NDA_LLADDR")
+            if ifname is None or mac is None or mac == "00:00:00:00:00:00":
+                continue
+            if entry["flags"] & NTF_SELF:
+                # Ours: the VXLAN's per-MAC tunnel entries (not a veth's multicast list).
+                if ifname.startswith(VXLAN) and entry["state"] & NUD_PERMANENT:
+                    programmed.fdb[(ifname, mac, "self")] = _attr(entry, "NDA_DST")
+            elif entry["state"] & NUD_NOARP:  # static; the bridge's own port addresses are permanent
+                programmed.fdb[(ifname, mac, "master")] = None
+        return programmed
+
+    # --- links -----------------------------------------------------------------------------------
+
+    def _program_links(self, namespace: _Namespace, plan: DomainPlan, programmed: _Programmed) -> None:
+        ipr, links = namespace.ipr, programmed.links
+        for name in sorted(set(links) - plan.links()):
+            ipr.link("del", index=links[name])
+            programmed.forget_link(name)
+        for name, spec in plan.bridges.items():
+            if name not in links:
+                ipr.link("add", ifname=name, kind="bridge", br_stp_state=0, br_mcast_snooping=0)
+                links[name] = ipr.link_lookup(ifname=name)[0]
+            if programmed.bridges.get(name) != spec:
+                self._configure_bridge(ipr, links[name], spec)
+                programmed.bridges[name] = spec
+        for name, (vni, bridge) in plan.vxlans.items():
+            if name not in links:
+                links[name] = self._create_vxlan(namespace, name, vni)
+            if programmed.vxlans.get(name) != (vni, bridge):
+                index = links[name]
+                ipr.link("set", index=index, master=links[bridge], mtu=self.mtu)
+                ipr.brport(
+                    "set", index=index, learning=0, neigh_suppress=1, unicast_flood=0, mcast_flood=0,
+                    bcast_flood=0,
+                )  # fmt: skip
+                ipr.link("set", index=index, state="up")
+                programmed.vxlans[name] = (vni, bridge)
+        for name, port in plan.ports.items():
+            if name not in links:
+                attachment = self.attachments[port.vport_id]
+                ipr.link(
+                    "add", ifname=name, kind="veth",
+                    peer={"ifname": attachment.ifname, "net_ns_fd": attachment.netns},
+                )  # fmt: skip
+                links[name] = ipr.link_lookup(ifname=name)[0]
+                self._configure_container(attachment, port, plan)
+            if programmed.ports.get(name) != port:
+                ipr.link("set", index=links[name], master=links[port.bridge], mtu=self.mtu, state="up")
+                ipr.brport("set", index=links[name], learning=0)
+                programmed.ports[name] = port
+
+    def _configure_bridge(self, ipr: IPRoute, index: int, spec: BridgeSpec) -> None:
+        # Only when it differs: setting a link's MAC, even to the same value, flushes every
+        # neighbour entry on it (permanent ones included).
+        current = _attr(ipr.get_links(index)[0], "IFLA_ADDRESS")
+        if spec.mac and current != spec.mac.lower():
+            ipr.link("set", index=index, address=spec.mac)
         have = {(_attr(a, "IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index, family=2)}
-        want = {(subnet.gateway, prefixlen)} if subnet.gateway else set()
+        want = {spec.address} if spec.address else set()
         for address, length in have - want:
             ipr.addr("del", index=index, address=address, prefixlen=length)
         for address, length in want - have:
             ipr.addr("add", index=index, address=address, prefixlen=length)
         ipr.link("set", index=index, state="up")
-        return index
 
-    def _vxlan(self, ipr: IPRoute, links: dict[str, Any], name: str, vni: int, bridge: int) -> int:
-        if name not in links:
-            # Created in the host namespace so its UDP socket binds the underlay, then moved.
-            host = self._host_socket()
-            for stale in host.link_lookup(ifname=name):
-                host.link("del", index=stale)
-            host.link(
-                "add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=self.underlay_ip,
-                vxlan_port=VXLAN_PORT, vxlan_learning=0, vxlan_ttl=64,
-            )  # fmt: skip
-            host.link("set", index=host.link_lookup(ifname=name)[0], net_ns_fd=self._netns_of(ipr))
-        index = ipr.link_lookup(ifname=name)[0]
-        ipr.link("set", index=index, master=bridge, mtu=self.mtu)
-        ipr.brport(
-            "set", index=index, learning=0, neigh_suppress=1, unicast_flood=0, mcast_flood=0, bcast_flood=0
-        )
-        ipr.link("set", index=index, state="up")
-        return index
+    def _create_vxlan(self, namespace: _Namespace, name: str, vni: int) -> int:
+        # Created in the host namespace so its UDP socket binds the underlay, then moved.
+        host = self._host_socket()
+        for stale in host.link_lookup(ifname=name):
+            host.link("del", index=stale)
+        host.link(
+            "add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=self.underlay_ip,
+            vxlan_port=VXLAN_PORT, vxlan_learning=0, vxlan_ttl=64,
+        )  # fmt: skip
+        host.link("set", index=host.link_lookup(ifname=name)[0], net_ns_fd=namespace.name)
+        return int(namespace.ipr.link_lookup(ifname=name)[0])
 
-    def _netns_of(self, ipr: IPRoute) -> str:
-        return next(name for name, sock in self._sockets.items() if sock is ipr)
-
-    def _veth(
-        self, ipr: IPRoute, links: dict[str, Any], name: str, attachment: Attachment, endpoint: Any,
-        subnet: Any, bridge: int,
-    ) -> int:  # fmt: skip
-        if name not in links:
-            ipr.link(
-                "add",
-                ifname=name,
-                kind="veth",
-                peer={"ifname": attachment.ifname, "net_ns_fd": attachment.netns},
-            )
-            self._configure_container(attachment, endpoint, subnet)
-        index = ipr.link_lookup(ifname=name)[0]
-        ipr.link("set", index=index, master=bridge, mtu=self.mtu, state="up")
-        # The bridge answers ARP for every known endpoint: no ARP is forwarded between ports.
-        ipr.brport("set", index=index, learning=0)
-        return index
-
-    def _configure_container(self, attachment: Attachment, endpoint: Any, subnet: Any) -> None:
+    def _configure_container(self, attachment: Attachment, port: PortSpec, plan: DomainPlan) -> None:
+        view_endpoint = self._endpoint(port.vport_id)
         container = _socket(attachment.netns)
         try:
             index = container.link_lookup(ifname=attachment.ifname)[0]
-            container.link("set", index=index, address=endpoint.mac, mtu=self.mtu, state="up")
+            container.link("set", index=index, address=view_endpoint.mac, mtu=self.mtu, state="up")
             container.link("set", index=container.link_lookup(ifname="lo")[0], state="up")
-            if endpoint.ip:
-                prefixlen = ipaddress.IPv4Network(subnet.prefix).prefixlen
-                container.addr("add", index=index, address=endpoint.ip, prefixlen=prefixlen)
-                if subnet.gateway:
-                    container.route("add", dst="0.0.0.0/0", gateway=subnet.gateway)
+            spec = plan.bridges[port.bridge]
+            if view_endpoint.ip and spec.address:
+                container.addr("add", index=index, address=view_endpoint.ip, prefixlen=spec.address[1])
+                container.route("add", dst="0.0.0.0/0", gateway=spec.address[0])
         finally:
             container.close()
 
-    def _neighbours(
-        self,
-        ipr: IPRoute,
-        view: DomainView,
-        bridges: dict[str, int],
-        vxlans: dict[str, int],
-        ports: dict[str, int],
-    ) -> None:
-        port_bridge = {vxlans[s]: bridges[s] for s in vxlans}
-        for endpoint in view.local:
-            if endpoint.vport_id in ports:
-                port_bridge[ports[endpoint.vport_id]] = bridges[endpoint.subnet_id]
-        want_neigh: dict[tuple[int, str], str] = {}
-        want_fdb: dict[tuple[int, str], tuple[int, str | None]] = {}  # (ifindex, mac) -> (flags, dst)
-        for endpoint in (*view.local, *view.remote):
-            bridge = bridges.get(endpoint.subnet_id)
-            if bridge is None:
-                continue
-            if endpoint.ip:
-                want_neigh[(bridge, endpoint.ip)] = endpoint.mac
-            if endpoint.host_id == self.host_id:
-                if endpoint.vport_id in ports:
-                    want_fdb[(ports[endpoint.vport_id], endpoint.mac)] = (NTF_MASTER, None)
-            elif endpoint.vtep:
-                vxlan = vxlans[endpoint.subnet_id]
-                want_fdb[(vxlan, endpoint.mac)] = (NTF_MASTER, None)
-                want_fdb[(vxlan, endpoint.mac + "/self")] = (NTF_SELF, endpoint.vtep)
-        for bridge in set(bridges.values()):
-            for entry in ipr.get_neighbours(ifindex=bridge, family=2):
-                ip, mac = _attr(entry, "NDA_DST"), _attr(entry, "NDA_LLADDR")
-                if entry["state"] & NUD_PERMANENT and want_neigh.get((bridge, ip)) != mac:
-                    ipr.neigh("del", ifindex=bridge, dst=ip, lladdr=mac)
-        for (bridge, ip), mac in want_neigh.items():
-            ipr.neigh("replace", ifindex=bridge, dst=ip, lladdr=mac, state="permanent")
-        owned_ports = set(vxlans.values()) | set(ports.values())
-        for entry in ipr.fdb("dump"):
-            index, mac = entry["ifindex"], _attr(entry, "NDA_LLADDR")
-            if index not in owned_ports or mac is None:
-                continue
-            is_self = bool(entry["flags"] & NTF_SELF)
-            key = (index, mac + "/self") if is_self else (index, mac)
-            if (
-                mac != "00:00:00:00:00:00"
-                and key not in want_fdb
-                and entry["state"] & (NUD_NOARP | NUD_PERMANENT)
-            ):
-                if is_self:
-                    ipr.fdb("del", ifindex=index, lladdr=mac, dst=_attr(entry, "NDA_DST"), flags=NTF_SELF)
+    def _endpoint(self, vport_id: str) -> Any:
+        for entries in self.domains.values():
+            for key, value in entries.items():
+                if key[0] == "endpoint" and key[2] == vport_id:
+                    return value
+        raise DataplaneError(f"no endpoint for vport {vport_id}")
+
+    # --- neighbours and forwarding entries -------------------------------------------------------
+
+    def _program_neighbours(self, ipr: IPRoute, plan: DomainPlan, programmed: _Programmed) -> None:
+        links = programmed.links
+        for (bridge, ip), mac in list(programmed.neighbours.items()):
+            if plan.neighbours.get((bridge, ip)) != mac:
+                ipr.neigh("del", ifindex=links[bridge], dst=ip, lladdr=mac)
+                del programmed.neighbours[(bridge, ip)]
+        for (bridge, ip), mac in plan.neighbours.items():
+            if programmed.neighbours.get((bridge, ip)) != mac:
+                ipr.neigh("replace", ifindex=links[bridge], dst=ip, lladdr=mac, state="permanent")
+                programmed.neighbours[(bridge, ip)] = mac
+        for key, dst in list(programmed.fdb.items()):
+            if key not in plan.fdb or plan.fdb[key] != dst:
+                device, mac, kind = key
+                if kind == "self":
+                    ipr.fdb("del", ifindex=links[device], lladdr=mac, dst=dst, flags=NTF_SELF)
                 else:
-                    ipr.fdb(
-                        "del", ifindex=index, lladdr=mac, master=_attr(entry, "NDA_MASTER"), flags=NTF_MASTER
-                    )
-        for (index, mac), (flags, dst) in want_fdb.items():
-            mac = mac.removesuffix("/self")
-            if flags == NTF_SELF:
-                ipr.fdb("replace", ifindex=index, lladdr=mac, dst=dst, flags=NTF_SELF, state=NUD_PERMANENT)
+                    master = links.get(plan.master_of(device)) if device in plan.links() else None
+                    ipr.fdb("del", ifindex=links[device], lladdr=mac, master=master, flags=NTF_MASTER)
+                del programmed.fdb[key]
+        for key, dst in plan.fdb.items():
+            if key in programmed.fdb:
+                continue
+            device, mac, kind = key
+            if kind == "self":
+                ipr.fdb(
+                    "replace", ifindex=links[device], lladdr=mac, dst=dst, flags=NTF_SELF, state=NUD_PERMANENT
+                )
             else:
                 ipr.fdb(
-                    "replace",
-                    ifindex=index,
-                    lladdr=mac,
-                    master=port_bridge[index],
-                    flags=NTF_MASTER,
-                    state=NUD_NOARP,
-                )
+                    "replace", ifindex=links[device], lladdr=mac, master=links[plan.master_of(device)],
+                    flags=NTF_MASTER, state=NUD_NOARP,
+                )  # fmt: skip
+            programmed.fdb[key] = dst
+
+    # --- the firewall ----------------------------------------------------------------------------
+
+    def _program_firewall(
+        self, namespace: _Namespace, view: DomainView, plan: DomainPlan, programmed: _Programmed
+    ) -> None:
+        if programmed.table != plan.table:
+            namespace.nft.run(ruleset(view, plan.sets))
+            if namespace.loaded_table not in (None, plan.table):
+                self._flush_conntrack(namespace.name)  # established flows are judged again by the new rules
+            programmed.table, programmed.sets = plan.table, dict(plan.sets)
+            namespace.loaded_table = plan.table
+            return
+        changed = {n: c for n, c in plan.sets.items() if programmed.sets.get(n) != c}
+        if not changed:
+            return
+        namespace.nft.run(element_changes(programmed.sets, changed))
+        cut = [net for n, c in changed.items() for net in revoked(programmed.sets.get(n, ()), c)]
+        programmed.sets.update(changed)
+        if cut:
+            self._cut_conntrack(namespace.name, cut)
+
+    def _cut_conntrack(self, name: str, networks: list[ipaddress.IPv4Network]) -> None:
+        """Forget the tracked flows of addresses a set no longer matches: their next packet is
+        judged by the rules again (TCP is picked up mid-stream), so what policy no longer allows
+        stops, and what it still allows carries on."""
+        if any(n.prefixlen != 32 for n in networks) or len(networks) > 64:
+            self._flush_conntrack(name)
+            return
+        addresses = " ".join(str(n.network_address) for n in networks)
+        script = f"for a in {addresses}; do conntrack -D -s $a; conntrack -D -d $a; done; true"
+        command = ["ip", "netns", "exec", name, "sh", "-c", script]
+        result = subprocess.run(command, capture_output=True, text=True)
+        failures = [line for line in result.stderr.splitlines() if "flow entries have been" not in line]
+        if failures:
+            raise DataplaneError(f"conntrack -D in {name}: {failures[0]}")
 
     def _flush_conntrack(self, name: str) -> None:
         """Forget the domain's tracked flows: each is judged again by the new rules on its next
-        packet (TCP is picked up mid-stream), so a flow policy no longer allows is cut. Through
-        the conntrack tool inside the namespace: pyroute2's conntrack socket does not follow
-        setns (measured: it flushed the root namespace's table instead)."""
+        packet. Through the conntrack tool inside the namespace: pyroute2's conntrack socket did
+        not follow setns when tried (it flushed the root namespace's table instead)."""
         result = subprocess.run(
             ["ip", "netns", "exec", name, "conntrack", "-F"], capture_output=True, text=True
         )

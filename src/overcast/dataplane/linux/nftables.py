@@ -42,16 +42,59 @@ def set_name(name: str) -> str:
     return f"{kind}_{xxhash.xxh3_64_hexdigest(object_id.encode())[:12]}"
 
 
-def _elements(cidrs: Iterable[str]) -> str:
-    items = sorted(cidrs, key=lambda c: ipaddress.IPv4Network(c))
-    return ", ".join(c.removesuffix("/32") for c in items)
+def set_contents(view: DomainView) -> dict[str, frozenset[str]]:
+    """Every set the domain's table holds, by nftables name -> the CIDRs it must match
+    (``local``: this host's endpoints of the domain)."""
+    contents = {"local": frozenset(f"{e.ip}/32" for e in view.local if e.ip)}
+    for name, cidrs in view.sets:
+        contents[set_name(name)] = cidrs
+    return contents
 
 
-def _set_block(name: str, cidrs: Iterable[str], *, interval: bool) -> str:
-    flags = " flags interval;" if interval else ""
-    elements = _elements(cidrs)
-    body = f" elements = {{ {elements} }}" if elements else ""
-    return f"  set {name} {{ type ipv4_addr;{flags}{body} }}"
+def elements(cidrs: Iterable[str]) -> tuple[str, ...]:
+    """A set's elements as nftables takes them: overlapping and adjacent prefixes merged (an
+    interval set refuses overlaps; membership is unchanged), host prefixes as addresses."""
+    networks = ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in cidrs)
+    return tuple(str(n).removesuffix("/32") for n in networks)
+
+
+def revoked(before: Iterable[str], after: Iterable[str]) -> list[ipaddress.IPv4Network]:
+    """The address ranges a set matched before and no longer does (flows of these are cut)."""
+    gone: list[ipaddress.IPv4Network] = []
+    remaining = list(ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in after))
+    for network in ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in before):
+        parts = [network]
+        for keep in remaining:
+            parts = [rest for part in parts for rest in _exclude(part, keep)]
+        gone += parts
+    return gone
+
+
+def _exclude(network: ipaddress.IPv4Network, keep: ipaddress.IPv4Network) -> list[ipaddress.IPv4Network]:
+    if not network.overlaps(keep):
+        return [network]
+    if network.subnet_of(keep):
+        return []
+    return list(network.address_exclude(keep))
+
+
+def element_changes(before: dict[str, frozenset[str]], after: dict[str, frozenset[str]]) -> str:
+    """nft commands turning the sets' contents ``before`` into ``after`` (same set names), as one
+    transaction: deletions first, so a merged prefix can be replaced by its parts."""
+    deletes, adds = [], []
+    for name, cidrs in after.items():
+        old, new = set(elements(before.get(name, ()))), set(elements(cidrs))
+        if old - new:
+            deletes.append(f"delete element inet {TABLE} {name} {{ {', '.join(sorted(old - new))} }}")
+        if new - old:
+            adds.append(f"add element inet {TABLE} {name} {{ {', '.join(sorted(new - old))} }}")
+    return "\n".join(deletes + adds) + ("\n" if deletes or adds else "")
+
+
+def _set_block(name: str, cidrs: Iterable[str]) -> str:
+    items = ", ".join(elements(cidrs))
+    body = f" elements = {{ {items} }}" if items else ""
+    return f"  set {name} {{ type ipv4_addr; flags interval;{body} }}"
 
 
 def _ports(bounds: tuple[int, int] | None) -> str:
@@ -119,14 +162,15 @@ def _chain(direction: str, rules: tuple[Rule, ...], defaults: Defaults, view: Do
     return lines
 
 
-def ruleset(view: DomainView) -> str:
+def ruleset(view: DomainView, contents: dict[str, frozenset[str]] | None = None) -> str:
     """The whole table for one domain on this host, replacing any previous one atomically
-    (``nft -f`` runs a file as one transaction)."""
-    local_ips = [f"{e.ip}/32" for e in view.local if e.ip]
+    (``nft -f`` runs a file as one transaction). With ``contents={}`` every set is empty: the
+    table's *shape*, which decides whether a change is a reload or only set elements."""
+    contents = set_contents(view) if contents is None else contents
     lines = [f"table inet {TABLE} {{}}", f"delete table inet {TABLE}", f"table inet {TABLE} {{"]
-    lines.append(_set_block("local", local_ips, interval=False))
-    for name, cidrs in view.sets:
-        lines.append(_set_block(set_name(name), cidrs, interval=True))
+    lines.append(_set_block("local", contents.get("local", ())))
+    for name, _ in view.sets:
+        lines.append(_set_block(set_name(name), contents.get(set_name(name), ())))
     lines += [
         "  chain forward {",
         "    type filter hook forward priority filter; policy drop;",

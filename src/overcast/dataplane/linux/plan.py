@@ -1,0 +1,110 @@
+"""What one domain namespace must hold, as plain data (pure: no kernel, no I/O).
+
+The driver computes a :class:`DomainPlan` from the domain's view and the local attachments, and
+compares it with what it last programmed (or read back from the kernel): only the difference is
+written. Everything is named, never numbered — ifindexes belong to the kernel and are resolved
+by the driver — so two plans compare equal exactly when the namespace should look the same.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+import xxhash
+
+from ...policy.compiler import DomainView
+from ..base import Attachment
+from .nftables import ruleset, set_contents
+
+#: Every link the driver owns starts with one of these (bridges, VXLAN devices, endpoint veths).
+BRIDGE, VXLAN, VETH = "ob", "ox", "ov"
+OWNED_LINK_PREFIXES = (BRIDGE, VXLAN, VETH)
+
+#: An FDB entry: (device, MAC, "master" for the bridge's table | "self" for the VXLAN's own).
+FdbKey = tuple[str, str, str]
+
+
+def veth_name(vport_id: str) -> str:
+    return VETH + xxhash.xxh3_64_hexdigest(vport_id.encode())[:12]
+
+
+@dataclass(frozen=True)
+class BridgeSpec:
+    mac: str | None  # the anycast gateway MAC (the same on every host)
+    address: tuple[str, int] | None  # the anycast gateway (address, prefix length)
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    bridge: str
+    vport_id: str
+
+
+@dataclass(frozen=True)
+class DomainPlan:
+    bridges: dict[str, BridgeSpec]
+    vxlans: dict[str, tuple[int, str]]  # name -> (VNI, bridge)
+    ports: dict[str, PortSpec]  # endpoint veth -> its bridge
+    neighbours: dict[tuple[str, str], str]  # (bridge, IP) -> MAC, permanent
+    fdb: dict[FdbKey, str | None]  # -> the remote VTEP for "self" entries, else None
+    table: str  # the firewall's shape (every set empty): a change here reloads the table
+    sets: dict[str, frozenset[str]]  # nft set name -> CIDRs
+
+    def links(self) -> set[str]:
+        return set(self.bridges) | set(self.vxlans) | set(self.ports)
+
+    def master_of(self, device: str) -> str:
+        """The bridge a port belongs to."""
+        if device in self.ports:
+            return self.ports[device].bridge
+        return self.vxlans[device][1]
+
+
+def plan_domain(
+    view: DomainView, attachments: Mapping[str, Attachment], present: Collection[str], host_id: str
+) -> DomainPlan:
+    """The namespace for ``view`` on ``host_id``. A local endpoint gets a veth when the local API
+    said where its interface goes (an attachment with a namespace), or when its veth is already
+    there (plumbed by an earlier run of the agent: adopted as it is)."""
+    bridges: dict[str, BridgeSpec] = {}
+    vxlans: dict[str, tuple[int, str]] = {}
+    bridge_of_subnet: dict[str, str] = {}
+    vxlan_of_subnet: dict[str, str] = {}
+    for subnet in view.subnets:
+        if subnet.vni is None or not subnet.prefix:
+            continue
+        bridge, vxlan = f"{BRIDGE}{subnet.vni}", f"{VXLAN}{subnet.vni}"
+        prefixlen = ipaddress.IPv4Network(subnet.prefix).prefixlen
+        address = (subnet.gateway, prefixlen) if subnet.gateway else None
+        bridges[bridge] = BridgeSpec(subnet.gateway_mac, address)
+        vxlans[vxlan] = (subnet.vni, bridge)
+        bridge_of_subnet[subnet.id], vxlan_of_subnet[subnet.id] = bridge, vxlan
+    ports: dict[str, PortSpec] = {}
+    port_of_vport: dict[str, str] = {}
+    for endpoint in view.local:
+        port_bridge = bridge_of_subnet.get(endpoint.subnet_id)
+        if port_bridge is None:
+            continue
+        veth = veth_name(endpoint.vport_id)
+        attachment = attachments.get(endpoint.vport_id)
+        if (attachment is not None and attachment.netns is not None) or veth in present:
+            ports[veth] = PortSpec(port_bridge, endpoint.vport_id)
+            port_of_vport[endpoint.vport_id] = veth
+    neighbours: dict[tuple[str, str], str] = {}
+    fdb: dict[FdbKey, str | None] = {}
+    for endpoint in (*view.local, *view.remote):
+        subnet_bridge = bridge_of_subnet.get(endpoint.subnet_id)
+        if subnet_bridge is None:
+            continue
+        if endpoint.ip:
+            neighbours[(subnet_bridge, endpoint.ip)] = endpoint.mac
+        if endpoint.host_id == host_id:
+            if endpoint.vport_id in port_of_vport:
+                fdb[(port_of_vport[endpoint.vport_id], endpoint.mac, "master")] = None
+        elif endpoint.vtep:
+            vxlan = vxlan_of_subnet[endpoint.subnet_id]
+            fdb[(vxlan, endpoint.mac, "master")] = None
+            fdb[(vxlan, endpoint.mac, "self")] = endpoint.vtep
+    return DomainPlan(bridges, vxlans, ports, neighbours, fdb, ruleset(view, {}), set_contents(view))
