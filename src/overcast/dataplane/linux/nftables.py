@@ -24,7 +24,7 @@ element changes; rules refer to sets, never to endpoint pairs.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Collection
 
 import xxhash
 
@@ -51,15 +51,25 @@ def set_contents(view: DomainView) -> dict[str, frozenset[str]]:
     return contents
 
 
-def elements(cidrs: Iterable[str]) -> tuple[str, ...]:
+def _hosts_only(cidrs: Collection[str]) -> bool:
+    """Only host addresses: no two can overlap, so nothing needs merging (the common case —
+    policy groups — and the fast one)."""
+    return all(c.endswith("/32") for c in cidrs)
+
+
+def elements(cidrs: Collection[str]) -> tuple[str, ...]:
     """A set's elements as nftables takes them: overlapping and adjacent prefixes merged (an
     interval set refuses overlaps; membership is unchanged), host prefixes as addresses."""
+    if _hosts_only(cidrs):
+        return tuple(c[:-3] for c in cidrs)
     networks = ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in cidrs)
     return tuple(str(n).removesuffix("/32") for n in networks)
 
 
-def revoked(before: Iterable[str], after: Iterable[str]) -> list[ipaddress.IPv4Network]:
+def revoked(before: Collection[str], after: Collection[str]) -> list[ipaddress.IPv4Network]:
     """The address ranges a set matched before and no longer does (flows of these are cut)."""
+    if _hosts_only(before) and _hosts_only(after):
+        return [ipaddress.IPv4Network(c) for c in set(before) - set(after)]
     gone: list[ipaddress.IPv4Network] = []
     remaining = list(ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in after))
     for network in ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in before):
@@ -83,7 +93,11 @@ def element_changes(before: dict[str, frozenset[str]], after: dict[str, frozense
     transaction: deletions first, so a merged prefix can be replaced by its parts."""
     deletes, adds = [], []
     for name, cidrs in after.items():
-        old, new = set(elements(before.get(name, ()))), set(elements(cidrs))
+        previous = before.get(name, frozenset())
+        if _hosts_only(previous) and _hosts_only(cidrs):
+            old, new = {c[:-3] for c in previous - cidrs}, {c[:-3] for c in cidrs - previous}
+        else:
+            old, new = set(elements(previous)), set(elements(cidrs))
         if old - new:
             deletes.append(f"delete element inet {TABLE} {name} {{ {', '.join(sorted(old - new))} }}")
         if new - old:
@@ -91,8 +105,12 @@ def element_changes(before: dict[str, frozenset[str]], after: dict[str, frozense
     return "\n".join(deletes + adds) + ("\n" if deletes or adds else "")
 
 
-def _set_block(name: str, cidrs: Iterable[str]) -> str:
-    items = ", ".join(elements(cidrs))
+def _address_order(element: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in element.split("/")[0].split("."))
+
+
+def _set_block(name: str, cidrs: Collection[str]) -> str:
+    items = ", ".join(sorted(elements(cidrs), key=_address_order))
     body = f" elements = {{ {items} }}" if items else ""
     return f"  set {name} {{ type ipv4_addr; flags interval;{body} }}"
 
