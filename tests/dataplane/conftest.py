@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from overcast.testing.netns import Lab, can_run
+from overcast.lab import Lab, can_run
 
 #: Marks for tests that need real namespaces (root, iproute2, nftables).
 needs_root = [

@@ -7,7 +7,7 @@ from pathlib import Path
 from overcast.dataplane.linux.driver import LinuxDataplane
 from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
-from overcast.testing.netns import Lab
+from overcast.lab import Lab
 from overcast.testing.vspk_topology import Shop
 
 from .conftest import needs_root

@@ -16,7 +16,7 @@ from overcast.dataplane.linux.driver import LinuxDataplane
 from overcast.policy.compiler import compile_host_entries, compile_hosts
 from overcast.policy.oracle import Packet, verdict
 from overcast.protocol.codec import encode_entry
-from overcast.testing.netns import Lab, can_run, sh
+from overcast.lab import Lab, can_run, sh
 
 from ..unit.test_policy import World
 

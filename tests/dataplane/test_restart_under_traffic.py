@@ -13,7 +13,7 @@ from typing import Any
 
 from overcast.client.vsd import VsdClient
 from overcast.testing.builders import make_l3_subnet
-from overcast.testing.netns import Lab, sh
+from overcast.lab import Lab, sh
 from overcast.testing.ports import free_port
 from overcast.testing.processes import Service, logged_in
 

@@ -120,29 +120,6 @@ def test_bad_flags_are_refused(tmp_path: Path) -> None:
     assert result.returncode == 2 and b"HOST:PORT" in result.stderr
 
 
-def test_demo_check(tmp_path: Path) -> None:
-    port = free_port()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "overcast",
-            "demo",
-            "--check",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--state-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    out = result.stdout.decode() + result.stderr.decode()
-    assert f"http://127.0.0.1:{port}/nuage/api/v6" in out and "CSPROOT" in out
-
-
 def test_several_api_processes_share_one_store(tmp_path: Path) -> None:
     port = free_port()
     process = start(

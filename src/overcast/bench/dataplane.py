@@ -21,6 +21,7 @@ from typing import Any
 from ..agent.state import Change
 from ..dataplane.base import Attachment
 from ..dataplane.linux.driver import LinuxDataplane
+from ..lab import Lab, unanswered
 from ..policy.compiler import (
     Defaults,
     DomainInfo,
@@ -35,7 +36,6 @@ from ..policy.compiler import (
     subnet_key,
 )
 from ..protocol.codec import encode_entry
-from ..testing.netns import Lab, unanswered
 from .stats import machine, summary_ms
 
 TARGETS = {"attach_per_second": 150.0}

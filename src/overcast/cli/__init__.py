@@ -319,18 +319,40 @@ def agent_state(
 
 @app.command()
 def demo(
-    state_dir: Annotated[Path, typer.Option(help="Where the demo keeps its state.")] = Path(".overcast-demo"),
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave it running and print what to try next.")
+    ] = False,
+    down: Annotated[
+        bool, typer.Option("--down", help="Remove everything a demo created, and nothing else.")
+    ] = False,
+    state_dir: Annotated[Path, typer.Option(help="Where the demo keeps its logs and state.")] = Path(
+        ".overcast-demo"
+    ),
     listen: Annotated[str, typer.Option(help="HOST:PORT for the directory API.")] = "127.0.0.1:8443",
-    check: Annotated[bool, typer.Option(help="Start, verify a login, print, and exit.")] = False,
+    controller: Annotated[str, typer.Option(help="HOST:PORT for the controller.")] = "127.0.0.1:7406",
 ) -> None:
-    """Bring up Overcast in embedded mode on this machine and show how to reach it."""
-    from ..demo import run_demo
+    """The main job: the whole system on this machine, an application with policy, proof.
+
+    Needs root. Starts the directory, the controller and three simulated hosts with agents on the
+    Linux dataplane; deploys a WordPress site with policy through the REST API and probes it with
+    real connections. Exits non-zero when any probe disagrees with the policy.
+
+    Examples: [bold]overcast demo[/] · [bold]overcast demo --keep[/] · [bold]overcast demo --down[/]
+    """
+    from ..demo import DemoError, DemoOptions, run_demo, tear_down
 
     try:
-        run_demo(state_dir, listen, console, check=check)
-    except (OSError, RuntimeError, ValueError) as exc:
+        if down:
+            tear_down(state_dir, console)
+            return
+        ok = run_demo(
+            DemoOptions(state_dir=state_dir, listen=listen, controller=controller, keep=keep), console
+        )
+    except (DemoError, OSError, RuntimeError) as exc:
         console.print(f"[red]demo failed:[/] {exc}")
         raise typer.Exit(1) from None
+    if not ok:
+        raise typer.Exit(1)
 
 
 @bench_app.command("directory")
@@ -444,3 +466,12 @@ def bench_dataplane(
 
 def main() -> None:
     app()
+
+
+def _register_client_commands() -> None:
+    from .client import register
+
+    register(app)
+
+
+_register_client_commands()

@@ -72,6 +72,13 @@ def build_server(
     async def status(_request: pb.StatusRequest, _context: Any) -> pb.StatusReply:
         return service.status()
 
+    async def explain(request: pb.ExplainRequest, context: Any) -> pb.ExplainReply:
+        try:
+            return service.explain(request)
+        except LookupError as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+            raise  # abort raises; this keeps type checkers honest
+
     handler = grpc.method_handlers_generic_handler(
         SERVICE,
         {
@@ -83,6 +90,11 @@ def build_server(
             "Status": grpc.unary_unary_rpc_method_handler(
                 status,
                 request_deserializer=pb.StatusRequest.FromString,
+                response_serializer=_serialize,
+            ),
+            "Explain": grpc.unary_unary_rpc_method_handler(
+                explain,
+                request_deserializer=pb.ExplainRequest.FromString,
                 response_serializer=_serialize,
             ),
         },

@@ -32,6 +32,7 @@ import grpc
 
 from ..directory.service import Directory
 from ..policy.engine import HostDelta, PolicyEngine
+from ..policy.oracle import Packet, explain
 from ..protocol import codec
 from ..protocol import controller_pb2 as pb
 from . import feed, records
@@ -377,6 +378,38 @@ class ControllerService:
                     )
 
     # --- status --------------------------------------------------------------------------------
+
+    def explain(self, request: pb.ExplainRequest) -> pb.ExplainReply:
+        """The oracle's judgement of a new flow between two vports, from the current model.
+        Raises LookupError for a vport without an endpoint."""
+        ends = []
+        for vport_id in (request.source_vport, request.destination_vport):
+            found = self.engine.endpoint(vport_id)
+            if found is None:
+                raise LookupError(f"vport {vport_id!r} has no endpoint (no interface with an address)")
+            ends.append(found)
+        (domain_id, source), (_, destination) = ends
+        packet = Packet(
+            "", "", protocol=request.protocol or 6, dport=request.destination_port,
+            icmp_type=request.icmp_type if request.icmp_type >= 0 else None,
+        )  # fmt: skip
+        entries = {d: self.engine.domains.get(d, {}).items() for d, _ in ends}
+        verdict = explain(ends[0], ends[1], entries, packet)
+        if verdict.ingress.decided_by == "another domain":
+            reason = "the endpoints are in different domains: tenants never meet"
+        elif verdict.allowed:
+            reason = "allowed by the source's ingress and the destination's egress policy"
+        else:
+            side = "ingress at the source" if not verdict.ingress.allowed else "egress at the destination"
+            reason = f"denied by the {side}"
+        return pb.ExplainReply(
+            allowed=verdict.allowed, reason=reason, domain_id=domain_id,
+            source_ip=source.ip or "", destination_ip=destination.ip or "",
+            ingress=pb.Judgement(allowed=verdict.ingress.allowed, decided_by=verdict.ingress.decided_by,
+                                 host_id=source.host_id or ""),
+            egress=pb.Judgement(allowed=verdict.egress.allowed, decided_by=verdict.egress.decided_by,
+                                host_id=destination.host_id or ""),
+        )  # fmt: skip
 
     def status(self) -> pb.StatusReply:
         reply = pb.StatusReply(controller_id=self.controller_id, revision=self.revision)

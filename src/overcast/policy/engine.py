@@ -192,6 +192,10 @@ class PolicyEngine:
     def hosts(self) -> dict[str, str]:
         return self.state.hosts()
 
+    def endpoint(self, vport_id: str) -> tuple[str, Endpoint] | None:
+        """(domain ID, endpoint) of a vport that has one (an interface with an address)."""
+        return self._endpoint_at.get(vport_id)
+
     def host_entries(self, host_id: str) -> dict[Key, Any]:
         """Everything one host must hold (the snapshot a session starts with)."""
         out: dict[Key, Any] = {}

@@ -8,9 +8,11 @@ told to enforce.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .compiler import DomainView, Endpoint, HostView, Rule
+from .compiler import DomainView, Endpoint, HostView, Key, Rule, domain_view
 
 IPV4 = 0x0800
 
@@ -126,3 +128,25 @@ def verdict(hosts: dict[str, HostView], packet: Packet) -> Verdict:
     egress = decide(destination[0], "egress", destination[1], packet) if destination else unknown
     same_domain = bool(source and destination and source[0].id == destination[0].id)
     return Verdict(ingress.allowed and egress.allowed and same_domain, ingress, egress)
+
+
+def explain(
+    source: tuple[str, Endpoint],
+    destination: tuple[str, Endpoint],
+    entries_of: Mapping[str, Iterable[tuple[Key, Any]]],
+    packet: Packet,
+) -> Verdict:
+    """A new flow between two endpoints named by (domain ID, endpoint) — unambiguous even when
+    tenants reuse addresses — judged from their domains' entries as each endpoint's host sees
+    them: ingress at the source's host, egress at the destination's. Endpoints of different
+    domains never meet, whatever the rules say."""
+    (source_domain, src), (destination_domain, dst) = source, destination
+    if source_domain != destination_domain:
+        other = Decision(False, "another domain")
+        return Verdict(False, other, other)
+    entries = list(entries_of[source_domain])
+    packet = Packet(src.ip or "", dst.ip or "", packet.protocol, packet.sport, packet.dport,
+                    packet.icmp_type, packet.icmp_code, packet.ether_type)  # fmt: skip
+    ingress = decide(domain_view(entries, src.host_id or ""), "ingress", src, packet)
+    egress = decide(domain_view(entries, dst.host_id or ""), "egress", dst, packet)
+    return Verdict(ingress.allowed and egress.allowed, ingress, egress)

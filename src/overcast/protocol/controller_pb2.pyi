@@ -7,6 +7,48 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ExplainRequest(_message.Message):
+    __slots__ = ("source_vport", "destination_vport", "protocol", "destination_port", "icmp_type")
+    SOURCE_VPORT_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_VPORT_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_PORT_FIELD_NUMBER: _ClassVar[int]
+    ICMP_TYPE_FIELD_NUMBER: _ClassVar[int]
+    source_vport: str
+    destination_vport: str
+    protocol: int
+    destination_port: int
+    icmp_type: int
+    def __init__(self, source_vport: _Optional[str] = ..., destination_vport: _Optional[str] = ..., protocol: _Optional[int] = ..., destination_port: _Optional[int] = ..., icmp_type: _Optional[int] = ...) -> None: ...
+
+class Judgement(_message.Message):
+    __slots__ = ("allowed", "decided_by", "host_id")
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    allowed: bool
+    decided_by: str
+    host_id: str
+    def __init__(self, allowed: _Optional[bool] = ..., decided_by: _Optional[str] = ..., host_id: _Optional[str] = ...) -> None: ...
+
+class ExplainReply(_message.Message):
+    __slots__ = ("allowed", "reason", "domain_id", "source_ip", "destination_ip", "ingress", "egress")
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_IP_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_IP_FIELD_NUMBER: _ClassVar[int]
+    INGRESS_FIELD_NUMBER: _ClassVar[int]
+    EGRESS_FIELD_NUMBER: _ClassVar[int]
+    allowed: bool
+    reason: str
+    domain_id: str
+    source_ip: str
+    destination_ip: str
+    ingress: Judgement
+    egress: Judgement
+    def __init__(self, allowed: _Optional[bool] = ..., reason: _Optional[str] = ..., domain_id: _Optional[str] = ..., source_ip: _Optional[str] = ..., destination_ip: _Optional[str] = ..., ingress: _Optional[_Union[Judgement, _Mapping]] = ..., egress: _Optional[_Union[Judgement, _Mapping]] = ...) -> None: ...
+
 class StatusRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -44,6 +44,11 @@ class ControllerStub:
                 request_serializer=overcast_dot_protocol_dot_controller__pb2.StatusRequest.SerializeToString,
                 response_deserializer=overcast_dot_protocol_dot_controller__pb2.StatusReply.FromString,
                 _registered_method=True)
+        self.Explain = channel.unary_unary(
+                '/overcast.v1.Controller/Explain',
+                request_serializer=overcast_dot_protocol_dot_controller__pb2.ExplainRequest.SerializeToString,
+                response_deserializer=overcast_dot_protocol_dot_controller__pb2.ExplainReply.FromString,
+                _registered_method=True)
 
 
 class ControllerServicer:
@@ -62,6 +67,14 @@ class ControllerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Explain(self, request, context):
+        """How policy judges a new flow between two endpoints (for `overcast policy explain`): the
+        reachability oracle over the controller's current model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControllerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -74,6 +87,11 @@ def add_ControllerServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=overcast_dot_protocol_dot_controller__pb2.StatusRequest.FromString,
                     response_serializer=overcast_dot_protocol_dot_controller__pb2.StatusReply.SerializeToString,
+            ),
+            'Explain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Explain,
+                    request_deserializer=overcast_dot_protocol_dot_controller__pb2.ExplainRequest.FromString,
+                    response_serializer=overcast_dot_protocol_dot_controller__pb2.ExplainReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -130,6 +148,33 @@ class Controller:
             '/overcast.v1.Controller/Status',
             overcast_dot_protocol_dot_controller__pb2.StatusRequest.SerializeToString,
             overcast_dot_protocol_dot_controller__pb2.StatusReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Explain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/overcast.v1.Controller/Explain',
+            overcast_dot_protocol_dot_controller__pb2.ExplainRequest.SerializeToString,
+            overcast_dot_protocol_dot_controller__pb2.ExplainReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,7 +1,9 @@
-"""Simulated hosts and containers as network namespaces, and real-packet probes (root only).
+"""Simulated hosts and containers as network namespaces on one machine, and real-packet
+probes (root only) — for the demo, the tests and the benchmarks.
 
-Every namespace a test creates starts with its lab's unique prefix and is deleted when the lab
-closes, even after a failure; traffic only goes to addresses inside these namespaces.
+Every namespace a lab creates contains its tag (unique per test; fixed for the demo, so
+``overcast demo --down`` finds what an earlier run left) and is deleted when the lab closes,
+even after a failure; traffic only goes to addresses inside these namespaces.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ def can_run() -> bool:
 class Lab:
     """An underlay bridge, hosts with an underlay address each, and containers."""
 
-    def __init__(self) -> None:
-        self.tag = "t" + uuid.uuid4().hex[:6]
+    def __init__(self, tag: str | None = None) -> None:
+        self.tag = tag or "t" + uuid.uuid4().hex[:6]
         self.underlay = f"{self.tag}-ul"
         self.hosts: dict[str, str] = {}  # host netns -> underlay IP
         self.namespaces: list[str] = []
@@ -85,21 +87,24 @@ class Lab:
 
     # --- probes ------------------------------------------------------------------------------
 
-    def listen(self, netns: str, proto: str, port: int) -> None:
-        """A TCP or UDP echo listener inside a container (killed when the lab closes).
-
-        Returns once the socket is bound, so a connection made right after cannot be refused.
-        """
+    def listen(self, netns: str, proto: str, port: int, *, detached: bool = False) -> int:
+        """A TCP or UDP echo listener inside a container (killed when the lab closes, unless
+        ``detached``: then it outlives this process too). Returns its PID once the socket is
+        bound, so a connection made right after cannot be refused."""
         process = subprocess.Popen(
             ["ip", "netns", "exec", netns, sys.executable, str(PROBE), "listen", proto, str(port)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            start_new_session=detached,
         )
-        self.listeners.append(process)
+        if not detached:
+            self.listeners.append(process)
         assert process.stdout is not None
         if process.stdout.readline().strip() != "ready":
+            process.kill()
             raise RuntimeError(f"listener {proto}/{port} in {netns} did not start")
+        return process.pid
 
     def connects(self, netns: str, proto: str, address: str, port: int, timeout: float = 1.0) -> bool:
         """Whether a new TCP connection (or a UDP exchange) from ``netns`` succeeds."""

@@ -1,0 +1,61 @@
+"""A client of the controller's operator RPCs (``Status``, ``Explain``) for the CLI and tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from ..agent.agent import TlsFiles
+from ..protocol import controller_pb2 as pb
+from ..protocol import controller_pb2_grpc as pb_grpc
+
+
+class ControllerClientError(Exception):
+    pass
+
+
+class ControllerClient:
+    def __init__(
+        self,
+        target: str,
+        *,
+        tls: TlsFiles | None = None,
+        server_name: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.target, self.timeout = target, timeout
+        if tls is None:
+            self._channel = grpc.insecure_channel(target)
+        else:
+            options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
+            self._channel = grpc.secure_channel(target, tls.credentials(), options=options)
+        self._stub = pb_grpc.ControllerStub(self._channel)
+
+    def __enter__(self) -> ControllerClient:
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self._channel.close()
+
+    def _call(self, method: Any, request: Any) -> Any:
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            code, details = exc.code(), exc.details()  # type: ignore[attr-defined]
+            if code == grpc.StatusCode.UNAVAILABLE:
+                message = f"cannot reach the controller at {self.target}: {details}"
+                raise ControllerClientError(message) from None
+            raise ControllerClientError(f"controller: {details} ({code.name})") from None
+
+    def status(self) -> pb.StatusReply:
+        return self._call(self._stub.Status, pb.StatusRequest())
+
+    def explain(
+        self, source_vport: str, destination_vport: str, protocol: int, port: int = 0, icmp_type: int = -1
+    ) -> pb.ExplainReply:
+        request = pb.ExplainRequest(
+            source_vport=source_vport, destination_vport=destination_vport, protocol=protocol,
+            destination_port=port, icmp_type=icmp_type,
+        )  # fmt: skip
+        return self._call(self._stub.Explain, request)

@@ -1,0 +1,505 @@
+"""``overcast demo``: the whole system on one machine, an application on it, and proof.
+
+Embedded mode: the directory (SQLite), the controller and three simulated hosts — network
+namespaces on an underlay bridge, each with its own agent on the Linux dataplane — all real
+processes. Through the public REST API, as any client would, it deploys the WordPress site of
+:mod:`.application` (and a second tenant on the same addresses), starts real TCP listeners in the
+containers, probes every relevant pair with real connections and prints the matrix: expected (the
+application's intent) against observed. Any mismatch makes it exit non-zero.
+
+Everything it creates carries the tag ``ovdemo`` (namespaces, host IDs) or is recorded in
+``<state-dir>/demo.json`` (processes), so ``overcast demo --down`` removes exactly that — also
+after a crash, and a new ``overcast demo`` first removes what an earlier one left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from ..agent.client import AgentClient
+from ..client.vsd import VsdClient
+from ..lab import Lab, sh
+from .application import HOSTS, TENANTS, Container, Tenant
+
+TAG = "ovdemo"
+UNDERLAY = "10.250.0.{}"
+
+
+class DemoError(Exception):
+    pass
+
+
+@dataclass
+class DemoOptions:
+    state_dir: Path = Path(".overcast-demo")
+    listen: str = "127.0.0.1:8443"  # the directory API
+    controller: str = "127.0.0.1:7406"
+    keep: bool = False
+    password: str = "csproot"
+
+
+@dataclass
+class Deployed:
+    """One container as deployed: where it runs and what the directory gave it."""
+
+    enterprise: str
+    name: str
+    tier: str
+    host: str
+    vport: str
+    ip: str
+    netns: str
+
+
+@dataclass
+class Record:
+    """What the demo started, on disk from the moment it exists (for ``--down``)."""
+
+    path: Path
+    pids: list[int] = field(default_factory=list)
+    url: str = ""
+    controller: str = ""
+    containers: list[dict[str, str]] = field(default_factory=list)
+
+    def save(self) -> None:
+        data = {
+            "pids": self.pids,
+            "url": self.url,
+            "controller": self.controller,
+            "containers": self.containers,
+        }
+        self.path.write_text(json.dumps(data, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Record:
+        data = json.loads(path.read_text()) if path.exists() else {}
+        return cls(
+            path,
+            data.get("pids", []),
+            data.get("url", ""),
+            data.get("controller", ""),
+            data.get("containers", []),
+        )
+
+
+# --- up ------------------------------------------------------------------------------------------
+
+
+def run_demo(options: DemoOptions, console: Console) -> bool:
+    """Bring everything up, deploy, probe, print. Returns whether every probe matched; leaves it
+    all running with ``keep``, else removes it before returning."""
+    _require_root()
+    state_dir = options.state_dir.resolve()
+    if (state_dir / "demo.json").exists() or _leftover_namespaces():
+        console.print("[dim]removing what an earlier demo left…[/]")
+        tear_down(state_dir, console, quiet=True)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    record = Record(state_dir / "demo.json")
+    record.save()
+    began = time.monotonic()
+    lab = Lab(tag=TAG)
+    kept = False
+    try:
+        with _step(console, "three simulated hosts on an underlay bridge"):
+            hosts = {short: lab.host(short, UNDERLAY.format(i)) for i, short in enumerate(HOSTS, 1)}
+        url = f"http://{options.listen}"
+        env = {"OVERCAST_CSPROOT_PASSWORD": options.password}
+        with _step(console, f"directory on {url} (SQLite in {state_dir / 'directory'})"):
+            _start(
+                record,
+                ["directory", "--listen", options.listen, "--state-dir", str(state_dir / "directory")],
+                state_dir / "directory.log",
+                env,
+            )
+            record.url = url
+            client = VsdClient(url, password=options.password)
+            _wait(lambda: bool(client.login()), "the directory to answer", state_dir / "directory.log")
+        database = f"sqlite:///{state_dir / 'directory' / 'directory.db'}"
+        with _step(console, f"controller on {options.controller}"):
+            _start(
+                record,
+                ["controller", "--database", database, "--listen", options.controller],
+                state_dir / "controller.log",
+            )
+            record.controller = options.controller
+        with _step(console, "an agent per host, Linux dataplane"):
+            for i, short in enumerate(HOSTS, 1):
+                _start(
+                    record,
+                    [
+                        "agent",
+                        "--controller",
+                        options.controller,
+                        "--host-id",
+                        f"{TAG}-{short}",
+                        "--underlay-ip",
+                        UNDERLAY.format(i),
+                        "--dataplane",
+                        "linux",
+                        "--host-netns",
+                        hosts[short],
+                        "--socket",
+                        str(state_dir / f"{short}.sock"),
+                    ],
+                    state_dir / f"agent-{short}.log",
+                )
+            for short in HOSTS:
+                socket = state_dir / f"{short}.sock"
+                _wait(partial(_healthy, socket), f"agent {short}", state_dir / f"agent-{short}.log")
+        deployed: list[Deployed] = []
+        for tenant in TENANTS:
+            with _step(console, f"{tenant.enterprise}: domain from a template, zones, subnets, policy"):
+                topology = deploy_tenant(client, tenant)
+            with _step(
+                console, f"{tenant.enterprise}: {len(tenant.containers)} containers attached by their agents"
+            ):
+                deployed += attach_containers(client, tenant, topology, lab, state_dir)
+            record.containers = [asdict(d) for d in deployed]
+            record.save()
+        with _step(console, "real TCP listeners on every service port"):
+            for item in deployed:
+                port = _tenant(item.enterprise).tier(item.tier).port
+                if port is not None:
+                    record.pids.append(lab.listen(item.netns, "tcp", port, detached=True))
+            record.save()
+        console.print(f"[bold]up in {time.monotonic() - began:.1f} s[/] — probing with real connections…")
+        results = probe(lab, deployed)
+        ok = show_matrix(console, results, deployed)
+        if options.keep:
+            show_next_steps(console, options, state_dir)
+            kept = True
+        return ok
+    finally:
+        if not kept:
+            lab.listeners.clear()  # their processes are in the record
+            tear_down(state_dir, console, quiet=True)
+
+
+def deploy_tenant(client: VsdClient, tenant: Tenant) -> dict[str, dict[str, str]]:
+    """Enterprise, a domain template holding the zones, subnets, policy groups and ACLs, and a
+    domain instantiated from it. Returns tier -> {subnet, policy group} IDs of the domain."""
+    enterprise = client.create("enterprises", {"name": tenant.enterprise})
+    template = client.create(f"enterprises/{enterprise['ID']}/domaintemplates", {"name": "wordpress"})
+    groups: dict[str, str] = {}
+    for tier in tenant.tiers:
+        zone = client.create(f"domaintemplates/{template['ID']}/zonetemplates", {"name": tier.name})
+        client.create(
+            f"zonetemplates/{zone['ID']}/subnettemplates",
+            {"name": tier.name, "address": tier.address, "netmask": "255.255.255.0"},
+        )
+        group = client.create(f"domaintemplates/{template['ID']}/policygrouptemplates", {"name": tier.name})
+        groups[tier.name] = group["ID"]
+    for direction in ("ingress", "egress"):
+        acl = client.create(
+            f"domaintemplates/{template['ID']}/{direction}acltemplates",
+            {
+                "name": f"wordpress-{direction}",
+                "active": True,
+                "defaultAllowIP": False,
+                "defaultAllowNonIP": False,
+            },
+        )
+        for priority, flow in enumerate(tenant.flows, 1):
+            # Ingress is judged at the source (local side = source), egress at the destination.
+            local, remote = (
+                (flow.source, flow.destination) if direction == "ingress" else (flow.destination, flow.source)
+            )
+            client.create(
+                f"{direction}acltemplates/{acl['ID']}/{direction}aclentrytemplates",
+                {
+                    "description": f"{flow.source} -> {flow.destination} tcp/{flow.port}",
+                    "action": "FORWARD",
+                    "etherType": "0x0800",
+                    "DSCP": "*",
+                    "protocol": "6",
+                    "destinationPort": str(flow.port),
+                    "stateful": True,
+                    "priority": priority * 10,
+                    "locationType": "POLICYGROUP",
+                    "locationID": groups[local],
+                    "networkType": "POLICYGROUP",
+                    "networkID": groups[remote],
+                },
+            )
+    domain = client.create(
+        f"enterprises/{enterprise['ID']}/domains", {"name": "wordpress", "templateID": template["ID"]}
+    )
+    subnets = {s["name"]: s["ID"] for s in client.list_all(f"domains/{domain['ID']}/subnets")}
+    policy_groups = {g["name"]: g["ID"] for g in client.list_all(f"domains/{domain['ID']}/policygroups")}
+    return {t.name: {"subnet": subnets[t.name], "policygroup": policy_groups[t.name]} for t in tenant.tiers}
+
+
+def attach_containers(
+    client: VsdClient, tenant: Tenant, topology: dict[str, dict[str, str]], lab: Lab, state_dir: Path
+) -> list[Deployed]:
+    """What an orchestrator does per container: a vport and a container in the directory (the
+    directory allocates the address), the policy group, then the agent on its host plumbs it."""
+    deployed = []
+    members: dict[str, list[str]] = {}
+    for index, container in enumerate(tenant.containers):
+        tier = topology[container.tier]
+        vport = client.create(
+            f"subnets/{tier['subnet']}/vports",
+            {"name": f"{container.name}-vport", "type": "CONTAINER", "addressSpoofing": "INHERITED"},
+        )
+        mac = f"02:0c:{TENANTS.index(tenant):02x}:00:00:{index + 1:02x}"
+        client.create(
+            "containers",
+            {
+                "name": f"{tenant.enterprise}-{container.name}",
+                "UUID": str(uuid.uuid4()),
+                "interfaces": [{"MAC": mac, "VPortID": vport["ID"]}],
+            },
+        )
+        members.setdefault(tier["policygroup"], []).append(vport["ID"])
+        client.assign(f"policygroups/{tier['policygroup']}/vports", members[tier["policygroup"]])
+        netns = lab.container(f"{tenant.enterprise}-{container.name}")
+        with AgentClient(state_dir / f"{container.host}.sock") as agent:
+            endpoint = agent.attach(vport["ID"], mac, netns)
+        deployed.append(
+            Deployed(
+                tenant.enterprise,
+                container.name,
+                container.tier,
+                container.host,
+                vport["ID"],
+                endpoint["ip"],
+                netns,
+            )
+        )
+    return deployed
+
+
+# --- probing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    source: Deployed
+    destination: Deployed
+    port: int
+    expected: bool
+    observed: bool
+    why: str
+
+
+def _tenant(enterprise: str) -> Tenant:
+    return next(t for t in TENANTS if t.enterprise == enterprise)
+
+
+def _container(item: Deployed) -> Container:
+    return next(c for c in _tenant(item.enterprise).containers if c.name == item.name)
+
+
+def probe(lab: Lab, deployed: list[Deployed]) -> list[Probe]:
+    """Every pair within a tenant towards a service port, and every cross-tenant pair whose
+    target address does not exist in the source's own domain (so reaching it would be a leak)."""
+    results = []
+    for source in deployed:
+        own = {d.ip for d in deployed if d.enterprise == source.enterprise}
+        for destination in deployed:
+            port = _tenant(destination.enterprise).tier(destination.tier).port
+            if destination is source or port is None:
+                continue
+            if destination.enterprise == source.enterprise:
+                expected = _tenant(source.enterprise).allows(
+                    _container(source), _container(destination), port
+                )
+                why = "allowed flow" if expected else "no rule allows it"
+            elif destination.ip not in own:
+                expected, why = False, "another tenant"
+            else:
+                continue
+            observed = lab.connects(source.netns, "tcp", destination.ip, port, timeout=1.0)
+            results.append(Probe(source, destination, port, expected, observed, why))
+    return results
+
+
+def show_matrix(console: Console, results: list[Probe], deployed: list[Deployed]) -> bool:
+    placement = Table(title="containers", title_justify="left")
+    for column in ("enterprise", "container", "tier", "host", "IP"):
+        placement.add_column(column)
+    for item in deployed:
+        placement.add_row(item.enterprise, item.name, item.tier, item.host, item.ip)
+    console.print(placement)
+    table = Table(title="policy, probed with real TCP connections", title_justify="left")
+    for column in ("from", "to", "port", "expected", "observed", ""):
+        table.add_column(column)
+    mismatches = 0
+    for r in results:
+        same = r.expected == r.observed
+        mismatches += not same
+        table.add_row(
+            f"{r.source.enterprise}/{r.source.name}",
+            f"{r.destination.enterprise}/{r.destination.name} ({r.destination.ip})",
+            f"tcp/{r.port}",
+            _verdict(r.expected),
+            _verdict(r.observed),
+            "[green]✓[/]" if same else f"[bold red]✗ MISMATCH[/] ({r.why})",
+        )
+    console.print(table)
+    allowed = sum(r.observed for r in results)
+    if mismatches:
+        console.print(f"[bold red]{mismatches} of {len(results)} probes disagree with the policy[/]")
+    else:
+        console.print(
+            f"[bold green]all {len(results)} probes match the policy[/] "
+            f"({allowed} allowed, {len(results) - allowed} denied)"
+        )
+    return mismatches == 0
+
+
+def _verdict(allowed: bool) -> str:
+    return "[green]allow[/]" if allowed else "[red]deny[/]"
+
+
+def show_next_steps(console: Console, options: DemoOptions, state_dir: Path) -> None:
+    url = f"http://{options.listen}"
+    table = Table(show_header=False, box=None)
+    table.add_row("API", f"{url}/nuage/api/v6   (OpenAPI: {url}/docs)")
+    table.add_row("login", f"organization csp, user csproot, password {options.password}")
+    table.add_row("controller", options.controller)
+    table.add_row("logs and state", str(state_dir))
+    console.print(Panel(table, title="[bold green]Overcast demo is running", expand=False))
+    env = f"export OVERCAST_URL={url} OVERCAST_USER=csproot OVERCAST_PASSWORD={options.password}"
+    console.print(
+        "Try:\n"
+        f"  {env}\n"
+        "  overcast topology\n"
+        "  overcast list enterprises\n"
+        f"  overcast status --controller {options.controller}\n"
+        f"  overcast policy explain acme-web1 acme-app1 tcp/8080 --controller {options.controller}\n"
+        f"  ip netns list | grep {TAG}\n"
+        f"  overcast demo --down --state-dir {options.state_dir}"
+    )
+
+
+# --- down ----------------------------------------------------------------------------------------
+
+
+def tear_down(state_dir: Path, console: Console, *, quiet: bool = False) -> None:
+    """Stop the demo's processes, delete its namespaces and its state; nothing else."""
+    _require_root()
+    state_dir = state_dir.resolve()
+    record = Record.load(state_dir / "demo.json")
+    stopped = 0
+    for pid in reversed(record.pids):  # agents before the controller before the directory
+        if _ours(pid):
+            try:
+                os.killpg(pid, signal.SIGTERM)
+                stopped += 1
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + 10
+    for pid in record.pids:
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid) and _ours(pid):
+            os.killpg(pid, signal.SIGKILL)
+    namespaces = _leftover_namespaces()
+    for name in sorted(namespaces, key=len, reverse=True):
+        sh("ip", "netns", "del", name, check=False)
+    if state_dir.exists() and (state_dir / "demo.json").exists():
+        shutil.rmtree(state_dir)
+    if not quiet:
+        console.print(f"removed the demo: {stopped} processes stopped, {len(namespaces)} namespaces deleted")
+
+
+def _leftover_namespaces() -> list[str]:
+    try:
+        names = os.listdir("/run/netns")
+    except FileNotFoundError:
+        return []
+    return [n for n in names if n.startswith(f"{TAG}-") or n.startswith(f"ovc-{TAG}")]
+
+
+def _ours(pid: int) -> bool:
+    """A recorded PID is only signalled while it is still one of the demo's processes."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(b"overcast" in part or b"probe.py" in part for part in command)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise DemoError("the demo creates network namespaces: run it as root (sudo make demo)")
+    for tool in ("ip", "nft", "conntrack"):
+        if shutil.which(tool) is None:
+            raise DemoError(f"{tool} is missing: make demo installs it (apt)")
+
+
+def _start(record: Record, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    """A service in its own session (it outlives the demo with --keep), its PID recorded first."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "overcast", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+    record.pids.append(process.pid)
+    record.save()
+
+
+def _healthy(socket: Path) -> bool:
+    if not socket.exists():
+        return False
+    with AgentClient(socket, timeout=2) as agent:
+        return bool(agent.health())
+
+
+def _wait(ready: Callable[[], bool], what: str, log: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if ready():
+                return
+        except Exception:  # not up yet: connection refused, socket missing, ...
+            pass
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    raise DemoError(f"timed out waiting for {what}; the end of {log}:\n{tail}")
+
+
+@contextmanager
+def _step(console: Console, what: str) -> Iterator[None]:
+    began = time.monotonic()
+    with console.status(what + "…"):
+        yield
+    console.print(f"[green]✓[/] {what} [dim]({time.monotonic() - began:.1f} s)[/]")
+
+
+def describe(record_path: Path) -> dict[str, Any]:
+    """The running demo's record (for the CLI and tests)."""
+    return json.loads(record_path.read_text())

@@ -1,0 +1,77 @@
+"""The application the demo deploys — the original Nuage demo's WordPress site — as plain data.
+
+Each enterprise is a domain made from a template, a zone and a subnet per tier, a policy group
+per tier, and one rule per allowed flow; everything else is denied by the ACL defaults. A second
+enterprise reuses the same addresses to show that tenants never meet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    address: str  # the tier's subnet (/24)
+    port: int | None  # the TCP service its containers listen on
+
+
+@dataclass(frozen=True)
+class Flow:
+    source: str  # tier
+    destination: str  # tier
+    port: int
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    tier: str
+    host: str  # simulated host, "h1".."h3"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    enterprise: str
+    tiers: tuple[Tier, ...]
+    containers: tuple[Container, ...]
+    flows: tuple[Flow, ...]
+
+    def tier(self, name: str) -> Tier:
+        return next(t for t in self.tiers if t.name == name)
+
+    def allows(self, source: Container, destination: Container, port: int) -> bool:
+        """The intent: is a new TCP connection source -> destination:port allowed?"""
+        return Flow(source.tier, destination.tier, port) in self.flows
+
+
+HOSTS = ("h1", "h2", "h3")
+
+WORDPRESS = Tenant(
+    enterprise="acme",
+    tiers=(
+        Tier("clients", "10.10.0.0", None),
+        Tier("web", "10.10.1.0", 80),
+        Tier("app", "10.10.2.0", 8080),
+        Tier("db", "10.10.3.0", 3306),
+    ),
+    containers=(
+        Container("client1", "clients", "h3"),
+        Container("web1", "web", "h1"),
+        Container("web2", "web", "h2"),
+        Container("app1", "app", "h3"),
+        Container("db1", "db", "h2"),
+    ),
+    flows=(Flow("clients", "web", 80), Flow("web", "app", 8080), Flow("app", "db", 3306)),
+)
+
+#: The same addresses in another enterprise: its containers get the IPs acme's have.
+NEIGHBOUR = Tenant(
+    enterprise="globex",
+    tiers=(Tier("web", "10.10.1.0", 80), Tier("db", "10.10.3.0", 3306)),
+    containers=(Container("web1", "web", "h2"), Container("db1", "db", "h1")),
+    flows=(Flow("web", "db", 3306),),
+)
+
+TENANTS = (WORDPRESS, NEIGHBOUR)
