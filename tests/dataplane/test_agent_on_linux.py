@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from overcast.dataplane.linux.driver import LinuxDataplane
+from overcast.lab import Lab
 from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
-from overcast.lab import Lab
 from overcast.testing.vspk_topology import Shop
 
 from .conftest import needs_root

@@ -13,10 +13,10 @@ import pytest
 from overcast.agent.state import Change
 from overcast.dataplane.base import Attachment
 from overcast.dataplane.linux.driver import LinuxDataplane
+from overcast.lab import Lab, can_run, sh
 from overcast.policy.compiler import compile_host_entries, compile_hosts
 from overcast.policy.oracle import Packet, verdict
 from overcast.protocol.codec import encode_entry
-from overcast.lab import Lab, can_run, sh
 
 from ..unit.test_policy import World
 

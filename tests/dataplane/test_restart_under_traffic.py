@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from overcast.client.vsd import VsdClient
-from overcast.testing.builders import make_l3_subnet
 from overcast.lab import Lab, sh
+from overcast.testing.builders import make_l3_subnet
 from overcast.testing.ports import free_port
 from overcast.testing.processes import Service, logged_in
 
