@@ -6,7 +6,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 PYTHON    ?= python3
 # postgresql: the API suite runs against a throwaway PostgreSQL cluster the tests start.
-APT_PACKAGES := postgresql iproute2 nftables procps openssl iputils-ping conntrack
+APT_PACKAGES := postgresql iproute2 nftables procps openssl iputils-ping conntrack iperf3
 
 .PHONY: all deps apt venv test test-fast demo lint bench proto clean
 

@@ -441,18 +441,22 @@ def bench_controller(
 def bench_dataplane(
     endpoints: Annotated[int, typer.Option(help="Container namespaces to attach on one host.")] = 500,
     samples: Annotated[int, typer.Option(help="Membership changes to time.")] = 50,
+    iperf_seconds: Annotated[
+        float, typer.Option(help="Length of each iperf3 run (3 per path); 0 skips throughput.")
+    ] = 5.0,
     output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
         "bench-results/dataplane.json"
     ),
 ) -> None:
-    """Measure the Linux dataplane (root): attach rate to traffic passing, membership-change latency.
+    """Measure the Linux dataplane (root): attach rate to traffic passing, membership-change
+    latency, and iperf3 throughput with a realistic policy vs. none vs. a plain veth pair.
 
     Example: [bold]sudo overcast bench dataplane --endpoints 500[/]
     """
     from ..bench.dataplane import run
 
     try:
-        report = run(str(output), endpoints=endpoints, samples=samples)
+        report = run(str(output), endpoints=endpoints, samples=samples, iperf_seconds=iperf_seconds)
     except RuntimeError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
@@ -460,8 +464,18 @@ def bench_dataplane(
     console.print(
         f"attach {report['attach_per_second']}/s over {report['endpoints']} endpoints "
         f"({report['unreachable']} unreachable); membership change p50/p99 "
-        f"{change['p50_ms']} / {change['p99_ms']} ms → {output}"
+        f"{change['p50_ms']} / {change['p99_ms']} ms"
     )
+    throughput = report.get("throughput")
+    if isinstance(throughput, dict):
+        console.print(
+            f"iperf3 Gbit/s (median): overlay with policy "
+            f"{throughput['overlay_realistic_policy']['gbit_per_s_median']}, no rules "
+            f"{throughput['overlay_no_rules']['gbit_per_s_median']} (ratio "
+            f"{throughput['ratio_policy_vs_no_rules']}), "
+            f"plain veth {throughput['plain_veth']['gbit_per_s_median']}"
+        )
+    console.print(f"→ {output}")
 
 
 def main() -> None:
