@@ -465,3 +465,49 @@ def test_brackets_ranges_zones_macros_relative_and_stateless_match_the_oracle(la
         assert {e for e, _ in results.values()} == {True, False}, results  # both verdicts occur
     finally:
         deployed.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables")
+def test_non_ip_follows_default_allow_non_ip_and_arp_still_resolves(lab: Lab) -> None:
+    """Raw frames of an experimental ether type, across hosts and on one bridge, against the
+    oracle: denied by defaultAllowNonIP=false (while IP and ARP resolution keep working), allowed
+    when both sides allow it, and a non-IP DROP entry beats the default."""
+    world = World()
+    a = world.endpoint(world.web_net, "10.1.1.10", "h1")
+    b = world.endpoint(world.web_net, "10.1.1.20", "h2")
+    c = world.endpoint(world.web_net, "10.1.1.30", "h1")
+    ingress, egress = world.policy("ingress", allow_ip=True), world.policy("egress", allow_ip=True)
+    deployed = Site(lab, world)
+    try:
+        deployed.attach_all()
+        deployed.sync()
+        macs = {i["VPortID"]: i["MAC"] for i in world.state.objects["containerinterface"].values()}
+        views = compile_hosts(world.state)
+
+        def frames(expected_by_oracle: bool, ether_type: int) -> None:
+            for src, dst in ((a, b), (b, a), (a, c)):
+                packet = Packet(deployed.ips[src], deployed.ips[dst], ether_type=ether_type)
+                assert verdict(views, packet).allowed == expected_by_oracle, (src, dst, hex(ether_type))
+                observed = lab.frame_passes(deployed.containers[src], deployed.containers[dst], macs[dst],
+                                            ether_type)  # fmt: skip
+                assert observed == expected_by_oracle, (src, dst, hex(ether_type))
+
+        frames(False, 0x88B5)
+        for netns in deployed.containers.values():
+            sh("ip", "-n", netns, "neigh", "flush", "all")
+        assert lab.pings(deployed.containers[a], deployed.ips[b])  # ARP answered by the bridge
+        assert lab.pings(deployed.containers[a], deployed.ips[c])
+        assert lab.pings(deployed.containers[a], "10.1.1.1")  # the gateway
+        for kind, policy in (("ingressacltemplate", ingress), ("egressacltemplate", egress)):
+            world.state.objects[kind][policy]["defaultAllowNonIP"] = True
+        deployed.sync()
+        views = compile_hosts(world.state)
+        frames(True, 0x88B5)
+        world.entry(egress, "egress", 5, action="DROP", etherType="0x88B5")
+        deployed.sync()
+        views = compile_hosts(world.state)
+        frames(False, 0x88B5)
+        frames(True, 0x88B6)
+    finally:
+        deployed.close()

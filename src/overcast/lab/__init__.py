@@ -114,6 +114,36 @@ class Lab:
         )  # fmt: skip
         return result.returncode == 0
 
+    def frame_passes(
+        self, source: str, destination: str, destination_mac: str, ether_type: int, timeout: float = 1.0
+    ) -> bool:
+        """Whether a raw Ethernet frame of ``ether_type`` (not IP: nothing but the bridges and
+        the firewall decide its fate) sent from ``source``'s eth0 arrives on ``destination``'s."""
+        with in_netns(destination):
+            receiver = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ether_type))
+        with in_netns(source):
+            sender = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ether_type))
+        try:
+            receiver.bind(("eth0", ether_type))
+            sender.bind(("eth0", ether_type))
+            receiver.settimeout(timeout)
+            marker = uuid.uuid4().bytes
+            own_mac = sender.getsockname()[4]
+            header = bytes.fromhex(destination_mac.replace(":", "")) + own_mac + struct.pack("!H", ether_type)
+            sender.send(header + marker + bytes(46 - len(marker)))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    frame = receiver.recv(2048)
+                except TimeoutError:
+                    return False
+                if marker in frame:
+                    return True
+            return False
+        finally:
+            sender.close()
+            receiver.close()
+
     def pings(self, netns: str, address: str, timeout: int = 1) -> bool:
         result = sh("ip", "netns", "exec", netns, "ping", "-c", "1", "-W", str(timeout), address, check=False)
         return result.returncode == 0

@@ -347,7 +347,7 @@ class LinuxDataplane(Dataplane):
                 programmed.ports[name] = port
             elif programmed.ports.get(name) != port:
                 ipr.link("set", index=links[name], master=links[port.bridge], mtu=self.mtu, state="up")
-                ipr.brport("set", index=links[name], learning=0)
+                ipr.brport("set", index=links[name], learning=0, proxyarp=1)
                 programmed.ports[name] = port
 
     def _configure_bridge(self, ipr: IPRoute, index: int, spec: BridgeSpec) -> None:
@@ -390,7 +390,7 @@ class LinuxDataplane(Dataplane):
                   "mtu": self.mtu},
         )  # fmt: skip
         link = ipr.link("get", ifname=name)[0]
-        ipr.brport("set", index=link["index"], learning=0)
+        ipr.brport("set", index=link["index"], learning=0, proxyarp=1)
         container = _socket(attachment.netns)
         try:
             peer = int(_attr(link, "IFLA_LINK"))  # the peer's ifindex, in the container's namespace

@@ -208,4 +208,65 @@ def ruleset(view: DomainView, contents: dict[str, frozenset[str]] | None = None)
     lines += _chain("ingress", view.ingress, view.ingress_defaults, view)
     lines += _chain("egress", view.egress, view.egress_defaults, view)
     lines.append("}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + bridge_table(view)) + "\n"
+
+
+def _non_ip(rule: Rule) -> bool:
+    """Whether a rule can match a frame that is not IPv4 (the oracle's semantics: a network
+    side or a protocol needs IP)."""
+    return rule.ether_type != _IPV4 and rule.remote is None and rule.protocol is None
+
+
+def bridge_table(view: DomainView) -> list[str]:
+    """Non-IP frames (ARP included), which the ``inet`` table never sees: table ``bridge
+    overcast``, judged at the bridge's forward hook by the ACLs' non-IP entries and
+    ``defaultAllowNonIP`` — from a local endpoint by its ingress policy, to one by its egress.
+    IP frames pass here to the ``inet`` table. Frames to the bridge itself (ARP for the anycast
+    gateway) take the input path and always pass; ARP for known endpoints is answered by the
+    bridge itself (proxy ARP from the permanent neighbour entries), so resolution never needs
+    frames between endpoints."""
+    referenced = sorted({r.local for r in (*view.ingress, *view.egress) if _non_ip(r) and r.local})
+    lines = [f"table bridge {TABLE} {{}}", f"delete table bridge {TABLE}", f"table bridge {TABLE} {{"]
+    for name in referenced:
+        cidrs = view.set(name)
+        macs = sorted({e.mac for e in view.local if e.ip and _covers(cidrs, e.ip)})
+        body = f" elements = {{ {', '.join(macs)} }}" if macs else ""
+        lines.append(f"  set {set_name(name)}_mac {{ type ether_addr;{body} }}")
+    lines += [
+        "  chain forward {",
+        "    type filter hook forward priority filter; policy accept;",
+        "    ether type { ip, ip6 } accept",
+        '    iifname "ov*" jump ingress',
+        '    oifname "ov*" jump egress',
+        "  }",
+    ]
+    for direction, rules, defaults in (
+        ("ingress", view.ingress, view.ingress_defaults),
+        ("egress", view.egress, view.egress_defaults),
+    ):
+        allowed = "return" if direction == "ingress" else "accept"
+        side = "saddr" if direction == "ingress" else "daddr"
+        lines.append(f"  chain {direction} {{")
+        for rule in rules:
+            if not _non_ip(rule):
+                continue
+            match = []
+            if rule.ether_type is not None:
+                match.append(f"ether type 0x{rule.ether_type:04x}")
+            else:
+                match.append("ether type != { ip, ip6 }")
+            if rule.local is not None:
+                match.append(f"ether {side} @{set_name(rule.local)}_mac")
+            verdict = allowed if rule.action == "FORWARD" else "drop"
+            lines.append(f'    {" ".join(match)} {verdict} comment "{rule.entry_id}"')
+        lines.append(f'    {allowed if defaults.allow_non_ip else "drop"} comment "default"')
+        lines.append("  }")
+    lines.append("}")
+    return lines
+
+
+def _covers(cidrs: frozenset[str], address: str) -> bool:
+    if f"{address}/32" in cidrs:
+        return True
+    ip = ipaddress.IPv4Address(address)
+    return any(ip in ipaddress.IPv4Network(c) for c in cidrs if not c.endswith("/32"))
