@@ -2,7 +2,8 @@
 
 * **attach rate** — ``--endpoints`` container namespaces exist (as a runtime would have made
   them); each is attached and its endpoint applied as a one-endpoint delta (veth into the
-  container, address, route, neighbour, FDB, firewall set), then every container must reach
+  container, address, route, neighbour, FDB, firewall set; ``--batch N`` endpoints per delta
+  model a burst the controller coalesces), then every container must reach
   its gateway (an ICMP echo from each, all at once). Rate = endpoints / (attach + verification time).
 * **membership change** — a policy group's set gains or loses an address ``--samples`` times;
   latency is the apply of that delta (when it returns, the nft transaction is committed).
@@ -49,7 +50,7 @@ def _change(entries: dict[Key, Any], *, snapshot: bool = False, removals: set[Ke
 
 
 def run(
-    output: str, *, endpoints: int = 500, samples: int = 50, iperf_seconds: float = 5.0
+    output: str, *, endpoints: int = 500, samples: int = 50, iperf_seconds: float = 5.0, batch: int = 1
 ) -> dict[str, Any]:
     if os.geteuid() != 0:
         raise RuntimeError("overcast bench dataplane needs root (network namespaces)")
@@ -71,18 +72,22 @@ def run(
         containers = [lab.container(f"e{i}") for i in range(endpoints)]
         members: set[str] = set()
         began = time.perf_counter()
-        for index, netns in enumerate(containers):
-            vport = f"vport-{index}"
-            ip = f"10.20.{(index + 2) // 256}.{(index + 2) % 256}"
-            mac = f"02:00:00:00:{(index + 2) // 256:02x}:{(index + 2) % 256:02x}"
-            endpoint = Endpoint(vport, mac, ip, SUBNET, "zone", host_id, "10.99.0.1")
-            dataplane.attach(Attachment(vport, mac, netns))
-            members.add(f"{ip}/32")
-            delta: dict[Key, Any] = {endpoint_key(DOMAIN, vport): endpoint}
-            if index == 0:
-                delta.update(base)
-            delta.update(set_entries(DOMAIN, GROUP, members))
-            dataplane.apply(_change(delta, snapshot=index == 0))
+        for first in range(0, endpoints, batch):
+            delta: dict[Key, Any] = dict(base) if first == 0 else {}
+            added: set[str] = set()
+            for index in range(first, min(first + batch, endpoints)):
+                vport = f"vport-{index}"
+                ip = f"10.20.{(index + 2) // 256}.{(index + 2) % 256}"
+                mac = f"02:00:00:00:{(index + 2) // 256:02x}:{(index + 2) % 256:02x}"
+                dataplane.attach(Attachment(vport, mac, containers[index]))
+                delta[endpoint_key(DOMAIN, vport)] = Endpoint(
+                    vport, mac, ip, SUBNET, "zone", host_id, "10.99.0.1"
+                )
+                added.add(f"{ip}/32")
+            members |= added
+            # Only the set buckets that changed, as the controller sends them.
+            delta.update({k: v for k, v in set_entries(DOMAIN, GROUP, members).items() if v & added})
+            dataplane.apply(_change(delta, snapshot=first == 0))
         plumbed = time.perf_counter() - began
         unreachable = unanswered(containers, "10.20.0.1")
         total = time.perf_counter() - began
@@ -98,6 +103,7 @@ def run(
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": machine(),
             "endpoints": endpoints,
+            "endpoints_per_delta": batch,
             "attach_seconds": round(plumbed, 2),
             "verify_seconds": round(total - plumbed, 2),
             "attach_per_second": round(endpoints / total, 1),

@@ -444,6 +444,9 @@ def bench_dataplane(
     iperf_seconds: Annotated[
         float, typer.Option(help="Length of each iperf3 run (3 per path); 0 skips throughput.")
     ] = 5.0,
+    batch: Annotated[
+        int, typer.Option(help="Endpoints per delta: 1 = one at a time; more = a burst, as coalesced.")
+    ] = 1,
     output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
         "bench-results/dataplane.json"
     ),
@@ -456,13 +459,15 @@ def bench_dataplane(
     from ..bench.dataplane import run
 
     try:
-        report = run(str(output), endpoints=endpoints, samples=samples, iperf_seconds=iperf_seconds)
+        report = run(
+            str(output), endpoints=endpoints, samples=samples, iperf_seconds=iperf_seconds, batch=batch
+        )
     except RuntimeError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
     change = report["membership_change"]
     console.print(
-        f"attach {report['attach_per_second']}/s over {report['endpoints']} endpoints "
+        f"attach {report['attach_per_second']}/s over {report['endpoints']} endpoints, {batch} per delta "
         f"({report['unreachable']} unreachable); membership change p50/p99 "
         f"{change['p50_ms']} / {change['p99_ms']} ms"
     )

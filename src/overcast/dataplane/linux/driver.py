@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import socket
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,12 +47,11 @@ from .plan import (
     plan_domain,
     veth_name,
 )
+from .rtnl import NTF_MASTER, NTF_SELF, NUD_NOARP, NUD_PERMANENT, Batch, rtnl_socket
 
 log = logging.getLogger("overcast.dataplane.linux")
 
 VXLAN_PORT = 4789
-NTF_SELF, NTF_MASTER = 0x02, 0x04
-NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
 
 
 def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -98,6 +98,7 @@ class _Namespace:
     name: str
     ipr: IPRoute
     nft: Nft
+    rtnl: socket.socket  # for batched requests (:mod:`.rtnl`)
     #: The cache: None until read from the kernel (first sync, or after a failure).
     programmed: _Programmed | None = None
     #: The firewall shape this process last loaded (kept across full syncs): loading a
@@ -107,6 +108,7 @@ class _Namespace:
     def close(self) -> None:
         self.ipr.close()
         self.nft.close()
+        self.rtnl.close()
 
 
 @dataclass
@@ -263,10 +265,10 @@ class LinuxDataplane(Dataplane):
                 _run("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=1",
                      "net.bridge.bridge-nf-call-iptables=1")  # fmt: skip
             with in_netns(name):
-                ipr, nft = IPRoute(), Nft()
+                ipr, nft, rtnl = IPRoute(), Nft(), rtnl_socket()
                 nft.run("list tables")  # opens libnftables' netlink socket here, in the namespace
             ipr.link("set", index=LOOPBACK, state="up")
-            self._namespaces[name] = _Namespace(name, ipr, nft)
+            self._namespaces[name] = _Namespace(name, ipr, nft, rtnl)
         return self._namespaces[name]
 
     def _host_socket(self) -> IPRoute:
@@ -283,7 +285,7 @@ class LinuxDataplane(Dataplane):
             programmed = self._read_kernel(namespace.ipr)
         plan = plan_domain(view, self.attachments, programmed.links, self.host_id)
         self._program_links(namespace, plan, programmed)
-        self._program_neighbours(namespace.ipr, plan, programmed)
+        self._program_neighbours(namespace, plan, programmed)
         self._program_firewall(namespace, view, plan, programmed)
         namespace.programmed = programmed
 
@@ -343,7 +345,7 @@ class LinuxDataplane(Dataplane):
                 programmed.vxlans[name] = (vni, bridge)
         for name, port in plan.ports.items():
             if name not in links:
-                links[name] = self._create_port(ipr, name, port, plan, links[port.bridge])
+                links[name] = self._create_port(namespace, name, port, plan, links[port.bridge])
                 programmed.ports[name] = port
             elif programmed.ports.get(name) != port:
                 ipr.link("set", index=links[name], master=links[port.bridge], mtu=self.mtu, state="up")
@@ -377,32 +379,41 @@ class LinuxDataplane(Dataplane):
         host.link("set", index=_must_index(host, name), net_ns_fd=namespace.name)
         return _must_index(namespace.ipr, name)
 
-    def _create_port(self, ipr: IPRoute, name: str, port: PortSpec, plan: DomainPlan, bridge: int) -> int:
+    def _create_port(
+        self, namespace: _Namespace, name: str, port: PortSpec, plan: DomainPlan, bridge: int
+    ) -> int:
         """An endpoint's veth: enslaved and up on the bridge side, the peer created directly in
         the container's namespace (moving it costs ~16 ms, datapath.md §2.12) with its MAC and
-        MTU, then given its address and default route via the anycast gateway. As few netlink
-        requests as the kernel allows: each costs ~0.5 ms of encoding in pyroute2."""
+        MTU, then given its address and default route via the anycast gateway. Learning off (a
+        container cannot claim another's MAC), proxy ARP on (the bridge answers for every known
+        endpoint). Everything after the creation goes out as two batches (:mod:`.rtnl`)."""
         attachment = self.attachments[port.vport_id]
         endpoint = self._endpoint(port.vport_id)
-        ipr.link(
+        namespace.ipr.link(
             "add", ifname=name, kind="veth", master=bridge, mtu=self.mtu, state="up",
             peer={"ifname": attachment.ifname, "net_ns_fd": attachment.netns, "address": endpoint.mac,
                   "mtu": self.mtu},
         )  # fmt: skip
-        link = ipr.link("get", ifname=name)[0]
-        ipr.brport("set", index=link["index"], learning=0, proxyarp=1)
-        container = _socket(attachment.netns)
+        with in_netns(namespace.name):
+            index = socket.if_nametoindex(name)
+        host_side = Batch()
+        host_side.bridge_port(index, learning=0, proxyarp=1)
+        host_side.send(namespace.rtnl)
+        container = Batch()
+        with in_netns(attachment.netns):
+            peer = socket.if_nametoindex(attachment.ifname)
+            sock = rtnl_socket()
         try:
-            peer = int(_attr(link, "IFLA_LINK"))  # the peer's ifindex, in the container's namespace
-            container.link("set", index=peer, state="up")
-            container.link("set", index=LOOPBACK, state="up")
+            container.link_up(peer)
+            container.link_up(LOOPBACK)
             spec = plan.bridges[port.bridge]
             if endpoint.ip and spec.address:
-                container.addr("add", index=peer, address=endpoint.ip, prefixlen=spec.address[1])
-                container.route("add", dst="0.0.0.0/0", gateway=spec.address[0])
+                container.add_address(peer, endpoint.ip, spec.address[1])
+                container.add_default_route(spec.address[0])
+            container.send(sock)
         finally:
-            container.close()
-        return int(link["index"])
+            sock.close()
+        return index
 
     def _endpoint(self, vport_id: str) -> Any:
         for entries in self.domains.values():
@@ -413,16 +424,12 @@ class LinuxDataplane(Dataplane):
 
     # --- neighbours and forwarding entries -------------------------------------------------------
 
-    def _program_neighbours(self, ipr: IPRoute, plan: DomainPlan, programmed: _Programmed) -> None:
-        links = programmed.links
+    def _program_neighbours(self, namespace: _Namespace, plan: DomainPlan, programmed: _Programmed) -> None:
+        ipr, links = namespace.ipr, programmed.links
         for (bridge, ip), mac in list(programmed.neighbours.items()):
             if plan.neighbours.get((bridge, ip)) != mac:
                 ipr.neigh("del", ifindex=links[bridge], dst=ip, lladdr=mac)
                 del programmed.neighbours[(bridge, ip)]
-        for (bridge, ip), mac in plan.neighbours.items():
-            if programmed.neighbours.get((bridge, ip)) != mac:
-                ipr.neigh("replace", ifindex=links[bridge], dst=ip, lladdr=mac, state="permanent")
-                programmed.neighbours[(bridge, ip)] = mac
         for key, dst in list(programmed.fdb.items()):
             if key not in plan.fdb or plan.fdb[key] != dst:
                 device, mac, kind = key
@@ -432,20 +439,20 @@ class LinuxDataplane(Dataplane):
                     master = links.get(plan.master_of(device)) if device in plan.links() else None
                     ipr.fdb("del", ifindex=links[device], lladdr=mac, master=master, flags=NTF_MASTER)
                 del programmed.fdb[key]
-        for key, dst in plan.fdb.items():
-            if key in programmed.fdb:
+        additions = Batch()
+        for (bridge, ip), mac in plan.neighbours.items():
+            if programmed.neighbours.get((bridge, ip)) != mac:
+                additions.neighbour(links[bridge], ip, mac)
+        for (device, mac, kind), dst in plan.fdb.items():
+            if (device, mac, kind) in programmed.fdb:
                 continue
-            device, mac, kind = key
             if kind == "self":
-                ipr.fdb(
-                    "replace", ifindex=links[device], lladdr=mac, dst=dst, flags=NTF_SELF, state=NUD_PERMANENT
-                )
+                additions.fdb_self(links[device], mac, dst or "")
             else:
-                ipr.fdb(
-                    "replace", ifindex=links[device], lladdr=mac, master=links[plan.master_of(device)],
-                    flags=NTF_MASTER, state=NUD_NOARP,
-                )  # fmt: skip
-            programmed.fdb[key] = dst
+                additions.fdb_master(links[device], mac)
+        additions.send(namespace.rtnl)
+        programmed.neighbours.update(plan.neighbours)
+        programmed.fdb.update(plan.fdb)
 
     # --- the firewall ----------------------------------------------------------------------------
 

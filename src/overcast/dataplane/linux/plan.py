@@ -107,4 +107,5 @@ def plan_domain(
             vxlan = vxlan_of_subnet[endpoint.subnet_id]
             fdb[(vxlan, endpoint.mac, "master")] = None
             fdb[(vxlan, endpoint.mac, "self")] = endpoint.vtep
-    return DomainPlan(bridges, vxlans, ports, neighbours, fdb, ruleset(view, {}), set_contents(view))
+    sets = set_contents(view)
+    return DomainPlan(bridges, vxlans, ports, neighbours, fdb, ruleset(view, sets, with_elements=False), sets)
