@@ -128,12 +128,13 @@ def _iperf(client_ns: str, server_ns: str, address: str, seconds: float) -> tupl
                 "-J",
                 check=False,
             )
-            if result.returncode == 0:
+            try:
                 report = json.loads(result.stdout)["end"]
-                return report["sum_received"]["bits_per_second"] / 1e9, report["sum_sent"].get(
-                    "retransmits", 0
-                )
-            time.sleep(0.1)
+                received, sent = report["sum_received"], report["sum_sent"]
+            except (ValueError, KeyError):  # not listening yet, or the run broke off: again
+                time.sleep(0.1)
+                continue
+            return received["bits_per_second"] / 1e9, sent.get("retransmits", 0)
         raise RuntimeError(f"iperf3 to {address} failed: {result.stdout[-300:]} {result.stderr[-300:]}")
     finally:
         server.kill()
