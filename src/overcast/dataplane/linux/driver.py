@@ -284,6 +284,8 @@ class LinuxDataplane(Dataplane):
         if programmed is None:
             programmed = self._read_kernel(namespace.ipr)
         plan = plan_domain(view, self.attachments, programmed.links, self.host_id)
+        for vport_id, reason in plan.refused.items():
+            log.warning("not plumbing vport %s: %s", vport_id, reason)
         self._program_links(namespace, plan, programmed)
         self._program_neighbours(namespace, plan, programmed)
         self._program_firewall(namespace, view, plan, programmed)

@@ -22,6 +22,9 @@ from .nftables import ruleset, set_contents
 BRIDGE, VXLAN, VETH = "ob", "ox", "ov"
 OWNED_LINK_PREFIXES = (BRIDGE, VXLAN, VETH)
 
+#: The kernel's limit of ports per bridge (BR_MAX_PORTS - 1); one is the subnet's VXLAN device.
+MAX_BRIDGE_PORTS = 1023
+
 #: An FDB entry: (device, MAC, "master" for the bridge's table | "self" for the VXLAN's own).
 FdbKey = tuple[str, str, str]
 
@@ -51,6 +54,9 @@ class DomainPlan:
     fdb: dict[FdbKey, str | None]  # -> the remote VTEP for "self" entries, else None
     table: str  # the firewall's shape (every set empty): a change here reloads the table
     sets: dict[str, frozenset[str]]  # nft set name -> CIDRs
+    #: Local endpoints left unplumbed, and why (a subnet with more local endpoints than a
+    #: bridge has ports: they get nothing — fail closed — until others leave).
+    refused: dict[str, str]
 
     def links(self) -> set[str]:
         return set(self.bridges) | set(self.vxlans) | set(self.ports)
@@ -83,13 +89,22 @@ def plan_domain(
         bridge_of_subnet[subnet.id], vxlan_of_subnet[subnet.id] = bridge, vxlan
     ports: dict[str, PortSpec] = {}
     port_of_vport: dict[str, str] = {}
-    for endpoint in view.local:
+    refused: dict[str, str] = {}
+    used: dict[str, int] = dict.fromkeys(bridges, 1)  # the VXLAN port
+    # Ports already there first, so a full bridge never trades a running endpoint for a new one.
+    for endpoint in sorted(view.local, key=lambda e: veth_name(e.vport_id) not in present):
         port_bridge = bridge_of_subnet.get(endpoint.subnet_id)
         if port_bridge is None:
             continue
         veth = veth_name(endpoint.vport_id)
         attachment = attachments.get(endpoint.vport_id)
         if (attachment is not None and attachment.netns is not None) or veth in present:
+            if used[port_bridge] >= MAX_BRIDGE_PORTS:
+                refused[endpoint.vport_id] = (
+                    f"bridge {port_bridge} has {MAX_BRIDGE_PORTS} ports, the kernel's limit"
+                )
+                continue
+            used[port_bridge] += 1
             ports[veth] = PortSpec(port_bridge, endpoint.vport_id)
             port_of_vport[endpoint.vport_id] = veth
     neighbours: dict[tuple[str, str], str] = {}
@@ -108,4 +123,5 @@ def plan_domain(
             fdb[(vxlan, endpoint.mac, "master")] = None
             fdb[(vxlan, endpoint.mac, "self")] = endpoint.vtep
     sets = set_contents(view)
-    return DomainPlan(bridges, vxlans, ports, neighbours, fdb, ruleset(view, sets, with_elements=False), sets)
+    shape = ruleset(view, sets, with_elements=False)
+    return DomainPlan(bridges, vxlans, ports, neighbours, fdb, shape, sets, refused)
