@@ -36,6 +36,10 @@ log = logging.getLogger("overcast.agent")
 CHANNEL_OPTIONS = [*SESSION_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
 
 
+def _fields(message: Any) -> dict[str, Any]:
+    return {field.name: value for field, value in message.ListFields()}
+
+
 class AgentError(Exception):
     """A local API request that cannot be served (the message says why)."""
 
@@ -211,24 +215,74 @@ class Agent:
 
     # --- local operations (the unix-socket API and the CNI/Docker integrations use these) --------
 
-    async def _report(self, vport_id: str, mac: str, up: bool) -> None:
+    async def _request(self, build: Any) -> pb.EndpointResult:
+        """Send the controller a request carrying a fresh request ID and wait for its result."""
         request_id = uuid.uuid4().hex
         future: asyncio.Future[pb.EndpointResult] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        state = pb.EndpointReport.UP if up else pb.EndpointReport.DOWN
         try:
-            await self._write(
-                pb.AgentMessage(
-                    endpoint=pb.EndpointReport(request_id=request_id, state=state, vport_id=vport_id, mac=mac)
-                )
-            )
-            result = await asyncio.wait_for(future, timeout=self.claim_timeout)
+            await self._write(build(request_id))
+            return await asyncio.wait_for(future, timeout=self.claim_timeout)
         except TimeoutError:
             raise AgentError(504, "the controller did not answer in time") from None
         finally:
             self._pending.pop(request_id, None)
+
+    async def _report(self, vport_id: str, mac: str, up: bool) -> None:
+        state = pb.EndpointReport.UP if up else pb.EndpointReport.DOWN
+        result = await self._request(
+            lambda rid: pb.AgentMessage(
+                endpoint=pb.EndpointReport(request_id=rid, state=state, vport_id=vport_id, mac=mac)
+            )
+        )
         if not result.ok:
             raise AgentError(409, result.error)
+
+    async def create_endpoint(self, request: pb.EndpointCreate) -> pb.EndpointResult:
+        """Ask the controller to create a runtime's endpoint in the directory (idempotent by
+        ``request.uuid``)."""
+        result = await self._request(
+            lambda rid: pb.AgentMessage(create=pb.EndpointCreate(**{**_fields(request), "request_id": rid}))
+        )
+        if not result.ok:
+            raise AgentError(result.code or 409, result.error)
+        return result
+
+    async def remove_endpoint(self, endpoint_uuid: str) -> pb.EndpointResult:
+        """Ask the controller to delete a runtime's endpoint (idempotent)."""
+        result = await self._request(
+            lambda rid: pb.AgentMessage(remove=pb.EndpointRemove(request_id=rid, uuid=endpoint_uuid))
+        )
+        if not result.ok:
+            raise AgentError(result.code or 409, result.error)
+        return result
+
+    async def runtime_add(self, request: pb.EndpointCreate, netns: str, ifname: str) -> pb.EndpointResult:
+        """A runtime's ADD: the endpoint created in the directory, then plumbed here. If
+        plumbing fails, the endpoint is removed again: a failed ADD leaves nothing behind."""
+        created = await self.create_endpoint(request)
+        try:
+            await self.attach(Attachment(created.vport_id, created.mac.lower(), netns, ifname))
+        except BaseException:
+            await asyncio.shield(self._undo(request.uuid, created.vport_id))
+            raise
+        return created
+
+    async def _undo(self, endpoint_uuid: str, vport_id: str) -> None:
+        try:
+            await self.remove_endpoint(endpoint_uuid)
+        finally:
+            self.dataplane.detach(vport_id)
+
+    async def runtime_del(self, endpoint_uuid: str) -> str | None:
+        """A runtime's DEL (idempotent): the endpoint leaves the directory, then this host's
+        datapath once the controller's update removes it. Returns the vport it had, if any."""
+        result = await self.remove_endpoint(endpoint_uuid)
+        if result.vport_id:
+            vport_id = result.vport_id
+            await self._wait_for(lambda: self.state.endpoint(vport_id) is None, f"vport {vport_id} to leave")
+            self.dataplane.detach(vport_id)
+        return result.vport_id or None
 
     async def _wait_for(self, predicate: Any, what: str) -> None:
         async with self._changed:

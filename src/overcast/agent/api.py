@@ -8,6 +8,11 @@ controller, 503 no controller session, 504 timed out).
     GET    /state                   the state dump (desired state, revision, session, dataplane)
     POST   /endpoints               {"vport_id", "mac", "netns"?, "ifname"?} -> the endpoint
     DELETE /endpoints/{vport_id}    detach (idempotent); ?mac= when the agent never held it
+    POST   /runtime/add             a runtime's endpoint, created in the directory by name and
+                                    plumbed here -> {"vport_id", "mac", "ip", "prefix_length",
+                                    "gateway"}; a failure leaves nothing behind
+    POST   /runtime/del             {"uuid"} -> removed from the directory and here (idempotent)
+    POST   /runtime/check           {"mac", "ip"} -> 200 when the desired state runs it here
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..dataplane.base import Attachment
+from ..protocol import controller_pb2 as pb
 from .agent import Agent, AgentError, endpoint_json
 
 DEFAULT_SOCKET = Path("/run/overcast/agent.sock")
@@ -34,6 +40,46 @@ class AttachRequest(BaseModel):
     mac: str = Field(pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
     netns: str | None = None
     ifname: str = "eth0"
+
+
+MAC = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$"
+
+
+class RuntimeAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uuid: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=255)
+    netns: str = Field(min_length=1)
+    ifname: str = Field(default="eth0", min_length=1, max_length=15)
+    enterprise: str = Field(min_length=1)
+    domain: str = Field(min_length=1)
+    zone: str = Field(min_length=1)
+    subnet: str = Field(min_length=1)
+    policy_groups: list[str] = []
+    mac: str | None = Field(default=None, pattern=MAC)
+    ip: str | None = None
+
+
+class RuntimeDel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uuid: str = Field(min_length=1, max_length=255)
+
+
+class RuntimeCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mac: str = Field(pattern=MAC)
+    ip: str | None = None
+
+
+async def _parse(model: type[Any], request: Request, what: str = "request") -> Any:
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+        raise AgentError(400, f"invalid {what}: {problems}") from None
 
 
 def create_app(agent: Agent) -> FastAPI:
@@ -59,13 +105,7 @@ def create_app(agent: Agent) -> FastAPI:
 
     @app.post("/endpoints")
     async def attach(request: Request) -> JSONResponse:
-        try:
-            body = AttachRequest.model_validate_json(await request.body())
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
-            )
-            return JSONResponse({"error": f"invalid attach request: {problems}"}, status_code=400)
+        body: AttachRequest = await _parse(AttachRequest, request, "attach request")
         domain_id, endpoint = await agent.attach(
             Attachment(body.vport_id, body.mac.lower(), body.netns, body.ifname)
         )
@@ -75,6 +115,42 @@ def create_app(agent: Agent) -> FastAPI:
     async def detach(vport_id: str, mac: str | None = None) -> dict[str, Any]:
         await agent.detach(vport_id, mac)
         return {"vport_id": vport_id, "detached": True}
+
+    @app.post("/runtime/add")
+    async def runtime_add(request: Request) -> dict[str, Any]:
+        body: RuntimeAdd = await _parse(RuntimeAdd, request)
+        create = pb.EndpointCreate(
+            enterprise=body.enterprise,
+            domain=body.domain,
+            zone=body.zone,
+            subnet=body.subnet,
+            policy_groups=body.policy_groups,
+            name=body.name,
+            uuid=body.uuid,
+            mac=(body.mac or "").lower(),
+            ip=body.ip or "",
+        )
+        created = await agent.runtime_add(create, body.netns, body.ifname)
+        return {
+            "vport_id": created.vport_id,
+            "mac": created.mac,
+            "ip": created.ip,
+            "prefix_length": created.prefix_length,
+            "gateway": created.gateway,
+        }
+
+    @app.post("/runtime/del")
+    async def runtime_del(request: Request) -> dict[str, Any]:
+        body: RuntimeDel = await _parse(RuntimeDel, request)
+        return {"vport_id": await agent.runtime_del(body.uuid)}
+
+    @app.post("/runtime/check")
+    async def runtime_check(request: Request) -> dict[str, Any]:
+        body: RuntimeCheck = await _parse(RuntimeCheck, request)
+        for vport_id, (domain_id, endpoint) in agent.state.local.items():
+            if endpoint.mac.lower() == body.mac.lower() and (body.ip is None or endpoint.ip == body.ip):
+                return {"vport_id": vport_id, "domain_id": domain_id}
+        raise AgentError(404, f"no endpoint with MAC {body.mac} runs on this host")
 
     return app
 

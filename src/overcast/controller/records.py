@@ -10,9 +10,14 @@ Blocking (SQL): the controller calls these from a worker thread.
 
 from __future__ import annotations
 
+import ipaddress
+import uuid as uuid_module
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from ..directory.errors import VsdError
+from ..directory.schema import REGISTRY
 from ..directory.service import Directory, Operations
 from ..directory.transaction import Obj
 
@@ -140,3 +145,133 @@ def _count_endpoints(ops: Operations, vrs: Obj, now_ms: int) -> None:
     if (vrs.data.get("numberOfContainers"), vrs.data.get("numberOfVirtualMachines")) != (containers, vms):
         vrs.data.update(numberOfContainers=containers, numberOfVirtualMachines=vms, lastEventTimestamp=now_ms)
         ops.touch(vrs)
+
+
+# --- endpoints created on a host's behalf (CNI, Docker) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """What a runtime's network configuration asks for, by name."""
+
+    enterprise: str
+    domain: str
+    zone: str
+    subnet: str
+    policy_groups: tuple[str, ...]
+    name: str
+    uuid: str  # the runtime's identity of this interface
+    mac: str | None = None
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class CreatedEndpoint:
+    vport_id: str
+    mac: str
+    ip: str
+    prefix_length: int
+    gateway: str
+
+
+class EndpointRefused(Exception):
+    """A create the directory refuses: ``status`` 404 (a named object is missing), 409, 400."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _child(ops: Operations, kind: str, name: str, parent: Obj, what: str) -> Obj:
+    found = [o for o in ops.tx.find(kind, "name", name) if o.parent_id == parent.id]
+    if not found:
+        raise EndpointRefused(404, f"no {what} named {name!r} in {parent.kind} {parent.data.get('name')!r}")
+    return found[0]
+
+
+def _interface_of(ops: Operations, container: Obj) -> CreatedEndpoint:
+    interface = next(
+        iter(ops.tx.find("containerinterface", "containerUUID", container.data.get("UUID"))), None
+    )
+    if interface is None:
+        raise EndpointRefused(409, f"container {container.data.get('name')!r} has no interface")
+    netmask = str(interface.data.get("netmask") or "255.255.255.255")
+    prefix = ipaddress.IPv4Network(f"0.0.0.0/{netmask}").prefixlen
+    return CreatedEndpoint(
+        str(interface.data.get("VPortID")),
+        str(interface.data.get("MAC")),
+        str(interface.data.get("IPAddress") or ""),
+        prefix,
+        str(interface.data.get("gateway") or ""),
+    )
+
+
+def create_endpoint(directory: Directory, spec: EndpointSpec) -> CreatedEndpoint:
+    """The vport, the container with its interface (address allocated by the directory unless
+    given) and the policy-group memberships, in one transaction — or nothing. Asking again for
+    the same ``uuid`` answers what exists."""
+
+    def work(ops: Operations) -> CreatedEndpoint:
+        existing = ops.tx.find("container", "UUID", spec.uuid)
+        if existing:
+            return _interface_of(ops, existing[0])
+        enterprises = ops.tx.find("enterprise", "name", spec.enterprise)
+        if not enterprises:
+            raise EndpointRefused(404, f"no enterprise named {spec.enterprise!r}")
+        domain = _child(ops, "domain", spec.domain, enterprises[0], "domain")
+        zone = _child(ops, "zone", spec.zone, domain, "zone")
+        subnet = _child(ops, "subnet", spec.subnet, zone, "subnet")
+        groups = [_child(ops, "policygroup", name, domain, "policy group") for name in spec.policy_groups]
+        suffix = uuid_module.uuid5(uuid_module.NAMESPACE_URL, spec.uuid).hex[:8]
+        vport = ops.create(
+            subnet,
+            REGISTRY.entity("vport"),
+            {
+                "name": f"{spec.name}-{suffix}"[:64],
+                "type": "CONTAINER",
+                "addressSpoofing": "INHERITED",
+                "description": f"created for {spec.uuid}",
+            },
+        )
+        mac = spec.mac or _mac_for(spec.uuid)
+        interface: dict[str, Any] = {"MAC": mac, "VPortID": vport.id}
+        if spec.ip:
+            interface["IPAddress"] = spec.ip
+        container = ops.create(
+            None,
+            REGISTRY.entity("container"),
+            {"name": spec.name, "UUID": spec.uuid, "interfaces": [interface]},
+        )
+        if groups:
+            ops.assign(vport, REGISTRY.entity("policygroup"), [g.id for g in groups])
+        return _interface_of(ops, container)
+
+    try:
+        return directory.write_as_system(work)
+    except VsdError as exc:
+        raise EndpointRefused(exc.status, str(exc)) from None
+
+
+def remove_endpoint(directory: Directory, uuid: str) -> str | None:
+    """Delete the container of ``uuid`` and its vport (its address returns to the subnet).
+    Returns the vport's ID, or None when there was nothing to delete."""
+
+    def work(ops: Operations) -> str | None:
+        containers = ops.tx.find("container", "UUID", uuid)
+        if not containers:
+            return None
+        vports = [i.data.get("VPortID") for i in ops.tx.find("containerinterface", "containerUUID", uuid)]
+        ops.delete(containers[0], confirmed=True)
+        for vport_id in vports:
+            vport = ops.tx.get(str(vport_id)) if vport_id else None
+            if vport is not None and vport.kind == "vport":
+                ops.delete(vport, confirmed=True)
+        return str(vports[0]) if vports and vports[0] else None
+
+    return directory.write_as_system(work)
+
+
+def _mac_for(uuid: str) -> str:
+    """A stable, locally administered unicast MAC for an interface identity."""
+    digest = uuid_module.uuid5(uuid_module.NAMESPACE_OID, uuid).bytes
+    return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))

@@ -124,6 +124,7 @@ class ControllerService:
         self.history: dict[str, History] = {}
         self._wake = asyncio.Event()
         self._claims: asyncio.Queue[PendingClaim] = asyncio.Queue()
+        self._requests: set[asyncio.Task[None]] = set()  # endpoint creates/removes in flight
         self._tasks: list[asyncio.Task[None]] = []
         self._down_timers: dict[str, asyncio.Task[None]] = {}
 
@@ -311,6 +312,10 @@ class ControllerService:
                         report.vport_id, report.mac, up=report.state == pb.EndpointReport.UP
                     )
                     self._claims.put_nowait(PendingClaim(session, report.request_id, claim))
+                elif kind in ("create", "remove"):
+                    task = asyncio.create_task(self._endpoint_request(session, message))
+                    self._requests.add(task)
+                    task.add_done_callback(self._requests.discard)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -341,6 +346,44 @@ class ControllerService:
                 log.info("host %s is DOWN (no session for %.0f s)", host_id, self.host_grace)
         except Exception:
             log.exception("cannot record host %s as down", host_id)
+
+    # --- endpoints created and removed on a host's behalf ---------------------------------------
+
+    async def _endpoint_request(self, session: HostSession, message: pb.AgentMessage) -> None:
+        """Create or remove a runtime's endpoint in the directory (a worker thread: SQL)."""
+        result = pb.EndpointResult()
+        try:
+            if message.WhichOneof("body") == "create":
+                request = message.create
+                result.request_id = request.request_id
+                spec = records.EndpointSpec(
+                    request.enterprise,
+                    request.domain,
+                    request.zone,
+                    request.subnet,
+                    tuple(request.policy_groups),
+                    request.name,
+                    request.uuid,
+                    request.mac or None,
+                    request.ip or None,
+                )
+                created = await asyncio.to_thread(records.create_endpoint, self.directory, spec)
+                result.ok = True
+                result.vport_id, result.mac, result.ip = created.vport_id, created.mac, created.ip
+                result.prefix_length, result.gateway = created.prefix_length, created.gateway
+            else:
+                result.request_id = message.remove.request_id
+                removed = await asyncio.to_thread(
+                    records.remove_endpoint, self.directory, message.remove.uuid
+                )
+                result.ok, result.vport_id = True, removed or ""
+            self._wake.set()
+        except records.EndpointRefused as exc:
+            result.ok, result.error, result.code = False, str(exc), exc.status
+        except Exception as exc:
+            log.warning("endpoint request from %s failed: %s", session.host_id, exc)
+            result.ok, result.error, result.code = False, f"the directory is unavailable: {exc}", 503
+        session.outbox.put_nowait(pb.ControllerMessage(endpoint_result=result).SerializeToString())
 
     # --- endpoint claims -----------------------------------------------------------------------
 
@@ -390,9 +433,12 @@ class ControllerService:
             ends.append(found)
         (domain_id, source), (_, destination) = ends
         packet = Packet(
-            "", "", protocol=request.protocol or 6, dport=request.destination_port,
+            "",
+            "",
+            protocol=request.protocol or 6,
+            dport=request.destination_port,
             icmp_type=request.icmp_type if request.icmp_type >= 0 else None,
-        )  # fmt: skip
+        )
         entries = {d: self.engine.domains.get(d, {}).items() for d, _ in ends}
         verdict = explain(ends[0], ends[1], entries, packet)
         if verdict.ingress.decided_by == "another domain":
@@ -403,13 +449,22 @@ class ControllerService:
             side = "ingress at the source" if not verdict.ingress.allowed else "egress at the destination"
             reason = f"denied by the {side}"
         return pb.ExplainReply(
-            allowed=verdict.allowed, reason=reason, domain_id=domain_id,
-            source_ip=source.ip or "", destination_ip=destination.ip or "",
-            ingress=pb.Judgement(allowed=verdict.ingress.allowed, decided_by=verdict.ingress.decided_by,
-                                 host_id=source.host_id or ""),
-            egress=pb.Judgement(allowed=verdict.egress.allowed, decided_by=verdict.egress.decided_by,
-                                host_id=destination.host_id or ""),
-        )  # fmt: skip
+            allowed=verdict.allowed,
+            reason=reason,
+            domain_id=domain_id,
+            source_ip=source.ip or "",
+            destination_ip=destination.ip or "",
+            ingress=pb.Judgement(
+                allowed=verdict.ingress.allowed,
+                decided_by=verdict.ingress.decided_by,
+                host_id=source.host_id or "",
+            ),
+            egress=pb.Judgement(
+                allowed=verdict.egress.allowed,
+                decided_by=verdict.egress.decided_by,
+                host_id=destination.host_id or "",
+            ),
+        )
 
     def status(self) -> pb.StatusReply:
         reply = pb.StatusReply(controller_id=self.controller_id, revision=self.revision)

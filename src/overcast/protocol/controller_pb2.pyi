@@ -84,14 +84,18 @@ class HostStatus(_message.Message):
     def __init__(self, host_id: _Optional[str] = ..., connected: _Optional[bool] = ..., sent_revision: _Optional[int] = ..., applied_revision: _Optional[int] = ..., in_sync: _Optional[bool] = ..., domains: _Optional[int] = ..., endpoints: _Optional[int] = ..., digest: _Optional[int] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "ack", "endpoint")
+    __slots__ = ("hello", "ack", "endpoint", "create", "remove")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    CREATE_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     ack: Ack
     endpoint: EndpointReport
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., endpoint: _Optional[_Union[EndpointReport, _Mapping]] = ...) -> None: ...
+    create: EndpointCreate
+    remove: EndpointRemove
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., endpoint: _Optional[_Union[EndpointReport, _Mapping]] = ..., create: _Optional[_Union[EndpointCreate, _Mapping]] = ..., remove: _Optional[_Union[EndpointRemove, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("host_id", "underlay_ip", "applied_revision", "digest", "agent_version")
@@ -137,6 +141,38 @@ class EndpointReport(_message.Message):
     mac: str
     def __init__(self, request_id: _Optional[str] = ..., state: _Optional[_Union[EndpointReport.State, str]] = ..., vport_id: _Optional[str] = ..., mac: _Optional[str] = ...) -> None: ...
 
+class EndpointCreate(_message.Message):
+    __slots__ = ("request_id", "enterprise", "domain", "zone", "subnet", "policy_groups", "name", "uuid", "mac", "ip")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    SUBNET_FIELD_NUMBER: _ClassVar[int]
+    POLICY_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UUID_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    IP_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    enterprise: str
+    domain: str
+    zone: str
+    subnet: str
+    policy_groups: _containers.RepeatedScalarFieldContainer[str]
+    name: str
+    uuid: str
+    mac: str
+    ip: str
+    def __init__(self, request_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., domain: _Optional[str] = ..., zone: _Optional[str] = ..., subnet: _Optional[str] = ..., policy_groups: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., uuid: _Optional[str] = ..., mac: _Optional[str] = ..., ip: _Optional[str] = ...) -> None: ...
+
+class EndpointRemove(_message.Message):
+    __slots__ = ("request_id", "uuid")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    UUID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    uuid: str
+    def __init__(self, request_id: _Optional[str] = ..., uuid: _Optional[str] = ...) -> None: ...
+
 class ControllerMessage(_message.Message):
     __slots__ = ("welcome", "update", "endpoint_result")
     WELCOME_FIELD_NUMBER: _ClassVar[int]
@@ -172,14 +208,26 @@ class Update(_message.Message):
     def __init__(self, revision: _Optional[int] = ..., snapshot: _Optional[bool] = ..., upserts: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., removals: _Optional[_Iterable[_Union[EntryKey, _Mapping]]] = ..., digest: _Optional[int] = ...) -> None: ...
 
 class EndpointResult(_message.Message):
-    __slots__ = ("request_id", "ok", "error")
+    __slots__ = ("request_id", "ok", "error", "vport_id", "mac", "ip", "prefix_length", "gateway", "code")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    VPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    IP_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     ok: bool
     error: str
-    def __init__(self, request_id: _Optional[str] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+    vport_id: str
+    mac: str
+    ip: str
+    prefix_length: int
+    gateway: str
+    code: int
+    def __init__(self, request_id: _Optional[str] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ..., vport_id: _Optional[str] = ..., mac: _Optional[str] = ..., ip: _Optional[str] = ..., prefix_length: _Optional[int] = ..., gateway: _Optional[str] = ..., code: _Optional[int] = ...) -> None: ...
 
 class EntryKey(_message.Message):
     __slots__ = ("family", "domain_id", "identity")

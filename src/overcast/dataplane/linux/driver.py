@@ -39,6 +39,7 @@ from .nftables import element_changes, revoked, ruleset
 from .plan import (
     BRIDGE,
     OWNED_LINK_PREFIXES,
+    VETH,
     VXLAN,
     BridgeSpec,
     DomainPlan,
@@ -252,11 +253,19 @@ class LinuxDataplane(Dataplane):
             self._remove_netns(name)
 
     def _remove_netns(self, name: str) -> None:
-        namespace = self._namespaces.pop(name, None)
-        if namespace is not None:
-            namespace.close()
+        # Endpoint veths first: the kernel dismantles a deleted namespace asynchronously, and
+        # until then the containers would keep interfaces to nowhere.
+        namespace = self._namespaces.pop(name, None) or self._namespace_for_removal(name)
+        for link in namespace.ipr.get_links():
+            if str(_attr(link, "IFLA_IFNAME") or "").startswith(VETH):
+                namespace.ipr.link("del", index=link["index"])
+        namespace.close()
         _run("ip", "netns", "del", name)
         log.info("removed %s", name)
+
+    def _namespace_for_removal(self, name: str) -> _Namespace:
+        with in_netns(name):
+            return _Namespace(name, IPRoute(), Nft(), rtnl_socket())
 
     def _namespace(self, name: str) -> _Namespace:
         if name not in self._namespaces:
@@ -411,7 +420,8 @@ class LinuxDataplane(Dataplane):
             spec = plan.bridges[port.bridge]
             if endpoint.ip and spec.address:
                 container.add_address(peer, endpoint.ip, spec.address[1])
-                container.add_default_route(spec.address[0])
+                if attachment.ifname == "eth0":  # a second network's interface gets its subnet only
+                    container.add_default_route(spec.address[0])
             container.send(sock)
         finally:
             sock.close()
