@@ -5,8 +5,11 @@ VENV      := .venv
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 PYTHON    ?= python3
-# postgresql: the API suite runs against a throwaway PostgreSQL cluster the tests start.
-APT_PACKAGES := postgresql iproute2 nftables procps openssl iputils-ping conntrack iperf3
+# postgresql: the API suite runs against a throwaway PostgreSQL cluster the tests start;
+# iperf3: the dataplane benchmark; podman, runc, busybox-static, containernetworking-plugins:
+# the CNI tests run real podman containers (runc: crun refuses this kind of host's cgroups).
+APT_PACKAGES := postgresql iproute2 nftables procps openssl iputils-ping conntrack iperf3 \
+	podman runc busybox-static containernetworking-plugins
 
 .PHONY: all deps apt venv test test-fast demo lint bench proto clean
 
