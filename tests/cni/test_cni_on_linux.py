@@ -19,8 +19,7 @@ from overcast.client.vsd import VsdClient
 from overcast.demo import deploy_tenant
 from overcast.demo.application import NEIGHBOUR, WORDPRESS
 from overcast.lab import Lab, can_run, sh
-from overcast.testing.ports import free_port
-from overcast.testing.processes import Service, logged_in
+from overcast.testing.system import running_system
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables")]
 
@@ -73,51 +72,10 @@ def cni(
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    tmp = tmp_path_factory.mktemp("cni")
-    lab = Lab()
-    services: list[Service] = []
-    database = f"sqlite:///{tmp / 'directory.db'}"
-    url, controller = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    try:
-        services.append(Service(["directory", "--listen", url, "--database", database], tmp / "d.log"))
-        services[0].wait_until(logged_in(f"http://{url}"), "the directory")
-        services.append(
-            Service(["controller", "--database", database, "--listen", controller], tmp / "c.log")
-        )
-        sockets = {}
-        for i, short in enumerate(("h1", "h2"), 1):
-            host_ns = lab.host(short, f"10.99.0.{i}")
-            sockets[short] = tmp / f"{short}.sock"
-            services.append(
-                Service(
-                    [
-                        "agent",
-                        "--controller",
-                        controller,
-                        "--host-id",
-                        f"{lab.tag}{short}",
-                        "--underlay-ip",
-                        f"10.99.0.{i}",
-                        "--dataplane",
-                        "linux",
-                        "--host-netns",
-                        host_ns,
-                        "--socket",
-                        str(sockets[short]),
-                    ],
-                    tmp / f"agent-{short}.log",
-                )
-            )
-            services[-1].wait_until(sockets[short].exists, f"agent {short}")
-        client = VsdClient(f"http://{url}")
-        client.login()
-        deploy_tenant(client, WORDPRESS)
-        deploy_tenant(client, NEIGHBOUR)
-        yield Cluster(lab, client, sockets)
-    finally:
-        for service in reversed(services):
-            service.stop()
-        lab.close()
+    with running_system(tmp_path_factory.mktemp("cni")) as system:
+        deploy_tenant(system.client, WORDPRESS)
+        deploy_tenant(system.client, NEIGHBOUR)
+        yield Cluster(system.lab, system.client, system.sockets)
 
 
 def vport_count(cluster: Cluster) -> int:

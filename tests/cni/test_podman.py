@@ -21,9 +21,8 @@ import pytest
 from overcast.client.vsd import VsdClient
 from overcast.demo import deploy_tenant
 from overcast.demo.application import Flow, Tenant, Tier
-from overcast.lab import Lab, can_run
-from overcast.testing.ports import free_port
-from overcast.testing.processes import Service, logged_in
+from overcast.lab import can_run
+from overcast.testing.system import busybox_image, http_probe, running_system
 
 pytestmark = [
     pytest.mark.slow,
@@ -68,28 +67,8 @@ class Podman:
     def reaches(self, container: str, address: str, port: int) -> bool:
         """A real HTTP request from inside ``container`` (busybox nc, 2 s; busybox-static's wget
         crashes resolving names)."""
-        request = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {address} {port}"
-        result = self("exec", container, "sh", "-c", request, check=False)
+        result = self("exec", container, "sh", "-c", http_probe(address, port), check=False)
         return result.returncode == 0 and "overcast" in result.stdout
-
-
-def _rootfs(work: Path) -> Path:
-    rootfs = work / "rootfs"
-    for sub in ("bin", "etc", "proc", "sys", "dev", "tmp", "root", "www"):
-        (rootfs / sub).mkdir(parents=True, exist_ok=True)
-    shutil.copy("/bin/busybox", rootfs / "bin" / "busybox")
-    applets = subprocess.run(
-        [str(rootfs / "bin" / "busybox"), "--list"], capture_output=True, text=True
-    ).stdout
-    for applet in applets.split():
-        if applet != "busybox":
-            (rootfs / "bin" / applet).symlink_to("busybox")
-    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (rootfs / "etc" / "group").write_text("root:x:0:\n")
-    (rootfs / "www" / "index.html").write_text("overcast\n")
-    archive = work / "bbox.tar"
-    subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
-    return archive
 
 
 def _podman_for(work: Path, host_ns: str, socket: Path, image: Path) -> Podman:
@@ -144,54 +123,18 @@ tmp_dir = "{work / "tmp"}"
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Podman], VsdClient]]:
     tmp = tmp_path_factory.mktemp("podman")
-    lab = Lab()
-    services: list[Service] = []
     podmans: dict[str, Podman] = {}
-    database = f"sqlite:///{tmp / 'directory.db'}"
-    url, controller = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    try:
-        services.append(Service(["directory", "--listen", url, "--database", database], tmp / "d.log"))
-        services[0].wait_until(logged_in(f"http://{url}"), "the directory")
-        services.append(
-            Service(["controller", "--database", database, "--listen", controller], tmp / "c.log")
-        )
-        image = _rootfs(tmp / "image")
-        for i, short in enumerate(("h1", "h2"), 1):
-            host_ns = lab.host(short, f"10.99.0.{i}")
-            socket = tmp / f"{short}.sock"
-            services.append(
-                Service(
-                    [
-                        "agent",
-                        "--controller",
-                        controller,
-                        "--host-id",
-                        f"{lab.tag}{short}",
-                        "--underlay-ip",
-                        f"10.99.0.{i}",
-                        "--dataplane",
-                        "linux",
-                        "--host-netns",
-                        host_ns,
-                        "--socket",
-                        str(socket),
-                    ],
-                    tmp / f"agent-{short}.log",
-                )
-            )
-            services[-1].wait_until(socket.exists, f"agent {short}")
-            podmans[short] = _podman_for(tmp / f"podman-{short}", host_ns, socket, image)
-        client = VsdClient(f"http://{url}")
-        client.login()
-        deploy_tenant(client, SHOP)
-        deploy_tenant(client, RIVAL)
-        yield podmans, client
-    finally:
-        for podman in podmans.values():
-            podman("rm", "-af", "-t", "0", check=False)
-        for service in reversed(services):
-            service.stop()
-        lab.close()
+    with running_system(tmp) as system:
+        try:
+            image = busybox_image(tmp / "image")
+            for short, host_ns in system.host_ns.items():
+                podmans[short] = _podman_for(tmp / f"podman-{short}", host_ns, system.sockets[short], image)
+            deploy_tenant(system.client, SHOP)
+            deploy_tenant(system.client, RIVAL)
+            yield podmans, system.client
+        finally:
+            for podman in podmans.values():
+                podman("rm", "-af", "-t", "0", check=False)
 
 
 def run(podman: Podman, name: str, network: str) -> None:

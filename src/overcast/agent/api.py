@@ -11,6 +11,7 @@ controller, 503 no controller session, 504 timed out).
     POST   /runtime/add             a runtime's endpoint, created in the directory by name and
                                     plumbed here -> {"vport_id", "mac", "ip", "prefix_length",
                                     "gateway"}; a failure leaves nothing behind
+    POST   /runtime/reserve         the same, in the directory only (plumbed later by /endpoints)
     POST   /runtime/del             {"uuid"} -> removed from the directory and here (idempotent)
     POST   /runtime/check           {"mac", "ip"} -> 200 when the desired state runs it here
 """
@@ -33,25 +34,26 @@ from .agent import Agent, AgentError, endpoint_json
 DEFAULT_SOCKET = Path("/run/overcast/agent.sock")
 
 
+MAC = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$"
+
+
 class AttachRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vport_id: str = Field(min_length=1)
-    mac: str = Field(pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+    mac: str = Field(pattern=MAC)
     netns: str | None = None
-    ifname: str = "eth0"
+    ifname: str = Field(default="eth0", min_length=1, max_length=15)
+    configure: bool = True  # false: the runtime configures the interface (Docker)
 
 
-MAC = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$"
+class RuntimeReserve(BaseModel):
+    """An endpoint in the directory, by name, not plumbed yet (Docker's IPAM asks first)."""
 
-
-class RuntimeAdd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     uuid: str = Field(min_length=1, max_length=255)
     name: str = Field(min_length=1, max_length=255)
-    netns: str = Field(min_length=1)
-    ifname: str = Field(default="eth0", min_length=1, max_length=15)
     enterprise: str = Field(min_length=1)
     domain: str = Field(min_length=1)
     zone: str = Field(min_length=1)
@@ -59,6 +61,34 @@ class RuntimeAdd(BaseModel):
     policy_groups: list[str] = []
     mac: str | None = Field(default=None, pattern=MAC)
     ip: str | None = None
+
+    def message(self) -> pb.EndpointCreate:
+        return pb.EndpointCreate(
+            enterprise=self.enterprise,
+            domain=self.domain,
+            zone=self.zone,
+            subnet=self.subnet,
+            policy_groups=self.policy_groups,
+            name=self.name,
+            uuid=self.uuid,
+            mac=(self.mac or "").lower(),
+            ip=self.ip or "",
+        )
+
+
+class RuntimeAdd(RuntimeReserve):
+    netns: str = Field(min_length=1)
+    ifname: str = Field(default="eth0", min_length=1, max_length=15)
+
+
+def created_json(created: pb.EndpointResult) -> dict[str, Any]:
+    return {
+        "vport_id": created.vport_id,
+        "mac": created.mac,
+        "ip": created.ip,
+        "prefix_length": created.prefix_length,
+        "gateway": created.gateway,
+    }
 
 
 class RuntimeDel(BaseModel):
@@ -107,7 +137,7 @@ def create_app(agent: Agent) -> FastAPI:
     async def attach(request: Request) -> JSONResponse:
         body: AttachRequest = await _parse(AttachRequest, request, "attach request")
         domain_id, endpoint = await agent.attach(
-            Attachment(body.vport_id, body.mac.lower(), body.netns, body.ifname)
+            Attachment(body.vport_id, body.mac.lower(), body.netns, body.ifname, body.configure)
         )
         return JSONResponse(endpoint_json(domain_id, endpoint, agent.state))
 
@@ -119,25 +149,12 @@ def create_app(agent: Agent) -> FastAPI:
     @app.post("/runtime/add")
     async def runtime_add(request: Request) -> dict[str, Any]:
         body: RuntimeAdd = await _parse(RuntimeAdd, request)
-        create = pb.EndpointCreate(
-            enterprise=body.enterprise,
-            domain=body.domain,
-            zone=body.zone,
-            subnet=body.subnet,
-            policy_groups=body.policy_groups,
-            name=body.name,
-            uuid=body.uuid,
-            mac=(body.mac or "").lower(),
-            ip=body.ip or "",
-        )
-        created = await agent.runtime_add(create, body.netns, body.ifname)
-        return {
-            "vport_id": created.vport_id,
-            "mac": created.mac,
-            "ip": created.ip,
-            "prefix_length": created.prefix_length,
-            "gateway": created.gateway,
-        }
+        return created_json(await agent.runtime_add(body.message(), body.netns, body.ifname))
+
+    @app.post("/runtime/reserve")
+    async def runtime_reserve(request: Request) -> dict[str, Any]:
+        body: RuntimeReserve = await _parse(RuntimeReserve, request)
+        return created_json(await agent.create_endpoint(body.message()))
 
     @app.post("/runtime/del")
     async def runtime_del(request: Request) -> dict[str, Any]:

@@ -50,12 +50,27 @@ class AgentClient:
         return self._call("GET", "/state")
 
     def attach(
-        self, vport_id: str, mac: str, netns: str | None = None, ifname: str = "eth0"
+        self,
+        vport_id: str,
+        mac: str,
+        netns: str | None = None,
+        ifname: str = "eth0",
+        *,
+        configure: bool = True,
     ) -> dict[str, Any]:
-        body = {"vport_id": vport_id, "mac": mac, "ifname": ifname}
+        body: dict[str, Any] = {"vport_id": vport_id, "mac": mac, "ifname": ifname, "configure": configure}
         if netns is not None:
             body["netns"] = netns
         return self._call("POST", "/endpoints", json=body)
+
+    def reserve(self, **endpoint: Any) -> dict[str, Any]:
+        """An endpoint created in the directory by name (uuid, name, enterprise, domain, zone,
+        subnet, policy_groups, mac?, ip?), not plumbed yet."""
+        return self._call("POST", "/runtime/reserve", json=endpoint)
+
+    def release(self, uuid: str) -> dict[str, Any]:
+        """The endpoint of ``uuid`` removed from the directory and this host (idempotent)."""
+        return self._call("POST", "/runtime/del", json={"uuid": uuid})
 
     def detach(self, vport_id: str, mac: str | None = None) -> dict[str, Any]:
         params = {"mac": mac} if mac else None

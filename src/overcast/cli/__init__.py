@@ -355,6 +355,29 @@ def demo(
         raise typer.Exit(1)
 
 
+@app.command("docker-plugin")
+def docker_plugin(
+    socket: Annotated[
+        Path, typer.Option(help="Where dockerd finds the plugin (the name is the driver's).")
+    ] = Path("/run/docker/plugins/overcast.sock"),
+    agent_socket: Annotated[Path, typer.Option(help="The local agent's API socket.")] = Path(
+        "/run/overcast/agent.sock"
+    ),
+    state_dir: Annotated[
+        Path, typer.Option(help="Where the plugin keeps its networks and endpoints.")
+    ] = Path("/var/lib/overcast/docker"),
+) -> None:
+    """Serve Docker's remote network and IPAM driver API (run it in dockerd's network namespace).
+
+    Example: [bold]overcast docker-plugin[/], then
+    [bold]docker network create -d overcast --ipam-driver overcast --subnet 10.10.1.0/24
+    -o enterprise=acme -o domain=wordpress -o zone=web -o subnet=web acme-web[/]
+    """
+    from ..docker.plugin import serve
+
+    serve(socket, agent_socket, state_dir)
+
+
 @bench_app.command("directory")
 def bench_directory(
     output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(

@@ -29,6 +29,9 @@ class Attachment:
     mac: str
     netns: str | None = None  # a network namespace name or path; None: no local plumbing
     ifname: str = "eth0"
+    #: Give the interface its address and route. False when the runtime does it itself (Docker
+    #: moves the interface into the container and configures it from the driver's answers).
+    configure: bool = True
 
 
 class Dataplane(ABC):

@@ -410,6 +410,8 @@ class LinuxDataplane(Dataplane):
         host_side = Batch()
         host_side.bridge_port(index, learning=0, proxyarp=1)
         host_side.send(namespace.rtnl)
+        if not attachment.configure:
+            return index
         container = Batch()
         with in_netns(attachment.netns):
             peer = socket.if_nametoindex(attachment.ifname)

@@ -1,0 +1,1 @@
+"""The Docker network and IPAM plugin (``overcast docker-plugin``)."""
