@@ -7,13 +7,8 @@ describes for this machine. The image is a busybox-static rootfs imported locall
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,7 +17,8 @@ from overcast.client.vsd import VsdClient
 from overcast.demo import deploy_tenant
 from overcast.demo.application import Flow, Tenant, Tier
 from overcast.lab import can_run
-from overcast.testing.system import busybox_image, http_probe, running_system
+from overcast.testing.podman import Podman, overcast_networks, podman_for
+from overcast.testing.system import busybox_image, running_system
 
 pytestmark = [
     pytest.mark.slow,
@@ -41,85 +37,6 @@ SHOP = Tenant(
 RIVAL = Tenant("podrival", (Tier("web", "10.60.1.0", 80),), (), (Flow("web", "web", 80),))
 
 
-@dataclass
-class Podman:
-    host_ns: str
-    env: dict[str, str]
-
-    def __call__(
-        self, *args: str, check: bool = True, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            ["nsenter", f"--net=/run/netns/{self.host_ns}", "podman", *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=timeout,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"podman {' '.join(args)}: {result.stderr}{result.stdout}")
-        return result
-
-    def ip(self, container: str, network: str) -> str:
-        data = json.loads(self("inspect", container).stdout)[0]
-        return str(data["NetworkSettings"]["Networks"][network]["IPAddress"])
-
-    def reaches(self, container: str, address: str, port: int) -> bool:
-        """A real HTTP request from inside ``container`` (busybox nc, 2 s; busybox-static's wget
-        crashes resolving names)."""
-        result = self("exec", container, "sh", "-c", http_probe(address, port), check=False)
-        return result.returncode == 0 and "overcast" in result.stdout
-
-
-def _podman_for(work: Path, host_ns: str, socket: Path, image: Path) -> Podman:
-    (work / "bin").mkdir(parents=True)
-    (work / "bin" / "overcast-cni").symlink_to(Path(sys.executable).with_name("overcast-cni"))
-    (work / "net.d").mkdir()
-    for tenant in (SHOP, RIVAL):
-        for tier in tenant.tiers:
-            conf = {
-                "cniVersion": "1.0.0",
-                "name": f"{tenant.enterprise}-{tier.name}",
-                "plugins": [
-                    {
-                        "type": "overcast-cni",
-                        "enterprise": tenant.enterprise,
-                        "domain": "wordpress",
-                        "zone": tier.name,
-                        "subnet": tier.name,
-                        "policyGroups": [tier.name],
-                        "agentSocket": str(socket),
-                    }
-                ],
-            }
-            (work / "net.d" / f"{tenant.enterprise}-{tier.name}.conflist").write_text(json.dumps(conf))
-    (work / "containers.conf").write_text(f"""
-[containers]
-default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
-[network]
-network_backend = "cni"
-cni_plugin_dirs = ["{work / "bin"}", "/usr/lib/cni"]
-network_config_dir = "{work / "net.d"}"
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "{work / "events.log"}"
-tmp_dir = "{work / "tmp"}"
-""")
-    (work / "storage.conf").write_text(
-        f'[storage]\ndriver = "overlay"\nrunroot = "{work / "run"}"\ngraphroot = "{work / "root"}"\n'
-    )
-    env = {
-        **os.environ,
-        "CONTAINERS_CONF": str(work / "containers.conf"),
-        "CONTAINERS_STORAGE_CONF": str(work / "storage.conf"),
-    }
-    podman = Podman(host_ns, env)
-    podman("import", "--change", 'CMD ["/bin/sh"]', str(image), "localhost/bbox:latest")
-    return podman
-
-
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Podman], VsdClient]]:
     tmp = tmp_path_factory.mktemp("podman")
@@ -128,7 +45,8 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, 
         try:
             image = busybox_image(tmp / "image")
             for short, host_ns in system.host_ns.items():
-                podmans[short] = _podman_for(tmp / f"podman-{short}", host_ns, system.sockets[short], image)
+                networks = overcast_networks((SHOP, RIVAL), system.sockets[short])
+                podmans[short] = podman_for(tmp / f"podman-{short}", host_ns, networks, image)
             deploy_tenant(system.client, SHOP)
             deploy_tenant(system.client, RIVAL)
             yield podmans, system.client

@@ -506,6 +506,29 @@ def bench_dataplane(
     console.print(f"→ {output}")
 
 
+@bench_app.command("containers")
+def bench_containers(
+    containers: Annotated[int, typer.Option(help="Containers started per plugin (alternating).")] = 50,
+    output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
+        "bench-results/containers.json"
+    ),
+) -> None:
+    """podman container start to network-ready: overcast-cni vs. the reference bridge plugin (root).
+
+    Example: [bold]sudo overcast bench containers --containers 50[/]
+    """
+    from ..bench.containers import run
+
+    report = run(str(output), containers=containers)
+    ours, theirs = report["podman_run_overcast"], report["podman_run_reference_bridge"]
+    console.print(
+        f"podman run → network-ready p50/p99: overcast {ours['p50_ms']} / {ours['p99_ms']} ms, "
+        f"reference bridge {theirs['p50_ms']} / {theirs['p99_ms']} ms "
+        f"(ratio p50 {report['ratio_p50']}, target ≤ {report['target_ratio']}); "
+        f"unreachable {report['unreachable']} → {output}"
+    )
+
+
 def main() -> None:
     app()
 
