@@ -112,40 +112,39 @@ def parse(environ: Mapping[str, str], stdin: str) -> Invocation:
     return invocation
 
 
-def _connection(path: str, timeout: float) -> Any:
-    """An HTTP connection over a unix socket (http.client imported only when needed: VERSION,
-    the most frequent call, never talks to the agent)."""
-    import http.client
-
-    class UnixConnection(http.client.HTTPConnection):
-        def connect(self) -> None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(self.timeout)
-            self.sock.connect(path)
-
-    return UnixConnection("agent", timeout=timeout)
-
-
 class Agent:
-    """The local agent's runtime API over its unix socket. The standard library's HTTP client:
-    a runtime starts this plugin several times per container (VERSION, ADD), and importing
-    httpx alone took 160 ms of a 270 ms start."""
+    """The local agent's runtime API over its unix socket, as one HTTP/1.0 exchange written by
+    hand: a runtime starts this plugin several times per container (VERSION, ADD, DEL), and
+    importing an HTTP client (httpx 160 ms, http.client 60 ms) cost more than the call."""
 
     def __init__(self, socket_path: str, timeout: float = 60.0) -> None:
         self.socket_path, self.timeout = socket_path, timeout
 
     def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        connection = _connection(self.socket_path, self.timeout)
+        payload = json.dumps(body).encode()
+        request = (
+            f"POST {path} HTTP/1.0\r\nHost: agent\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n"
+        ).encode() + payload
         try:
-            connection.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
-            response = connection.getresponse()
-            status, raw = response.status, response.read()
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(self.timeout)
+                sock.connect(self.socket_path)
+                sock.sendall(request)
+                chunks = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
         except OSError as exc:
             raise CniError(
                 TRY_AGAIN_LATER, f"cannot reach the Overcast agent at {self.socket_path}", str(exc)
             ) from None
-        finally:
-            connection.close()
+        head, _, raw = b"".join(chunks).partition(b"\r\n\r\n")
+        try:
+            status = int(head.split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            raise CniError(
+                AGENT_FAILED, "the agent's answer is not HTTP", head[:200].decode(errors="replace")
+            ) from None
         try:
             data = json.loads(raw)
         except ValueError:
