@@ -56,21 +56,7 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, 
 
 
 def run(podman: Podman, name: str, network: str) -> None:
-    podman(
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        network,
-        "localhost/bbox:latest",
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    )
+    podman.start(name, network, "httpd", "-f", "-p", "80", "-h", "/www")
 
 
 def test_podman_containers_on_two_hosts_follow_policy(hosts: tuple[dict[str, Podman], VsdClient]) -> None:

@@ -63,17 +63,7 @@ def run(output: str, *, containers: int = 50) -> dict[str, Any]:
                     for kind, network in (("overcast", "benchcorp-web"), ("reference", "reference")):
                         name = f"{kind}-{index}"
                         began = time.perf_counter()
-                        podman(
-                            "run",
-                            "-d",
-                            "--name",
-                            name,
-                            "--network",
-                            network,
-                            "localhost/bbox:latest",
-                            "sleep",
-                            "3600",
-                        )
+                        podman.start(name, network, "sleep", "3600")
                         samples[kind].append(time.perf_counter() - began)
                         names[kind].append(name)
                 silent = {}

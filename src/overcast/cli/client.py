@@ -149,6 +149,11 @@ def _parse_assignments(pairs: list[str]) -> dict[str, Any]:
     return body
 
 
+def _collection(kind: str, parent: str | None) -> str:
+    """``subnets`` or ``zones/ID/subnets``."""
+    return resource(kind) if parent is None else f"{parent.strip('/')}/{resource(kind)}"
+
+
 def _table(kind: str, items: list[dict[str, Any]], title: str | None = None) -> Table:
     columns = COLUMNS.get(kind) or ("name", "description", "ID")
     table = Table(title=title, title_justify="left")
@@ -183,7 +188,7 @@ def list_objects(
     Examples: [bold]overcast list enterprises[/] · [bold]overcast list subnets --parent zones/ID[/] ·
     [bold]overcast list containers -f 'name == "acme-web1"' --json[/]
     """
-    path = resource(kind) if parent is None else f"{parent.strip('/')}/{resource(kind)}"
+    path = _collection(kind, parent)
     with _errors():
         items = _session(settings(url, user, password, org)).list_all(path, filter=filter)
     if as_json:
@@ -229,7 +234,7 @@ def create_object(
     Examples: [bold]overcast create enterprise name=acme[/] ·
     [bold]overcast create subnet --parent zones/ID name=web address=10.1.0.0 netmask=255.255.255.0[/]
     """
-    path = resource(kind) if parent is None else f"{parent.strip('/')}/{resource(kind)}"
+    path = _collection(kind, parent)
     with _errors():
         item = _session(settings(url, user, password, org)).create(path, _parse_assignments(attributes))
     if as_json:

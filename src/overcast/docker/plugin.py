@@ -23,6 +23,8 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,13 @@ class State:
         self.reservations: dict[str, dict[str, str]] = data.get("reservations", {})  # address -> ...
         self.endpoints: dict[str, dict[str, str]] = data.get("endpoints", {})
 
+    @contextmanager
+    def change(self) -> Iterator[None]:
+        """Mutate under the lock; written to disk when the block ends."""
+        with self.lock:
+            yield
+            self.save()
+
     def save(self) -> None:
         data = {
             "pools": self.pools,
@@ -82,15 +91,13 @@ class Driver:
             raise PluginError("overcast: give the directory subnet's address with --subnet")
         network = ipaddress.IPv4Network(pool, strict=True)
         pool_id = f"overcast-{network}"
-        with self.state.lock:
+        with self.state.change():
             self.state.pools[pool_id] = {"pool": str(network), "gateway": str(next(network.hosts()))}
-            self.state.save()
         return {"PoolID": pool_id, "Pool": str(network), "Data": {}}
 
     def release_pool(self, body: dict[str, Any]) -> dict[str, Any]:
-        with self.state.lock:
+        with self.state.change():
             self.state.pools.pop(body.get("PoolID", ""), None)
-            self.state.save()
         return {}
 
     def request_address(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +130,7 @@ class Driver:
             raise PluginError(
                 f"overcast: the directory subnet is not {pool['pool']} (it gave {created['ip']})"
             )
-        with self.state.lock:
+        with self.state.change():
             self.state.reservations[created["ip"]] = {
                 "uuid": reservation,
                 "vport_id": created["vport_id"],
@@ -131,7 +138,6 @@ class Driver:
                 "pool_id": pool_id,
                 "gateway": created["gateway"],
             }
-            self.state.save()
         return {"Address": f"{created['ip']}/{created['prefix_length']}", "Data": {}}
 
     def release_address(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -139,9 +145,8 @@ class Driver:
         reservation = self.state.reservations.get(address)
         if reservation is not None:
             self._agent(self.agent.release, reservation["uuid"])
-            with self.state.lock:
+            with self.state.change():
                 self.state.reservations.pop(address, None)
-                self.state.save()
         return {}
 
     # --- the network driver ----------------------------------------------------------------------
@@ -158,19 +163,17 @@ class Driver:
                 "overcast: use --ipam-driver overcast with --subnet (the directory subnet's address)"
             )
         groups = [g for g in str(options.get("policy_groups", "")).split(",") if g]
-        with self.state.lock:
+        with self.state.change():
             self.state.networks[body["NetworkID"]] = {
                 **{key: str(options[key]) for key in NAMES},
                 "policy_groups": groups,
                 "pool_id": pool_id,
             }
-            self.state.save()
         return {}
 
     def delete_network(self, body: dict[str, Any]) -> dict[str, Any]:
-        with self.state.lock:
+        with self.state.change():
             self.state.networks.pop(body.get("NetworkID", ""), None)
-            self.state.save()
         return {}
 
     def create_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -179,17 +182,15 @@ class Driver:
         reservation = self.state.reservations.get(address)
         if reservation is None:
             raise PluginError(f"overcast: {address or 'no address'} was not allocated by overcast IPAM")
-        with self.state.lock:
+        with self.state.change():
             self.state.endpoints[body["EndpointID"]] = {"address": address, **reservation}
-            self.state.save()
         if not interface.get("MacAddress"):
             return {"Interface": {"MacAddress": reservation["mac"]}}
         return {}
 
     def delete_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
-        with self.state.lock:
+        with self.state.change():
             self.state.endpoints.pop(body.get("EndpointID", ""), None)
-            self.state.save()
         return {}
 
     def join(self, body: dict[str, Any]) -> dict[str, Any]:

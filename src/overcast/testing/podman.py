@@ -35,6 +35,10 @@ class Podman:
             raise AssertionError(f"podman {' '.join(args)}: {result.stderr}{result.stdout}")
         return result
 
+    def start(self, name: str, network: str, *command: str) -> None:
+        """``podman run -d`` of the test image on ``network``."""
+        self("run", "-d", "--name", name, "--network", network, "localhost/bbox:latest", *command)
+
     def ip(self, container: str, network: str) -> str:
         data = json.loads(self("inspect", container).stdout)[0]
         return str(data["NetworkSettings"]["Networks"][network]["IPAddress"])
