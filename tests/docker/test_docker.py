@@ -144,8 +144,11 @@ def docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Docker, V
 
 
 def network(
-    docker: Docker, name: str, tier: str, address: str, *extra: str
+    docker: Docker, name: str, tier: str, address: str, *extra: str, check: bool = True, group: bool = True
 ) -> subprocess.CompletedProcess[str]:
+    names = ["enterprise=dockshop", "domain=wordpress", f"zone={tier}", f"subnet={tier}"]
+    names += [f"policy_groups={tier}"] if group else []
+    options = [part for name_value in names for part in ("-o", name_value)]
     return docker(
         "network",
         "create",
@@ -155,18 +158,10 @@ def network(
         docker.driver,
         "--subnet",
         f"{address}/24",
-        "-o",
-        "enterprise=dockshop",
-        "-o",
-        "domain=wordpress",
-        "-o",
-        f"zone={tier}",
-        "-o",
-        f"subnet={tier}",
-        "-o",
-        f"policy_groups={tier}",
+        *options,
         *extra,
         name,
+        check=check,
     )
 
 
@@ -241,3 +236,21 @@ def test_docker_errors_come_back_as_docker_errors(docker: tuple[Docker, VsdClien
     run = client("run", "--rm", "--network", "nosuch", "bbox:latest", "true", check=False)
     assert run.returncode != 0 and "no zone named 'nosuchzone'" in run.stderr
     client("network", "rm", "nosuch")
+
+
+def test_a_network_can_create_its_subnet(docker: tuple[Docker, VsdClient]) -> None:
+    client, directory = docker
+    network(client, "dcache", "cache", "10.70.5.0", "-o", "create=true", group=False)
+    (subnet,) = [
+        s for s in directory.list_all("subnets") if s["name"] == "cache" and s["address"] == "10.70.5.0"
+    ]
+    client("run", "-d", "--name", "cache1", "--network", "dcache", "bbox:latest", "sleep", "600")
+    assert client.ip("cache1").startswith("10.70.5.")
+    client("rm", "-f", "cache1")
+    client("network", "rm", "dcache")
+    # Asking again for the same subnet is fine; for another address it is an error.
+    network(client, "dcache2", "cache", "10.70.5.0", "-o", "create=true", group=False)
+    refused = network(client, "dcache3", "cache", "10.70.6.0", "-o", "create=true", check=False, group=False)
+    assert refused.returncode != 0 and "exists with 10.70.5.0" in refused.stderr
+    client("network", "rm", "dcache2")
+    assert subnet["ID"]

@@ -32,6 +32,10 @@ class FakeAgent:
             "gateway": "10.79.0.1",
         }
 
+    def ensure_subnet(self, **subnet: Any) -> dict[str, Any]:
+        self.calls.append(("ensure_subnet", subnet))
+        return {"ok": True}
+
     def release(self, uuid: str) -> dict[str, Any]:
         self.calls.append(("release", uuid))
         return {"vport_id": "vp-1"}
@@ -164,6 +168,31 @@ def test_the_captured_sequence(tmp_path: Path) -> None:
     )
     assert post(client, "/IpamDriver.ReleasePool", {"PoolID": "overcast-10.79.0.0/24"}) == {}
     assert post(client, "/NetworkDriver.DeleteNetwork", {"NetworkID": NETWORK}) == {}
+
+
+def test_create_true_ensures_the_subnet(tmp_path: Path) -> None:
+    client, agent = plugin(tmp_path)
+    names = {
+        "enterprise": "acme",
+        "domain": "wordpress",
+        "zone": "cache",
+        "subnet": "cache",
+        "create": "true",
+    }
+    assert create_network(client, **names) == {}
+    assert agent.calls == [
+        (
+            "ensure_subnet",
+            {
+                "enterprise": "acme",
+                "domain": "wordpress",
+                "zone": "cache",
+                "subnet": "cache",
+                "address": "10.79.0.0",
+                "netmask": "255.255.255.0",
+            },
+        )
+    ]
 
 
 def test_errors_are_err_and_error(tmp_path: Path) -> None:

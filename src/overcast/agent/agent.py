@@ -248,6 +248,16 @@ class Agent:
             raise AgentError(result.code or 409, result.error)
         return result
 
+    async def ensure_subnet(self, request: pb.SubnetEnsure) -> None:
+        """Ask the controller to create a runtime network's zone and subnet when missing."""
+        result = await self._request(
+            lambda rid: pb.AgentMessage(
+                ensure_subnet=pb.SubnetEnsure(**{**_fields(request), "request_id": rid})
+            )
+        )
+        if not result.ok:
+            raise AgentError(result.code or 409, result.error)
+
     async def remove_endpoint(self, endpoint_uuid: str) -> pb.EndpointResult:
         """Ask the controller to delete a runtime's endpoint (idempotent)."""
         result = await self._request(

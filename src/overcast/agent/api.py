@@ -12,6 +12,7 @@ controller, 503 no controller session, 504 timed out).
                                     plumbed here -> {"vport_id", "mac", "ip", "prefix_length",
                                     "gateway"}; a failure leaves nothing behind
     POST   /runtime/reserve         the same, in the directory only (plumbed later by /endpoints)
+    POST   /runtime/subnet          a runtime network's zone and subnet, created when missing
     POST   /runtime/del             {"uuid"} -> removed from the directory and here (idempotent)
     POST   /runtime/check           {"mac", "ip"} -> 200 when the desired state runs it here
 """
@@ -91,6 +92,17 @@ def created_json(created: pb.EndpointResult) -> dict[str, Any]:
     }
 
 
+class RuntimeSubnet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enterprise: str = Field(min_length=1)
+    domain: str = Field(min_length=1)
+    zone: str = Field(min_length=1)
+    subnet: str = Field(min_length=1)
+    address: str = Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}$")
+    netmask: str = Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}$")
+
+
 class RuntimeDel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -155,6 +167,12 @@ def create_app(agent: Agent) -> FastAPI:
     async def runtime_reserve(request: Request) -> dict[str, Any]:
         body: RuntimeReserve = await _parse(RuntimeReserve, request)
         return created_json(await agent.create_endpoint(body.message()))
+
+    @app.post("/runtime/subnet")
+    async def runtime_subnet(request: Request) -> dict[str, Any]:
+        body: RuntimeSubnet = await _parse(RuntimeSubnet, request)
+        await agent.ensure_subnet(pb.SubnetEnsure(**body.model_dump()))
+        return {"ok": True}
 
     @app.post("/runtime/del")
     async def runtime_del(request: Request) -> dict[str, Any]:

@@ -68,6 +68,11 @@ class AgentClient:
         subnet, policy_groups, mac?, ip?), not plumbed yet."""
         return self._call("POST", "/runtime/reserve", json=endpoint)
 
+    def ensure_subnet(self, **subnet: Any) -> dict[str, Any]:
+        """A network's zone and subnet (enterprise, domain, zone, subnet, address, netmask),
+        created in the directory when missing."""
+        return self._call("POST", "/runtime/subnet", json=subnet)
+
     def release(self, uuid: str) -> dict[str, Any]:
         """The endpoint of ``uuid`` removed from the directory and this host (idempotent)."""
         return self._call("POST", "/runtime/del", json={"uuid": uuid})

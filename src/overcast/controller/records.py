@@ -275,3 +275,31 @@ def _mac_for(uuid: str) -> str:
     """A stable, locally administered unicast MAC for an interface identity."""
     digest = uuid_module.uuid5(uuid_module.NAMESPACE_OID, uuid).bytes
     return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))
+
+
+def ensure_subnet(
+    directory: Directory, enterprise: str, domain: str, zone: str, subnet: str, address: str, netmask: str
+) -> None:
+    """The zone and the subnet, created in the domain when missing (one transaction); an
+    existing subnet must have ``address``/``netmask``."""
+
+    def work(ops: Operations) -> None:
+        enterprises = ops.tx.find("enterprise", "name", enterprise)
+        if not enterprises:
+            raise EndpointRefused(404, f"no enterprise named {enterprise!r}")
+        domain_obj = _child(ops, "domain", domain, enterprises[0], "domain")
+        zones = [o for o in ops.tx.find("zone", "name", zone) if o.parent_id == domain_obj.id]
+        zone_obj = zones[0] if zones else ops.create(domain_obj, REGISTRY.entity("zone"), {"name": zone})
+        subnets = [o for o in ops.tx.find("subnet", "name", subnet) if o.parent_id == zone_obj.id]
+        if not subnets:
+            ops.create(
+                zone_obj, REGISTRY.entity("subnet"), {"name": subnet, "address": address, "netmask": netmask}
+            )
+        elif (subnets[0].data.get("address"), subnets[0].data.get("netmask")) != (address, netmask):
+            have = f"{subnets[0].data.get('address')}/{subnets[0].data.get('netmask')}"
+            raise EndpointRefused(409, f"subnet {subnet!r} exists with {have}, not {address}/{netmask}")
+
+    try:
+        directory.write_as_system(work)
+    except VsdError as exc:
+        raise EndpointRefused(exc.status, str(exc)) from None

@@ -312,7 +312,7 @@ class ControllerService:
                         report.vport_id, report.mac, up=report.state == pb.EndpointReport.UP
                     )
                     self._claims.put_nowait(PendingClaim(session, report.request_id, claim))
-                elif kind in ("create", "remove"):
+                elif kind in ("create", "remove", "ensure_subnet"):
                     task = asyncio.create_task(self._endpoint_request(session, message))
                     self._requests.add(task)
                     task.add_done_callback(self._requests.discard)
@@ -371,6 +371,20 @@ class ControllerService:
                 result.ok = True
                 result.vport_id, result.mac, result.ip = created.vport_id, created.mac, created.ip
                 result.prefix_length, result.gateway = created.prefix_length, created.gateway
+            elif message.WhichOneof("body") == "ensure_subnet":
+                ensure = message.ensure_subnet
+                result.request_id = ensure.request_id
+                await asyncio.to_thread(
+                    records.ensure_subnet,
+                    self.directory,
+                    ensure.enterprise,
+                    ensure.domain,
+                    ensure.zone,
+                    ensure.subnet,
+                    ensure.address,
+                    ensure.netmask,
+                )
+                result.ok = True
             else:
                 result.request_id = message.remove.request_id
                 removed = await asyncio.to_thread(

@@ -6,6 +6,7 @@ A Docker network maps to a directory subnet named by its options::
     docker network create -d overcast --ipam-driver overcast --subnet 10.10.1.0/24 \\
         -o enterprise=acme -o domain=wordpress -o zone=web -o subnet=web -o policy_groups=web acme-web
 
+``-o create=true`` creates the zone and the subnet in the domain when they are missing.
 ``--subnet`` is the directory subnet's address (Docker asks the IPAM driver for a pool before it
 tells the network driver anything). Addresses come from the directory: RequestAddress creates
 the container and its vport (through the agent and the controller), Join plumbs a veth whose
@@ -163,6 +164,14 @@ class Driver:
                 "overcast: use --ipam-driver overcast with --subnet (the directory subnet's address)"
             )
         groups = [g for g in str(options.get("policy_groups", "")).split(",") if g]
+        if str(options.get("create", "")).lower() in ("1", "true", "yes"):
+            network = ipaddress.IPv4Network(self.state.pools[pool_id]["pool"])
+            self._agent(
+                self.agent.ensure_subnet,
+                **{key: str(options[key]) for key in NAMES},
+                address=str(network.network_address),
+                netmask=str(network.netmask),
+            )
         with self.state.change():
             self.state.networks[body["NetworkID"]] = {
                 **{key: str(options[key]) for key in NAMES},

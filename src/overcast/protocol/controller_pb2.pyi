@@ -84,18 +84,20 @@ class HostStatus(_message.Message):
     def __init__(self, host_id: _Optional[str] = ..., connected: _Optional[bool] = ..., sent_revision: _Optional[int] = ..., applied_revision: _Optional[int] = ..., in_sync: _Optional[bool] = ..., domains: _Optional[int] = ..., endpoints: _Optional[int] = ..., digest: _Optional[int] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "ack", "endpoint", "create", "remove")
+    __slots__ = ("hello", "ack", "endpoint", "create", "remove", "ensure_subnet")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
     REMOVE_FIELD_NUMBER: _ClassVar[int]
+    ENSURE_SUBNET_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     ack: Ack
     endpoint: EndpointReport
     create: EndpointCreate
     remove: EndpointRemove
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., endpoint: _Optional[_Union[EndpointReport, _Mapping]] = ..., create: _Optional[_Union[EndpointCreate, _Mapping]] = ..., remove: _Optional[_Union[EndpointRemove, _Mapping]] = ...) -> None: ...
+    ensure_subnet: SubnetEnsure
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., endpoint: _Optional[_Union[EndpointReport, _Mapping]] = ..., create: _Optional[_Union[EndpointCreate, _Mapping]] = ..., remove: _Optional[_Union[EndpointRemove, _Mapping]] = ..., ensure_subnet: _Optional[_Union[SubnetEnsure, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("host_id", "underlay_ip", "applied_revision", "digest", "agent_version")
@@ -172,6 +174,24 @@ class EndpointRemove(_message.Message):
     request_id: str
     uuid: str
     def __init__(self, request_id: _Optional[str] = ..., uuid: _Optional[str] = ...) -> None: ...
+
+class SubnetEnsure(_message.Message):
+    __slots__ = ("request_id", "enterprise", "domain", "zone", "subnet", "address", "netmask")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    SUBNET_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    NETMASK_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    enterprise: str
+    domain: str
+    zone: str
+    subnet: str
+    address: str
+    netmask: str
+    def __init__(self, request_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., domain: _Optional[str] = ..., zone: _Optional[str] = ..., subnet: _Optional[str] = ..., address: _Optional[str] = ..., netmask: _Optional[str] = ...) -> None: ...
 
 class ControllerMessage(_message.Message):
     __slots__ = ("welcome", "update", "endpoint_result")
