@@ -87,6 +87,20 @@ def check_password(password: str, stored: str) -> bool:
 # --- one transaction's operations -----------------------------------------------------------
 
 
+def _referenced_ids(items: list[Any]) -> list[str]:
+    """IDs a bulk request's elements name (``...ID`` attributes, also in their interfaces)."""
+    found: list[str] = []
+    for item in items:
+        for part in (item, *(item.get("interfaces") or [])) if isinstance(item, dict) else ():
+            if isinstance(part, dict):
+                found += [v for k, v in part.items() if k.endswith("ID") and isinstance(v, str)]
+    return found
+
+
+class _OneFailed(Exception):
+    """An element of an all-or-nothing bulk attempt was refused (the attempt rolls back)."""
+
+
 class Operations:
     def __init__(self, tx: Transaction, principal: Principal) -> None:
         self.tx = tx
@@ -809,13 +823,26 @@ class Directory:
             )
         entity = REGISTRY.entity(relation.child)
 
-        def work(ops: Operations) -> list[tuple[int, dict[str, Any]]]:
-            parent = None
-            if parent_entity is not None:
-                assert parent_id is not None
-                parent = ops.tx.get(parent_id)
-                if parent is None or parent.kind != parent_entity.rest_name:
-                    raise not_found(parent_entity.rest_name, parent_id)
+        def parent_of(ops: Operations) -> Obj | None:
+            if parent_entity is None:
+                return None
+            assert parent_id is not None
+            parent = ops.tx.get(parent_id)
+            if parent is None or parent.kind != parent_entity.rest_name:
+                raise not_found(parent_entity.rest_name, parent_id)
+            return parent
+
+        def all_or_nothing(ops: Operations) -> list[tuple[int, dict[str, Any]]]:
+            parent = parent_of(ops)
+            ops.tx.bulk = True
+            ops.tx.prefetch(_referenced_ids(items))
+            try:
+                return [(201, ops.create(parent, entity, item).to_json()) for item in items]
+            except VsdError as exc:
+                raise _OneFailed from exc
+
+        def one_by_one(ops: Operations) -> list[tuple[int, dict[str, Any]]]:
+            parent = parent_of(ops)
             results: list[tuple[int, dict[str, Any]]] = []
             ops.tx.bulk = True
             for item in items:
@@ -826,7 +853,13 @@ class Directory:
                     results.append((exc.status, exc.body()))
             return results
 
-        return self._write(principal, work)
+        # Most bulk requests are entirely valid: try them without a savepoint per element (two
+        # statements each, 40 % of the work); if one fails, the transaction rolls back and the
+        # elements are created one by one, each failing alone.
+        try:
+            return self._write(principal, all_or_nothing)
+        except _OneFailed:
+            return self._write(principal, one_by_one)
 
     def update(
         self, principal: Principal, resource: str, object_id: str, body: Any, *, confirmed: bool

@@ -13,7 +13,7 @@ import functools
 import ipaddress
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,6 +198,13 @@ class Transaction:
         self._highest: dict[str, int | None] = {}
         self._pending: set[str] = set()
         self._ancestors: dict[str, frozenset[str]] = {}
+        #: Updates of stored objects not written yet (outside savepoints only): id -> parameters.
+        self._updates: dict[str, dict[str, Any]] = {}
+        #: Bulk, outside savepoints: address and MAC reservations written at flush, MACs in use
+        #: per network loaded once and checked in memory.
+        self._new_addresses: list[dict[str, Any]] = []
+        self._new_macs: list[dict[str, Any]] = []
+        self._mac_sets: dict[str, set[str]] = {}
         # Rows of objects created in this transaction, written in batches (executemany) by
         # flush(): before any query that could see them, and at commit.
         self._new_rows: dict[str, dict[str, Any]] = {}
@@ -223,6 +230,8 @@ class Transaction:
             lock = False  # one writer at a time already / not yet visible to anyone else
         if not lock and object_id in self._cache:
             return self._cache[object_id]
+        if object_id in self._updates:
+            self.flush()  # the locking read must see this transaction's own update
         query = _SELECT_BY_ID_FOR_UPDATE if lock else _SELECT_BY_ID
         row = self.conn.execute(query, {"b_id": object_id}).first()
         obj = row_to_obj(row) if row else None
@@ -314,6 +323,21 @@ class Transaction:
     def select_kinds_in_enterprise(self, kinds: tuple[str, ...], enterprise_id: str) -> list[Obj]:
         return self.select(and_(objects.c.kind.in_(kinds), objects.c.enterprise_id == enterprise_id))
 
+    def prefetch(self, object_ids: Iterable[str]) -> None:
+        """Load objects and their ancestors in a few queries (bulk creates name many)."""
+        missing = sorted({i for i in object_ids if i and i not in self._cache})
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            for row in self.conn.execute(select(objects).where(objects.c.id.in_(chunk))):
+                obj = row_to_obj(row)
+                self._cache[obj.id] = obj
+            found: dict[str, set[str]] = {}
+            query = select(scopes.c.object_id, scopes.c.ancestor_id).where(scopes.c.object_id.in_(chunk))
+            for object_id, ancestor_id in self.conn.execute(query):
+                found.setdefault(object_id, set()).add(ancestor_id)
+            for object_id, ancestors in found.items():
+                self._ancestors.setdefault(object_id, frozenset(ancestors))
+
     def ancestors(self, object_id: str) -> frozenset[str]:
         """Every ID whose listings include this object (cached for the transaction, and across
         transactions for objects whose links never change)."""
@@ -389,6 +413,15 @@ class Transaction:
         if self._new_scopes:
             self.conn.execute(_INSERT_SCOPES, self._new_scopes)
             self._new_scopes.clear()
+        if self._updates:
+            self.conn.execute(_UPDATE_OBJECT, list(self._updates.values()))
+            self._updates.clear()
+        if self._new_addresses:
+            self.conn.execute(insert(addresses), self._new_addresses)
+            self._new_addresses.clear()
+        if self._new_macs:
+            self.conn.execute(insert(macs), self._new_macs)
+            self._new_macs.clear()
 
     # --- writing ------------------------------------------------------------------------
 
@@ -442,17 +475,22 @@ class Transaction:
                 self._write_scopes(obj, links)
             self._cache[obj.id] = obj
             return
-        self.conn.execute(
-            _UPDATE_OBJECT,
-            {
-                "b_id": obj.id,
-                "b_name": _name_of(obj),
-                "b_ukey": _ukey_of(obj),
-                "b_data": _stored(obj),
-                "b_updated": obj.updated,
-                "b_enterprise": obj.enterprise_id,
-            },
-        )
+        parameters = {
+            "b_id": obj.id,
+            "b_name": _name_of(obj),
+            "b_ukey": _ukey_of(obj),
+            "b_data": _stored(obj),
+            "b_updated": obj.updated,
+            "b_enterprise": obj.enterprise_id,
+        }
+        if self._mark is None and links is None:
+            # Deferred (one executemany at flush); never inside a savepoint, whose undo log
+            # covers new rows only.
+            self._updates[obj.id] = parameters
+            self._cache[obj.id] = obj
+            return
+        self._updates.pop(obj.id, None)
+        self.conn.execute(_UPDATE_OBJECT, parameters)
         if links is not None:
             self._new_scopes = [r for r in self._new_scopes if r["object_id"] != obj.id]
             self.conn.execute(delete(scopes).where(scopes.c.object_id == obj.id))
@@ -573,20 +611,40 @@ class Transaction:
                     title="Address pool exhausted",
                 )
             value = chosen
-        self.conn.execute(
-            insert(addresses).values(network_id=network_obj.id, address=value, owner_id=owner_id)
-        )
+        row = {"network_id": network_obj.id, "address": value, "owner_id": owner_id}
+        if self._deferring:
+            self._new_addresses.append(row)
+        else:
+            self.conn.execute(insert(addresses).values(**row))
         current = self._highest.get(network_obj.id)
         if network_obj.id in self._highest and (current is None or value > current):
             self._highest[network_obj.id] = value
         return ipam.to_text(value)
 
+    @property
+    def _deferring(self) -> bool:
+        """Whether reservations may wait for the flush: a bulk create outside savepoints (its
+        all-or-nothing attempt; a failure rolls the whole transaction back)."""
+        return self.bulk and self._mark is None
+
     def _used(self, network_id: str) -> list[int]:
+        self.flush()
         rows = self.conn.execute(select(addresses.c.address).where(addresses.c.network_id == network_id))
         return [r[0] for r in rows]
 
     def reserve_mac(self, network_id: str, mac: str, owner_id: str) -> bool:
         """Take a MAC in an L2 network for ``owner_id``; False when another holds it."""
+        if self._deferring:
+            taken = self._mac_sets.get(network_id)
+            if taken is None:
+                self.flush()
+                query = select(macs.c.mac).where(macs.c.network_id == network_id)
+                taken = self._mac_sets[network_id] = {r[0] for r in self.conn.execute(query)}
+            if mac in taken:
+                return False
+            taken.add(mac)
+            self._new_macs.append({"network_id": network_id, "mac": mac, "owner_id": owner_id})
+            return True
         dialect = sqlite if self.is_sqlite else postgresql
         inserted = self.conn.execute(
             dialect.insert(macs).on_conflict_do_nothing().returning(macs.c.mac),
@@ -595,6 +653,7 @@ class Transaction:
         return inserted is not None
 
     def address_in_use(self, network_id: str, value: int) -> bool:
+        self.flush()
         return (
             self.conn.execute(
                 select(addresses.c.owner_id).where(
@@ -605,6 +664,7 @@ class Transaction:
         )
 
     def count_addresses(self, network_id: str) -> int:
+        self.flush()
         return int(
             self.conn.execute(
                 select(func.count()).select_from(addresses).where(addresses.c.network_id == network_id)
