@@ -49,8 +49,10 @@ lint: deps
 	$(BIN)/mypy
 
 bench: deps
+	$(BIN)/pip install -q -e '.[test,lint,bench]'
 	$(BIN)/overcast bench directory --output bench-results/directory.json
 	$(BIN)/overcast bench controller --output bench-results/controller.json
+	$(BIN)/overcast bench scale --output bench-results/scale.json --chart bench-results/scale.png
 
 # Regenerate the controller<->agent protocol code from proto/ (the result is committed).
 proto: deps
