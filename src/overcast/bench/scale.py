@@ -303,6 +303,7 @@ def run(
             if controller is not None:
                 controller.stop()
             directory.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
     expanded = containers * acls_per_container
     report: dict[str, Any] = {
         "benchmark": "scale",

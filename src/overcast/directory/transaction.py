@@ -323,6 +323,14 @@ class Transaction:
     def select_kinds_in_enterprise(self, kinds: tuple[str, ...], enterprise_id: str) -> list[Obj]:
         return self.select(and_(objects.c.kind.in_(kinds), objects.c.enterprise_id == enterprise_id))
 
+    def count_in_scope(self, ancestor_id: str, kind: str) -> int:
+        """How many objects of a kind an object's listings include (an index lookup)."""
+        self.flush()
+        query = select(func.count()).select_from(scopes).where(
+            scopes.c.ancestor_id == ancestor_id, scopes.c.kind == kind
+        )
+        return int(self.conn.execute(query).scalar_one())
+
     def prefetch(self, object_ids: Iterable[str]) -> None:
         """Load objects and their ancestors in a few queries (bulk creates name many)."""
         missing = sorted({i for i in object_ids if i and i not in self._cache})
