@@ -388,7 +388,8 @@ class _Profiler:
                 stderr=subprocess.DEVNULL,
             )
 
-    def stop(self, top: int = 8) -> list[dict[str, Any]] | str:
+    def stop(self, top: int = 8) -> dict[str, Any] | str:
+        """Top frames by self time, and Overcast's own functions by inclusive time."""
         if self.process is None:
             return "not profiled: py-spy is not installed (pip install 'overcast[bench]')"
         self.process.send_signal(signal.SIGINT)
@@ -396,17 +397,24 @@ class _Profiler:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        counts: dict[str, int] = {}
+        own: dict[str, int] = {}
+        inclusive: dict[str, int] = {}
         total = 0
         for line in self.output.read_text().splitlines() if self.output.exists() else []:
             stack, _, count = line.rpartition(" ")
             if not stack or not count.isdigit():
                 continue
-            frame = stack.split(";")[-1]
-            counts[frame] = counts.get(frame, 0) + int(count)
-            total += int(count)
-        ranked = sorted(counts.items(), key=lambda item: -item[1])[:top]
-        return [{"frame": frame, "share": round(n / total, 3)} for frame, n in ranked] if total else []
+            frames, samples = stack.split(";"), int(count)
+            own[frames[-1]] = own.get(frames[-1], 0) + samples
+            for frame in {f for f in frames if "overcast/" in f}:
+                inclusive[frame] = inclusive.get(frame, 0) + samples
+            total += samples
+
+        def ranked(counts: dict[str, int]) -> list[dict[str, Any]]:
+            best = sorted(counts.items(), key=lambda item: -item[1])[:top]
+            return [{"frame": frame, "share": round(n / total, 3)} for frame, n in best]
+
+        return {"self": ranked(own), "overcast_inclusive": ranked(inclusive)} if total else {}
 
 
 class _Tracker:

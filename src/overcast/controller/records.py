@@ -96,7 +96,12 @@ def claim_endpoints(
         vrs = _vrs(ops, host_id)
         if vrs is None:
             return [ClaimResult(False, f"host {host_id} is not registered")] * len(claims)
-        results = [_claim(ops, vrs, claim) for claim in claims]
+        # Everything the claims read, in a few queries instead of three per claim.
+        interfaces = ops.interfaces_of_vports([c.vport_id for c in claims])
+        ops.tx.prefetch(
+            [c.vport_id for c in claims] + [i.parent_id or "" for f in interfaces.values() for i in f]
+        )
+        results = [_claim(ops, vrs, claim, interfaces.get(claim.vport_id, [])) for claim in claims]
         if any(r.ok for r in results):
             _count_endpoints(ops, vrs, now_ms)
         return results
@@ -104,12 +109,12 @@ def claim_endpoints(
     return directory.write_as_system(work)
 
 
-def _claim(ops: Operations, vrs: Obj, claim: EndpointClaim) -> ClaimResult:
+def _claim(ops: Operations, vrs: Obj, claim: EndpointClaim, interfaces_of_vport: list[Obj]) -> ClaimResult:
     vport = ops.tx.get(claim.vport_id)
     if vport is None or vport.kind != "vport":
         return ClaimResult(False, f"vport {claim.vport_id} does not exist")
     mac = claim.mac.lower()
-    interfaces = [i for i in ops.interfaces_of_vport(vport.id) if str(i.data.get("MAC", "")).lower() == mac]
+    interfaces = [i for i in interfaces_of_vport if str(i.data.get("MAC", "")).lower() == mac]
     if not interfaces:
         return ClaimResult(False, f"vport {vport.id} has no interface with MAC {claim.mac}")
     owner = ops.tx.get(interfaces[0].parent_id)

@@ -379,6 +379,17 @@ class Operations:
         fip.data["assignedToObjectType"] = "vport" if vport is not None else None
         self.touch(fip)
 
+    def interfaces_of_vports(self, vport_ids: list[str]) -> dict[str, list[Obj]]:
+        """The interfaces bound to each of several vports, in one query per 500 vports."""
+        found: dict[str, list[Obj]] = {}
+        for start in range(0, len(vport_ids), 500):
+            ids = select(scopes.c.object_id).where(
+                scopes.c.ancestor_id.in_(vport_ids[start : start + 500]), scopes.c.kind.in_(INTERFACE_KINDS)
+            )
+            for interface in self.tx.select(objects.c.id.in_(ids)):
+                found.setdefault(str(interface.data.get("VPortID")), []).append(interface)
+        return found
+
     def interfaces_of_vport(self, vport_id: str) -> list[Obj]:
         ids = select(scopes.c.object_id).where(
             scopes.c.ancestor_id == vport_id, scopes.c.kind.in_(INTERFACE_KINDS)

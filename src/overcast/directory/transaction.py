@@ -203,6 +203,7 @@ class Transaction:
         #: Bulk, outside savepoints: address and MAC reservations written at flush, MACs in use
         #: per network loaded once and checked in memory.
         self._new_addresses: list[dict[str, Any]] = []
+        self._scope_deletes: set[str] = set()  # stored objects whose scope rows are replaced
         self._new_macs: list[dict[str, Any]] = []
         self._mac_sets: dict[str, set[str]] = {}
         # Rows of objects created in this transaction, written in batches (executemany) by
@@ -326,8 +327,10 @@ class Transaction:
     def count_in_scope(self, ancestor_id: str, kind: str) -> int:
         """How many objects of a kind an object's listings include (an index lookup)."""
         self.flush()
-        query = select(func.count()).select_from(scopes).where(
-            scopes.c.ancestor_id == ancestor_id, scopes.c.kind == kind
+        query = (
+            select(func.count())
+            .select_from(scopes)
+            .where(scopes.c.ancestor_id == ancestor_id, scopes.c.kind == kind)
         )
         return int(self.conn.execute(query).scalar_one())
 
@@ -369,6 +372,8 @@ class Transaction:
         """
         if self._mark is not None:
             raise RuntimeError("savepoints do not nest")
+        if self._updates or self._scope_deletes or self._new_addresses or self._new_macs:
+            self.flush()  # deferred before the step: written now, outside what it may undo
         changes, pending = len(self.changes), set(self._pending)
         self._mark, self._scope_mark = len(self._new_rows), len(self._new_scopes)
         self._undo, self._redo_rows, self._redo_scopes, self._unique_added = [], [], [], []
@@ -414,6 +419,11 @@ class Transaction:
             self._redo_rows.extend(list(self._new_rows.values())[: self._mark])
             self._redo_scopes.extend(self._new_scopes[: self._scope_mark])
             self._mark, self._scope_mark = 0, 0
+        if self._scope_deletes:
+            stale = sorted(self._scope_deletes)
+            for start in range(0, len(stale), 500):
+                self.conn.execute(delete(scopes).where(scopes.c.object_id.in_(stale[start : start + 500])))
+            self._scope_deletes.clear()
         if self._new_rows:
             self.conn.execute(_INSERT_OBJECT, list(self._new_rows.values()))
             self._new_rows.clear()
@@ -491,10 +501,16 @@ class Transaction:
             "b_updated": obj.updated,
             "b_enterprise": obj.enterprise_id,
         }
-        if self._mark is None and links is None:
+        if self._mark is None:
             # Deferred (one executemany at flush); never inside a savepoint, whose undo log
-            # covers new rows only.
+            # covers new rows only. New links: the old scope rows go first at flush, then the
+            # new ones (kept in memory until then: ancestors() reads them from the cache).
             self._updates[obj.id] = parameters
+            if links is not None:
+                if obj.id in self._scope_deletes:  # relinked before in this transaction
+                    self._new_scopes = [r for r in self._new_scopes if r["object_id"] != obj.id]
+                self._scope_deletes.add(obj.id)
+                self._write_scopes(obj, links)
             self._cache[obj.id] = obj
             return
         self._updates.pop(obj.id, None)
