@@ -105,18 +105,35 @@ class Batch:
 
     # --- sending -------------------------------------------------------------------------------
 
+    #: Requests per write: the kernel queues one acknowledgement per request on the socket, and
+    #: thousands at once (a full sync of a big domain) overflow its buffer (ENOBUFS).
+    CHUNK = 256
+
     def send(self, sock: socket.socket) -> None:
-        """Write every request at once, then collect one acknowledgement per request."""
-        if not self._messages:
-            return
-        chunks = []
-        for sequence, (message, kind, flags, _) in enumerate(self._messages, 1):
+        """Write the requests in chunks, collecting one acknowledgement per request."""
+        failure: tuple[int, str] | None = None
+        for start in range(0, len(self._messages), self.CHUNK):
+            chunk = self._messages[start : start + self.CHUNK]
+            found = self._send_chunk(sock, chunk, first_sequence=start + 1)
+            failure = failure or found
+        self._messages.clear()
+        if failure is not None:
+            code, what = failure
+            raise NetlinkError(code, f"{what}: {errno.errorcode.get(code, code)}")
+
+    @staticmethod
+    def _send_chunk(
+        sock: socket.socket, chunk: list[tuple[Any, int, int, str]], first_sequence: int
+    ) -> tuple[int, str] | None:
+        encoded = []
+        for sequence, (message, kind, flags, _) in enumerate(chunk, first_sequence):
             message["header"]["type"], message["header"]["flags"] = kind, flags
             message["header"]["sequence_number"] = sequence
             message.encode()
-            chunks.append(message.data)
-        sock.sendall(b"".join(chunks))
-        pending, failure = set(range(1, len(self._messages) + 1)), None
+            encoded.append(message.data)
+        sock.sendall(b"".join(encoded))
+        pending = set(range(first_sequence, first_sequence + len(chunk)))
+        failure = None
         while pending:
             data = sock.recv(65536)
             offset = 0
@@ -126,9 +143,6 @@ class Batch:
                     pending.discard(sequence)
                     (error,) = struct.unpack_from("=i", data, offset + 16)
                     if error and failure is None:
-                        failure = (-error, self._messages[sequence - 1][3])
+                        failure = (-error, chunk[sequence - first_sequence][3])
                 offset += (length + 3) & ~3 if length else len(data)
-        self._messages.clear()
-        if failure is not None:
-            code, what = failure
-            raise NetlinkError(code, f"{what}: {errno.errorcode.get(code, code)}")
+        return failure
