@@ -145,7 +145,8 @@ def test_ctr_run_with_cni(ctr: tuple[Any, VsdClient]) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while not containers("default-web1/eth0"):
+        # Created (INIT) first, then bound to its host by the attach (RUNNING): wait for both.
+        while [c.get("status") for c in containers("default-web1/eth0")] != ["RUNNING"]:
             assert time.monotonic() < deadline and server.poll() is None, "ctr run web1 did not come up"
             time.sleep(0.2)
         (web1,) = containers("default-web1/eth0")
