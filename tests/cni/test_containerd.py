@@ -125,6 +125,11 @@ def ctr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, VsdClie
             if process is not None:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(timeout=20)
+            # A task's rootfs can stay mounted under containerd's state after it stops.
+            for line in Path("/proc/mounts").read_text().splitlines():
+                target = line.split()[1]
+                if target.startswith(str(tmp)):
+                    subprocess.run(["umount", "-l", target], check=False)
             conf.unlink(missing_ok=True)
             if linked:
                 PLUGIN_LINK.unlink(missing_ok=True)

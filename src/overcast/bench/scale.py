@@ -261,8 +261,8 @@ def run(
             )
             converged_at = max(tracker.latest[h][2] for h in names)
             profile = {p.name: p.stop() for p in profilers}
-            ready_ms = [
-                (tracker.attached_at[h] - created_at[h]) * 1000
+            ready_seconds = [
+                tracker.attached_at[h] - created_at[h]
                 for h in created_at
                 for _ in range(min(per_host, containers - names.index(h) * per_host))
             ]
@@ -332,7 +332,7 @@ def run(
         "directory_rss_mb": rss["directory"],
         "agent_process_rss_mb": rss["agent_processes_max"],
         "agent_processes": len(workers),
-        "ready_latency_per_container_ms": _percentiles(ready_ms),
+        "ready_latency_per_container_ms": summary_ms(ready_seconds),
         "cpu_seconds": cpu,
         "profile_top_self_time": profile,
         "hosts_in_sync": sum(h.in_sync for h in status.hosts),
@@ -351,14 +351,6 @@ def run(
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     Path(output).write_text(json.dumps(report, indent=2) + "\n")
     return report
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    ordered = sorted(values)
-    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)  # noqa: E731
-    return {"p50_ms": pick(0.50), "p99_ms": pick(0.99), "max_ms": round(ordered[-1], 1)}
 
 
 class _Profiler:
