@@ -29,6 +29,7 @@ def test_coercion_is_lenient_like_vspk() -> None:
         (Attr("n", "int", None), "soon"),
         (Attr("n", "int", None), True),
         (Attr("n", "int", None), 1.5),
+        (Attr("n", "int", None), 2**63),  # beyond a Java long
         (Attr("b", "bool", None), "yes"),
         (Attr("s", "str", None), {"a": 1}),
         (Attr("l", "list", None), "x"),

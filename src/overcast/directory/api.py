@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .. import jsoncodec
 from .errors import VsdError, bad_request
 from .schema import REGISTRY, ROOT, Entity
 from .service import Directory, Principal
@@ -37,7 +38,7 @@ _JSON_TYPES = {
 
 def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        content=json.dumps(content, separators=(",", ":")).encode(),
+        content=jsoncodec.dumpb(content),
         status_code=status,
         media_type="application/json",
         headers=headers,
@@ -135,7 +136,7 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
         if not raw.strip():
             raise bad_request("The request needs a JSON body.")
         try:
-            return json.loads(raw)
+            return json.loads(raw)  # exact: orjson reads integers beyond 64 bits as floats
         except (ValueError, UnicodeDecodeError):
             raise bad_request("The request body is not valid JSON.") from None
 

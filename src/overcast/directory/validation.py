@@ -33,6 +33,8 @@ def coerce(attr: Attr, value: Any) -> Any:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             value = int(value)
+            if not -(2**63) <= value < 2**63:  # VSD's attributes are Java longs
+                raise ValueError
         elif kind == "float":
             if isinstance(value, bool):
                 raise ValueError
