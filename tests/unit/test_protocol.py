@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from overcast.agent.state import HostState, StateError
+from overcast.agent.state import HostState, StateError, compose
+from overcast.dataplane.memory import MemoryDataplane
 from overcast.policy.compiler import Defaults, DomainInfo, Endpoint, Rule, RuleSet, Subnet
 from overcast.protocol import codec
 from overcast.protocol import controller_pb2 as pb
@@ -61,7 +64,7 @@ def _update(
 def test_host_state_applies_atomically_and_checks_the_digest() -> None:
     state = HostState("h1")
     snapshot = _update(1, ENTRIES, snapshot=True, digest=codec.digest_of(ENTRIES.items()))
-    state.commit(snapshot, *state.prepare(snapshot))
+    state.commit(state.prepare(snapshot))
     assert state.entries == ENTRIES and state.revision == 1
     assert state.endpoint("v1") == ("d1", ENTRIES[("endpoint", "d1", "v1")])
     assert state.endpoint("v2") is None  # runs on h2
@@ -83,7 +86,77 @@ def test_host_state_applies_atomically_and_checks_the_digest() -> None:
     with pytest.raises(StateError, match="not held"):
         state.prepare(unknown)
     assert state.entries == ENTRIES and state.revision == 1  # refused updates changed nothing
-    state.commit(good, *state.prepare(good))
+    state.commit(state.prepare(good))
     assert state.entries == after and state.revision == 2
     assert state.endpoint("v1") is None  # it moved to h3
     assert state.digest == codec.digest_of(after.items())
+
+
+MEMBER_KEYS = [("member", "d1", "pg:g1", f"{bucket:02x}") for bucket in range(4)]
+MEMBER_VALUES = [frozenset({f"10.0.0.{n}/32"}) for n in range(3)]
+
+
+@st.composite
+def _delta_sequences(draw: st.DrawFn) -> list[tuple[bool, dict, list]]:
+    """Consecutive updates over a few keys: (snapshot, upserts, removals of held keys)."""
+    held: dict = {}
+    steps = []
+    for _ in range(draw(st.integers(1, 6))):
+        snapshot = draw(st.booleans()) if steps else True
+        upserts = draw(st.dictionaries(st.sampled_from(MEMBER_KEYS), st.sampled_from(MEMBER_VALUES)))
+        if snapshot:
+            held = dict(upserts)
+            steps.append((True, upserts, []))
+            continue
+        removals = draw(st.lists(st.sampled_from(sorted(held)), unique=True)) if held else []
+        for key in removals:
+            del held[key]
+        held.update(upserts)
+        steps.append((False, upserts, removals))
+    return steps
+
+
+@settings(max_examples=150, deadline=None)
+@given(_delta_sequences())
+def test_updates_prepared_together_and_composed_equal_applying_them_one_by_one(steps) -> None:
+    updates, entries = [], {}
+    for revision, (snapshot, upserts, removals) in enumerate(steps, start=1):
+        entries = dict(upserts) if snapshot else {k: v for k, v in entries.items() if k not in removals}
+        entries.update(upserts)
+        digest = codec.digest_of(entries.items())
+        updates.append(_update(revision, upserts, snapshot=snapshot, removals=removals, digest=digest))
+
+    one_by_one, one_by_one_plane = HostState("h1"), MemoryDataplane("h1")
+    for update in updates:
+        prepared = one_by_one.prepare(update)
+        one_by_one_plane.apply(prepared.change)
+        one_by_one.commit(prepared)
+
+    together, together_plane = HostState("h1"), MemoryDataplane("h1")
+    prepared_all, refused = together.prepare_many(updates)
+    assert refused is None and together.revision == 0  # preparing changed nothing
+    together_plane.apply(compose([p.change for p in prepared_all]))
+    for prepared in prepared_all:
+        together.commit(prepared)
+
+    assert together.entries == one_by_one.entries == entries
+    assert together.digest == one_by_one.digest and together.revision == len(updates)
+    assert together_plane.raw == one_by_one_plane.raw
+
+
+def test_preparing_many_stops_at_the_first_refused_update() -> None:
+    state = HostState("h1")
+    first = {MEMBER_KEYS[0]: MEMBER_VALUES[0]}
+    second = {**first, MEMBER_KEYS[1]: MEMBER_VALUES[1]}
+    updates = [
+        _update(1, first, snapshot=True, digest=codec.digest_of(first.items())),
+        _update(
+            2, {MEMBER_KEYS[1]: MEMBER_VALUES[1]}, snapshot=False, digest=codec.digest_of(second.items())
+        ),  # noqa: E501
+        _update(3, {}, snapshot=False, removals=[MEMBER_KEYS[2]], digest=0),  # not held
+        _update(4, {}, snapshot=False, digest=codec.digest_of(second.items())),
+    ]
+    prepared, refused = state.prepare_many(updates)
+    assert [p.update.revision for p in prepared] == [1, 2]
+    assert isinstance(refused, StateError) and "not held" in str(refused)
+    assert state.revision == 0 and state.raw == {}

@@ -10,6 +10,7 @@ snapshot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -27,13 +28,18 @@ from ..policy.compiler import Endpoint
 from ..protocol import CHANNEL_OPTIONS as SESSION_OPTIONS
 from ..protocol import controller_pb2 as pb
 from ..protocol import controller_pb2_grpc as pb_grpc
-from .state import HostState, StateError
+from .state import HostState, Prepared, compose
 
 log = logging.getLogger("overcast.agent")
 
 #: Several agents of one machine (tests, the scale benchmark) talk to one controller: keep their
 #: channels apart instead of sharing one subchannel.
 CHANNEL_OPTIONS = [*SESSION_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
+
+#: Updates that queued while the dataplane was busy are applied as one change, up to this many:
+#: a dataplane's cost per change is mostly per domain, not per entry (the Linux driver plans a
+#: domain's namespace once per change).
+MAX_UPDATES_PER_APPLY = 64
 
 
 def _fields(message: Any) -> dict[str, Any]:
@@ -93,6 +99,8 @@ class Agent:
         self.last_error: str | None = None
         self.updates_applied = 0
         self.snapshots_applied = 0
+        #: Dataplane changes made: fewer than updates when queued updates were applied together.
+        self.dataplane_changes = 0
         self._call: Any = None
         self._write_lock = asyncio.Lock()
         self._pending: dict[str, asyncio.Future[pb.EndpointResult]] = {}
@@ -159,23 +167,35 @@ class Agent:
                 agent_version=__version__,
             )
             await call.write(pb.AgentMessage(hello=hello))
-            while True:
-                message = await call.read()
-                if message is grpc.aio.EOF:
-                    self.last_error = f"{target}: the controller closed the session"
-                    return
-                kind = message.WhichOneof("body")
-                if kind == "welcome":
-                    self.controller, self.controller_id = target, message.welcome.controller_id
-                    self.connected_since = time.time()
-                    self.last_error = None
-                    log.info("session with %s (%s)", target, self.controller_id)
-                elif kind == "update":
-                    await self._on_update(message.update)
-                elif kind == "endpoint_result":
-                    future = self._pending.pop(message.endpoint_result.request_id, None)
-                    if future is not None and not future.done():
-                        future.set_result(message.endpoint_result)
+            updates: asyncio.Queue[pb.Update] = asyncio.Queue()
+            applier = asyncio.create_task(self._apply_updates(updates))
+            try:
+                await self._read(target, call, updates)
+            finally:
+                applier.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await applier
+
+    async def _read(self, target: str, call: Any, updates: asyncio.Queue[pb.Update]) -> None:
+        """Dispatch what the controller sends until it ends the session. Updates queue for the
+        applier, so endpoint results are never held up behind a dataplane change."""
+        while True:
+            message = await call.read()
+            if message is grpc.aio.EOF:
+                self.last_error = f"{target}: the controller closed the session"
+                return
+            kind = message.WhichOneof("body")
+            if kind == "welcome":
+                self.controller, self.controller_id = target, message.welcome.controller_id
+                self.connected_since = time.time()
+                self.last_error = None
+                log.info("session with %s (%s)", target, self.controller_id)
+            elif kind == "update":
+                updates.put_nowait(message.update)
+            elif kind == "endpoint_result":
+                future = self._pending.pop(message.endpoint_result.request_id, None)
+                if future is not None and not future.done():
+                    future.set_result(message.endpoint_result)
 
     def _session_ended(self) -> None:
         self._call = None
@@ -193,25 +213,59 @@ class Agent:
         async with self._write_lock:
             await call.write(message)
 
-    async def _on_update(self, update: pb.Update) -> None:
+    async def _apply_updates(self, queue: asyncio.Queue[pb.Update]) -> None:
+        """Apply the session's updates in order; those that queued up while the dataplane was
+        busy are applied together (one dataplane change), then acknowledged one by one."""
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < MAX_UPDATES_PER_APPLY:
+                batch.append(queue.get_nowait())
+            while batch:
+                prepared, refused = self.state.prepare_many(batch)
+                if prepared:
+                    await self._apply(prepared)
+                if refused is None:
+                    break
+                update = batch[len(prepared)]
+                log.warning("cannot apply revision %d: %s", update.revision, refused)
+                await self._nack(update, refused)
+                batch = batch[len(prepared) + 1 :]
+
+    async def _apply(self, prepared: list[Prepared]) -> None:
+        """Program the dataplane with prepared updates, then commit and acknowledge them.
+
+        The state changes only after the dataplane took the change: an attach waiting for its
+        endpoint to appear in the state returns once the datapath is programmed.
+        """
+        change = compose([p.change for p in prepared])
         try:
-            change, hashes, digest = self.state.prepare(update)
             if self.dataplane.blocking:
                 await asyncio.to_thread(self.dataplane.apply, change)
             else:
                 self.dataplane.apply(change)
-            self.state.commit(update, change, hashes, digest)
-        except (StateError, DataplaneError) as exc:
-            log.warning("cannot apply revision %d: %s", update.revision, exc)
-            await self._write(pb.AgentMessage(ack=pb.Ack(revision=update.revision, ok=False, error=str(exc))))
+        except DataplaneError as exc:
+            log.warning(
+                "cannot apply revisions %d-%d: %s",
+                prepared[0].update.revision,
+                prepared[-1].update.revision,
+                exc,
+            )
+            for step in prepared:
+                await self._nack(step.update, exc)
             return
-        self.updates_applied += 1
-        self.snapshots_applied += update.snapshot
-        await self._write(pb.AgentMessage(ack=pb.Ack(revision=update.revision, ok=True)))
-        if self.on_applied is not None:
-            self.on_applied(self, update)
+        self.dataplane_changes += 1
+        for step in prepared:
+            self.state.commit(step)
+            self.updates_applied += 1
+            self.snapshots_applied += step.update.snapshot
+            await self._write(pb.AgentMessage(ack=pb.Ack(revision=step.update.revision, ok=True)))
+            if self.on_applied is not None:
+                self.on_applied(self, step.update)
         async with self._changed:
             self._changed.notify_all()
+
+    async def _nack(self, update: pb.Update, error: Exception) -> None:
+        await self._write(pb.AgentMessage(ack=pb.Ack(revision=update.revision, ok=False, error=str(error))))
 
     # --- local operations (the unix-socket API and the CNI/Docker integrations use these) --------
 
@@ -348,6 +402,7 @@ class Agent:
             "digest": f"{self.state.digest:016x}",
             "updates_applied": self.updates_applied,
             "snapshots_applied": self.snapshots_applied,
+            "dataplane_changes": self.dataplane_changes,
             "domains": [_view_json(v) for v in self.state.views()],
             "dataplane": self.dataplane.describe(),
         }
@@ -385,7 +440,7 @@ def _view_json(view: Any) -> dict[str, Any]:
 
 def endpoint_json(domain_id: str, endpoint: Endpoint, state: HostState) -> dict[str, Any]:
     """What attach returns: the endpoint and its subnet (for CNI results and Docker Join)."""
-    subnet = state.entries.get(("subnet", domain_id, endpoint.subnet_id))
+    subnet = state.value(("subnet", domain_id, endpoint.subnet_id))
     return {
         **_endpoint_json(endpoint),
         "domain_id": domain_id,

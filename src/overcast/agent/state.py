@@ -36,6 +36,71 @@ class Change:
         return {key: codec.decode_entry(entry)[1] for key, entry in self.upserts.items()}
 
 
+def compose(changes: list[Change]) -> Change:
+    """One change with the effect of applying ``changes`` in order (removals, then upserts).
+
+    A snapshot in the sequence replaces everything before it. A key added and then removed
+    stays in ``removals`` (removing what is not held is a no-op for every dataplane).
+    """
+    if len(changes) == 1:
+        return changes[0]
+    merged = Change(snapshot=False)
+    for change in changes:
+        if change.snapshot:
+            merged = Change(snapshot=True, upserts=dict(change.upserts), removals=set(change.removals))
+            continue
+        for key in change.removals:
+            merged.upserts.pop(key, None)
+        merged.removals |= change.removals
+        merged.upserts.update(change.upserts)
+    return merged
+
+
+@dataclass
+class Prepared:
+    """An update checked against the state before it: what it changes, the new entries'
+    hashes, and the digest after it."""
+
+    update: pb.Update
+    change: Change
+    hashes: dict[Key, int]
+    digest: int
+
+
+def _prepare(update: pb.Update, held: dict[Key, int], held_digest: int) -> Prepared:
+    """Check an update against a state (its entries' hashes and digest); pure."""
+    change = Change(snapshot=update.snapshot)
+    hashes: dict[Key, int] = {}
+    entry_key, bytes_hash = codec.entry_key, codec.bytes_hash
+    for entry in update.upserts:
+        key = entry_key(entry)
+        change.upserts[key] = entry
+        hashes[key] = bytes_hash(entry.SerializeToString(deterministic=True))
+    if update.snapshot:
+        digest = 0
+        for value in hashes.values():
+            digest ^= value
+        change.removals = set(held) - set(change.upserts)
+    else:
+        digest = held_digest
+        for message in update.removals:
+            key = codec.decode_key(message)
+            if key not in held:
+                raise StateError(f"removal of an entry not held: {key}")
+            change.removals.add(key)
+            digest ^= held[key]
+        for key, value in hashes.items():
+            if key in held and key not in change.removals:
+                digest ^= held[key]
+            digest ^= value
+    if digest != update.digest:
+        raise StateError(
+            f"digest mismatch at revision {update.revision}: have {digest:016x}, "
+            f"controller has {update.digest:016x}"
+        )
+    return Prepared(update, change, hashes, digest)
+
+
 @dataclass
 class HostState:
     host_id: str
@@ -47,40 +112,35 @@ class HostState:
     local: dict[str, tuple[str, Endpoint]] = field(default_factory=dict)
     _decoded: dict[Key, Any] | None = None
 
-    def prepare(self, update: pb.Update) -> tuple[Change, dict[Key, int], int]:
+    def prepare(self, update: pb.Update) -> Prepared:
         """Check an update against the digest it announces, without changing anything."""
-        change = Change(snapshot=update.snapshot)
-        hashes: dict[Key, int] = {}
-        entry_key, bytes_hash = codec.entry_key, codec.bytes_hash
-        for entry in update.upserts:
-            key = entry_key(entry)
-            change.upserts[key] = entry
-            hashes[key] = bytes_hash(entry.SerializeToString(deterministic=True))
-        if update.snapshot:
-            digest = 0
-            for value in hashes.values():
-                digest ^= value
-            change.removals = set(self.raw) - set(change.upserts)
-        else:
-            digest = self.digest
-            for message in update.removals:
-                key = codec.decode_key(message)
-                if key not in self.hashes:
-                    raise StateError(f"removal of an entry not held: {key}")
-                change.removals.add(key)
-                digest ^= self.hashes[key]
-            for key, value in hashes.items():
-                if key in self.hashes and key not in change.removals:
-                    digest ^= self.hashes[key]
-                digest ^= value
-        if digest != update.digest:
-            raise StateError(
-                f"digest mismatch at revision {update.revision}: have {digest:016x}, "
-                f"controller has {update.digest:016x}"
-            )
-        return change, hashes, digest
+        return _prepare(update, self.hashes, self.digest)
 
-    def commit(self, update: pb.Update, change: Change, hashes: dict[Key, int], digest: int) -> None:
+    def prepare_many(self, updates: list[pb.Update]) -> tuple[list[Prepared], StateError | None]:
+        """Check consecutive updates, each against the state the ones before it leave, without
+        changing anything. Returns the prepared prefix and the error that stopped it (the
+        update after the prefix is refused), or None when every update checked."""
+        held, digest = self.hashes, self.digest
+        prepared: list[Prepared] = []
+        for position, update in enumerate(updates):
+            try:
+                step = _prepare(update, held, digest)
+            except StateError as exc:
+                return prepared, exc
+            prepared.append(step)
+            if position + 1 < len(updates):  # advance a scratch copy for the next one
+                if step.change.snapshot:
+                    held = dict(step.hashes)
+                else:
+                    held = dict(held) if held is self.hashes else held
+                    for key in step.change.removals:
+                        del held[key]
+                    held.update(step.hashes)
+                digest = step.digest
+        return prepared, None
+
+    def commit(self, prepared: Prepared) -> None:
+        update, change, hashes, digest = prepared.update, prepared.change, prepared.hashes, prepared.digest
         if change.snapshot:
             self.raw, self.hashes, self.local = dict(change.upserts), dict(hashes), {}
         else:
@@ -108,6 +168,11 @@ class HostState:
         if self._decoded is None:
             self._decoded = {key: codec.decode_entry(entry)[1] for key, entry in self.raw.items()}
         return self._decoded
+
+    def value(self, key: Key) -> Any | None:
+        """One entry decoded (without decoding the rest), or None when not held."""
+        entry = self.raw.get(key)
+        return None if entry is None else codec.decode_entry(entry)[1]
 
     def domain_ids(self) -> list[str]:
         return sorted(k[1] for k in self.raw if k[0] == "domain")

@@ -94,6 +94,7 @@ def _driver_rows(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> li
     encode = jsoncodec.dumps
     return [tuple(encode(r[c]) if c in _JSON_COLUMNS else r.get(c) for c in columns) for r in rows]
 
+
 #: Kinds whose scope links are fixed at creation (so their ancestors can be cached for good).
 STABLE_LINK_KINDS = frozenset(
     {

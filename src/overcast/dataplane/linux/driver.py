@@ -34,7 +34,7 @@ from ...agent.state import Change
 from ...policy.compiler import DomainView, Key, domain_view
 from ..base import Attachment, Dataplane, DataplaneError
 from .libnft import Nft, NftError
-from .netns import in_netns
+from .netns import in_netns, netns_path
 from .nftables import element_changes, revoked, ruleset
 from .plan import (
     BRIDGE,
@@ -122,6 +122,9 @@ class _Programmed:
     fdb: dict[FdbKey, str | None] = field(default_factory=dict)
     table: str | None = None  # the firewall's shape as last loaded (None: load it)
     sets: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: The highest ifindex of any link in the namespace (ours or not): new endpoint ports are
+    #: created with the indexes after it, so creating them needs no lookup.
+    highest_index: int = LOOPBACK
 
     def forget_link(self, name: str) -> None:
         self.links.pop(name, None)
@@ -307,6 +310,7 @@ class LinuxDataplane(Dataplane):
         names: dict[int, str] = {}
         for link in ipr.get_links():
             ifname = _attr(link, "IFLA_IFNAME")
+            programmed.highest_index = max(programmed.highest_index, link["index"])
             if ifname and ifname.startswith(OWNED_LINK_PREFIXES):
                 programmed.links[ifname] = link["index"]
                 names[link["index"]] = ifname
@@ -354,14 +358,70 @@ class LinuxDataplane(Dataplane):
                 )  # fmt: skip
                 ipr.link("set", index=index, state="up")
                 programmed.vxlans[name] = (vni, bridge)
+        created = [(name, port) for name, port in plan.ports.items() if name not in links]
         for name, port in plan.ports.items():
-            if name not in links:
-                links[name] = self._create_port(namespace, name, port, plan, links[port.bridge])
-                programmed.ports[name] = port
-            elif programmed.ports.get(name) != port:
+            if name in links and programmed.ports.get(name) != port:
                 ipr.link("set", index=links[name], master=links[port.bridge], mtu=self.mtu, state="up")
                 ipr.brport("set", index=links[name], learning=0, proxyarp=1)
                 programmed.ports[name] = port
+        if created:
+            self._create_ports(namespace, created, plan, programmed)
+
+    def _create_ports(
+        self,
+        namespace: _Namespace,
+        created: list[tuple[str, PortSpec]],
+        plan: DomainPlan,
+        programmed: _Programmed,
+    ) -> None:
+        """Endpoints' veths, all in one batch: each enslaved and up on its bridge with the next
+        free ifindex, the peer created directly in the container's namespace (moving it costs
+        ~16 ms, datapath.md §2.12) with its MAC and MTU; learning off (a container cannot claim
+        another's MAC), proxy ARP on (the bridge answers for every known endpoint). Then each
+        container side gets its address and default route via the anycast gateway."""
+        links = programmed.links
+        highest = max(programmed.highest_index, *links.values()) if links else programmed.highest_index
+        batch, descriptors = Batch(), {}
+        try:
+            for name, port in created:
+                attachment = self.attachments[port.vport_id]
+                netns = attachment.netns
+                assert netns is not None  # the plan has ports for plumbed attachments only
+                if netns not in descriptors:
+                    descriptors[netns] = os.open(netns_path(netns), os.O_RDONLY)
+                highest += 1
+                batch.add_veth(
+                    name, highest, master=links[port.bridge], mtu=self.mtu, peer=attachment.ifname,
+                    peer_netns_fd=descriptors[netns], peer_mac=self._endpoint(port.vport_id).mac,
+                )  # fmt: skip
+                batch.bridge_port(highest, learning=0, proxyarp=1)
+                links[name], programmed.ports[name] = highest, port
+            programmed.highest_index = highest
+            batch.send(namespace.rtnl)
+        finally:
+            for descriptor in descriptors.values():
+                os.close(descriptor)
+        for _, port in created:
+            attachment = self.attachments[port.vport_id]
+            if attachment.configure:
+                spec = plan.bridges[port.bridge]
+                self._configure_container(attachment, self._endpoint(port.vport_id), spec)
+
+    def _configure_container(self, attachment: Attachment, endpoint: Any, spec: BridgeSpec) -> None:
+        container = Batch()
+        with in_netns(attachment.netns):
+            peer = socket.if_nametoindex(attachment.ifname)
+            sock = rtnl_socket()
+        try:
+            container.link_up(peer)
+            container.link_up(LOOPBACK)
+            if endpoint.ip and spec.address:
+                container.add_address(peer, endpoint.ip, spec.address[1])
+                if attachment.ifname == "eth0":  # a second network's interface gets its subnet only
+                    container.add_default_route(spec.address[0])
+            container.send(sock)
+        finally:
+            sock.close()
 
     def _configure_bridge(self, ipr: IPRoute, index: int, spec: BridgeSpec) -> None:
         # Only when it differs: setting a link's MAC, even to the same value, flushes every
@@ -390,50 +450,11 @@ class LinuxDataplane(Dataplane):
         host.link("set", index=_must_index(host, name), net_ns_fd=namespace.name)
         return _must_index(namespace.ipr, name)
 
-    def _create_port(
-        self, namespace: _Namespace, name: str, port: PortSpec, plan: DomainPlan, bridge: int
-    ) -> int:
-        """An endpoint's veth: enslaved and up on the bridge side, the peer created directly in
-        the container's namespace (moving it costs ~16 ms, datapath.md §2.12) with its MAC and
-        MTU, then given its address and default route via the anycast gateway. Learning off (a
-        container cannot claim another's MAC), proxy ARP on (the bridge answers for every known
-        endpoint). Everything after the creation goes out as two batches (:mod:`.rtnl`)."""
-        attachment = self.attachments[port.vport_id]
-        endpoint = self._endpoint(port.vport_id)
-        namespace.ipr.link(
-            "add", ifname=name, kind="veth", master=bridge, mtu=self.mtu, state="up",
-            peer={"ifname": attachment.ifname, "net_ns_fd": attachment.netns, "address": endpoint.mac,
-                  "mtu": self.mtu},
-        )  # fmt: skip
-        with in_netns(namespace.name):
-            index = socket.if_nametoindex(name)
-        host_side = Batch()
-        host_side.bridge_port(index, learning=0, proxyarp=1)
-        host_side.send(namespace.rtnl)
-        if not attachment.configure:
-            return index
-        container = Batch()
-        with in_netns(attachment.netns):
-            peer = socket.if_nametoindex(attachment.ifname)
-            sock = rtnl_socket()
-        try:
-            container.link_up(peer)
-            container.link_up(LOOPBACK)
-            spec = plan.bridges[port.bridge]
-            if endpoint.ip and spec.address:
-                container.add_address(peer, endpoint.ip, spec.address[1])
-                if attachment.ifname == "eth0":  # a second network's interface gets its subnet only
-                    container.add_default_route(spec.address[0])
-            container.send(sock)
-        finally:
-            sock.close()
-        return index
-
     def _endpoint(self, vport_id: str) -> Any:
-        for entries in self.domains.values():
-            for key, value in entries.items():
-                if key[0] == "endpoint" and key[2] == vport_id:
-                    return value
+        for domain_id, entries in self.domains.items():
+            value = entries.get(("endpoint", domain_id, vport_id))
+            if value is not None:
+                return value
         raise DataplaneError(f"no endpoint for vport {vport_id}")
 
     # --- neighbours and forwarding entries -------------------------------------------------------

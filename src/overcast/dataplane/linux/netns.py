@@ -22,6 +22,11 @@ def _setns(fd: int) -> None:
         raise OSError(error, f"setns: {os.strerror(error)}")
 
 
+def netns_path(name: str) -> str:
+    """A namespace's file: ``name`` under /run/netns (as ``ip netns`` names them), or a path."""
+    return name if name.startswith("/") else f"/run/netns/{name}"
+
+
 @contextmanager
 def in_netns(name: str | None) -> Iterator[None]:
     """Run the block in a named network namespace (or a path to one) — this thread only, and
@@ -30,7 +35,7 @@ def in_netns(name: str | None) -> Iterator[None]:
         yield
         return
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(name if name.startswith("/") else f"/run/netns/{name}", os.O_RDONLY)
+    target = os.open(netns_path(name), os.O_RDONLY)
     try:
         _setns(target)
         try:

@@ -59,6 +59,43 @@ class Batch:
         message["index"], message["flags"], message["change"] = index, IFF_UP, IFF_UP
         self._add(message, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, f"link {index} up")
 
+    def add_veth(
+        self,
+        name: str,
+        index: int,
+        *,
+        master: int,
+        mtu: int,
+        peer: str,
+        peer_netns_fd: int,
+        peer_mac: str,
+    ) -> None:
+        """A veth pair: ``name`` up on bridge ``master`` with the ifindex asked for (so no lookup
+        follows), its peer created directly in another namespace with its MAC and MTU."""
+        peer_attrs = [
+            ("IFLA_IFNAME", peer),
+            ("IFLA_NET_NS_FD", peer_netns_fd),
+            ("IFLA_ADDRESS", peer_mac),
+            ("IFLA_MTU", mtu),
+        ]
+        message = ifinfmsg()
+        message["index"], message["flags"], message["change"] = index, IFF_UP, IFF_UP
+        message["attrs"] = [
+            ("IFLA_IFNAME", name),
+            ("IFLA_MTU", mtu),
+            ("IFLA_MASTER", master),
+            (
+                "IFLA_LINKINFO",
+                {
+                    "attrs": [
+                        ("IFLA_INFO_KIND", "veth"),
+                        ("IFLA_INFO_DATA", {"attrs": [("VETH_INFO_PEER", {"attrs": peer_attrs})]}),
+                    ]
+                },
+            ),
+        ]
+        self._add(message, RTM_NEWLINK, _CREATE, f"veth {name}")
+
     def bridge_port(self, index: int, **flags: int) -> None:
         """Bridge port flags (``learning=0, proxyarp=1`` …) of an enslaved link."""
         message = ifinfmsg()
