@@ -90,20 +90,32 @@ def claim_endpoints(
     ``operationalState`` UP. A host may not take an endpoint another host runs while that host
     is UP. Down unbinds it, only if it is bound to this host.
     """
-    claims = list(claims)
+    return claim_endpoints_of_hosts(directory, {host_id: list(claims)}, now_ms)[host_id]
 
-    def work(ops: Operations) -> list[ClaimResult]:
-        vrs = _vrs(ops, host_id)
-        if vrs is None:
-            return [ClaimResult(False, f"host {host_id} is not registered")] * len(claims)
+
+def claim_endpoints_of_hosts(
+    directory: Directory, claims_by_host: dict[str, list[EndpointClaim]], now_ms: int
+) -> dict[str, list[ClaimResult]]:
+    """:func:`claim_endpoints` for several hosts in one transaction (in the order given: a
+    later host's claim sees an earlier one's binding)."""
+
+    def work(ops: Operations) -> dict[str, list[ClaimResult]]:
+        every = [c for claims in claims_by_host.values() for c in claims]
         # Everything the claims read, in a few queries instead of three per claim.
-        interfaces = ops.interfaces_of_vports([c.vport_id for c in claims])
+        interfaces = ops.interfaces_of_vports([c.vport_id for c in every])
         ops.tx.prefetch(
-            [c.vport_id for c in claims] + [i.parent_id or "" for f in interfaces.values() for i in f]
+            [c.vport_id for c in every] + [i.parent_id or "" for f in interfaces.values() for i in f]
         )
-        results = [_claim(ops, vrs, claim, interfaces.get(claim.vport_id, [])) for claim in claims]
-        if any(r.ok for r in results):
-            _count_endpoints(ops, vrs, now_ms)
+        results: dict[str, list[ClaimResult]] = {}
+        for host_id, claims in claims_by_host.items():
+            vrs = _vrs(ops, host_id)
+            if vrs is None:
+                results[host_id] = [ClaimResult(False, f"host {host_id} is not registered")] * len(claims)
+                continue
+            found = [_claim(ops, vrs, claim, interfaces.get(claim.vport_id, [])) for claim in claims]
+            if any(r.ok for r in found):
+                _count_endpoints(ops, vrs, now_ms)
+            results[host_id] = found
         return results
 
     return directory.write_as_system(work)

@@ -410,22 +410,20 @@ class ControllerService:
             by_host: dict[str, list[PendingClaim]] = {}
             for pending in batch:
                 by_host.setdefault(pending.session.host_id, []).append(pending)
+            try:
+                results = await asyncio.to_thread(
+                    records.claim_endpoints_of_hosts,
+                    self.directory,
+                    {host_id: [p.claim for p in pendings] for host_id, pendings in by_host.items()},
+                    now_ms(),
+                )
+            except Exception as exc:
+                log.warning("cannot record endpoints of %s: %s", ", ".join(by_host), exc)
+                failed = records.ClaimResult(False, f"the directory is unavailable: {exc}")
+                results = {host_id: [failed] * len(pendings) for host_id, pendings in by_host.items()}
+            self._wake.set()
             for host_id, pendings in by_host.items():
-                try:
-                    results = await asyncio.to_thread(
-                        records.claim_endpoints,
-                        self.directory,
-                        host_id,
-                        [p.claim for p in pendings],
-                        now_ms(),
-                    )
-                except Exception as exc:
-                    log.warning("cannot record endpoints of %s: %s", host_id, exc)
-                    results = [records.ClaimResult(False, f"the directory is unavailable: {exc}")] * len(
-                        pendings
-                    )
-                self._wake.set()
-                for pending, result in zip(pendings, results, strict=True):
+                for pending, result in zip(pendings, results[host_id], strict=True):
                     pending.session.outbox.put_nowait(
                         pb.ControllerMessage(
                             endpoint_result=pb.EndpointResult(

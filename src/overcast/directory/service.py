@@ -302,6 +302,7 @@ class Operations:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise bad_request("An assignment body is a JSON list of IDs.")
         unique = list(dict.fromkeys(ids))
+        self.tx.prefetch(unique)  # a few queries instead of one per member
         for other_id in unique:
             other = self.tx.get(other_id)
             if other is None or other.kind != child_entity.rest_name or not self.visible(other):
