@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import os
+import operator
+import random
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -92,8 +93,18 @@ def _driver_insert(table_name: str, is_sqlite: bool) -> tuple[str, tuple[str, ..
 
 
 def _driver_rows(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows as the driver's tuples, JSON columns encoded (one C-level getter per row)."""
+    values = operator.itemgetter(*columns)
+    encoded = [i for i, c in enumerate(columns) if c in _JSON_COLUMNS]
+    if not encoded:
+        return list(map(values, rows))
+    (position,) = encoded  # one JSON column per table
     encode = jsoncodec.dumps
-    return [tuple(encode(r[c]) if c in _JSON_COLUMNS else r.get(c) for c in columns) for r in rows]
+    out = []
+    for row in rows:
+        found = values(row)
+        out.append((*found[:position], encode(found[position]), *found[position + 1 :]))
+    return out
 
 
 #: Kinds whose scope links are fixed at creation (so their ancestors can be cached for good).
@@ -145,9 +156,11 @@ def time_ordered_uuid() -> str:
     Object IDs are keys of the ID index and of the scope closure: random (version 4) keys land
     on a different B-tree page each, so a bulk commit wrote one page per object per index
     (most of a bulk create's commit time); time-ordered keys append to the same few pages.
-    Python 3.11's uuid module has no uuid7 (3.14 adds it), and the layout is a few lines.
+    Python 3.11's uuid module has no uuid7 (3.14 adds it), and the layout is a few lines. The
+    random bits need to be unique, not secret: ``random`` (reseeded in forked children) costs
+    a fraction of a ``getrandom`` system call per ID.
     """
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (time.time_ns() // 1_000_000) << 80 | random.getrandbits(80)
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 9562 variant
     return str(uuid.UUID(int=value))
