@@ -525,6 +525,9 @@ def bench_scale(
     chart: Annotated[Path, typer.Option(help="A PNG of endpoints ready over time.")] = Path(
         "bench-results/scale.png"
     ),
+    attach_per_host: Annotated[
+        int, typer.Option(help="--dataplane linux: attach requests in flight per host (a runtime's burst).")
+    ] = 32,
 ) -> None:
     """The 2014 scale demo end to end: containers created through the REST API, attached by their
     hosts' agents, verified by digest against a fresh compile; then steady-state adds.
@@ -545,6 +548,7 @@ def bench_scale(
             hosts=4 if hosts == 40 else hosts,
             containers=1000 if containers == 20000 else containers,
             database=database,
+            attach_per_host=attach_per_host,
         )
         console.print(
             f"linux dataplane: {linux['containers']} containers on {linux['hosts']} hosts in "
