@@ -53,6 +53,7 @@ bench: deps
 	$(BIN)/overcast bench directory --output bench-results/directory.json
 	$(BIN)/overcast bench controller --output bench-results/controller.json
 	$(BIN)/overcast bench scale --output bench-results/scale.json --chart bench-results/scale.png
+	$(BIN)/overcast bench scale --dataplane linux --output bench-results/scale-linux.json
 
 # Regenerate the controller<->agent protocol code from proto/ (the result is committed).
 proto: deps

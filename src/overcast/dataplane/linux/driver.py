@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import xxhash
 from pyroute2 import IPRoute, NetlinkError
 
 from ...agent.state import Change
@@ -220,12 +221,14 @@ class LinuxDataplane(Dataplane):
     # --- names -----------------------------------------------------------------------------------
 
     def netns_name(self, domain_id: str) -> str:
-        return self.prefix + domain_id.replace("-", "")[:8]
+        # A hash of the whole ID: IDs are time-ordered UUIDs, whose first digits two domains
+        # created in the same minute share.
+        return self.prefix + xxhash.xxh3_64_hexdigest(domain_id.encode())[:12]
 
     veth_name = staticmethod(veth_name)
 
     def _owned_namespaces(self) -> dict[str, str]:
-        """Domain ID prefix -> namespace name, for the namespaces of this host."""
+        """Domain ID hash -> namespace name, for the namespaces of this host."""
         try:
             names = os.listdir("/run/netns")
         except FileNotFoundError:
