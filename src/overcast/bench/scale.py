@@ -524,16 +524,20 @@ def _chart(path: str, ready: list[tuple[float, int]], report: dict[str, Any]) ->
         ys.append(total)
     figure, axes = plt.subplots(figsize=(8, 4.5))
     axes.step(xs, ys, where="post", label="endpoints attached")
+    # Phases that end together share one marker (converged usually ends with the last attach).
+    ends: dict[float, list[str]] = {}
     for name, seconds in report["phases_seconds"].items():
+        ends.setdefault(seconds, []).append(name.replace("_", " "))
+    for seconds, names in ends.items():
         axes.axvline(seconds, linestyle=":", color="grey")
-        axes.text(seconds, total * 0.02, name, rotation=90, fontsize=8)
+        axes.text(seconds, total * 0.35, " = ".join(names), rotation=90, fontsize=8, ha="right", va="bottom")
     axes.set_xlabel("seconds since the first container was created")
     axes.set_ylabel("endpoints")
     axes.set_title(
         f"{report['containers']} containers, {report['hosts']} hosts: "
         f"{report['total_seconds']} s (2014: {BASELINE_2014['total_seconds']:.0f} s)"
     )
-    axes.legend(loc="lower right")
+    axes.legend(loc="upper left")
     figure.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
