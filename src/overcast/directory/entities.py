@@ -619,7 +619,7 @@ class InterfaceBehaviour(Behaviour):
             prefix = ipam.network_of(network.data["address"], network.data["netmask"])
             reserved = set()
             if network.data.get("gateway"):
-                reserved.add(int(ipaddress.IPv4Address(network.data["gateway"])))
+                reserved.add(ipam.address_value(network.data["gateway"]))
             d["IPAddress"] = ops.tx.allocate_address(
                 network, prefix, obj.id, requested=d.get("IPAddress"), reserved=reserved
             )
@@ -758,7 +758,7 @@ class FloatingIPBehaviour(Behaviour):
                 title="Quota exceeded",
             )
         prefix = ipam.network_of(pool.data["address"], pool.data["netmask"])
-        reserved = {int(ipaddress.IPv4Address(pool.data["gateway"]))} if pool.data.get("gateway") else set()
+        reserved = {ipam.address_value(pool.data["gateway"])} if pool.data.get("gateway") else set()
         obj.data["address"] = ops.tx.allocate_address(
             pool, prefix, obj.id, requested=obj.data.get("address"), reserved=reserved
         )

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Iterable
 
 from .errors import conflict, invalid
 
 
+@functools.lru_cache(maxsize=4096)
 def network_of(address: str, netmask: str) -> ipaddress.IPv4Network:
+    """The network of an address and netmask (cached: every interface of a bulk create of one
+    subnet parses the same pair; the result is immutable)."""
     return ipaddress.IPv4Network(f"{address}/{netmask}", strict=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def address_value(address: str) -> int:
+    """An IPv4 address as an integer (cached, like :func:`network_of`)."""
+    return int(ipaddress.IPv4Address(address))
 
 
 def usable_bounds(network: ipaddress.IPv4Network) -> tuple[int, int]:

@@ -14,7 +14,6 @@ import ipaddress
 import operator
 import random
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -163,7 +162,8 @@ def time_ordered_uuid() -> str:
     value = (time.time_ns() // 1_000_000) << 80 | random.getrandbits(80)
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 9562 variant
-    return str(uuid.UUID(int=value))
+    digits = f"{value:032x}"  # uuid.UUID(int=...) validates for 30 µs; this is the same text
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def now_ms() -> int:
