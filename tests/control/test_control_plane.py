@@ -182,3 +182,30 @@ def test_agent_and_controller_restarts_resync_without_loss(
     attach(cluster, "h2", shop, "web3")
     cluster.assert_matches_directory()
     assert reach(cluster, "h2", shop.ips["web3"], shop.ips["db1"], 3306)
+
+
+def test_an_unexpected_failure_applying_an_update_ends_the_session_and_it_recovers(
+    cluster: Cluster, directory_server: ServedDirectory
+) -> None:
+    shop = Shop(directory_server)
+    for host, name in (("h1", "web1"), ("h3", "db1")):
+        attach(cluster, host, shop, name)
+    cluster.assert_matches_directory()
+    agent = cluster.agents["h3"]
+    dataplane = agent.dataplane
+    first_session = cluster.call(lambda: agent.connected_since)
+    failures: list[str] = []
+    real_apply = dataplane.apply
+
+    def apply_once_broken(change: Any) -> None:
+        if not failures:
+            failures.append("raised")
+            raise RuntimeError("a bug in the dataplane")  # not a DataplaneError: no nack path
+        real_apply(change)
+
+    dataplane.apply = apply_once_broken  # type: ignore[method-assign]
+    shop.rule(shop.egress, vsdk.NUEgressACLEntryTemplate, shop.db, shop.web, "5432")
+    # The applier's failure ends the session; the next one catches up and the host converges.
+    cluster.assert_matches_directory()
+    assert failures == ["raised"]
+    assert cluster.call(lambda: agent.connected_since) != first_session

@@ -168,13 +168,20 @@ class Agent:
             )
             await call.write(pb.AgentMessage(hello=hello))
             updates: asyncio.Queue[pb.Update] = asyncio.Queue()
+            reader = asyncio.create_task(self._read(target, call, updates))
             applier = asyncio.create_task(self._apply_updates(updates))
             try:
-                await self._read(target, call, updates)
+                # The session ends when the stream does, or when applying fails unexpectedly
+                # (the next session starts from a Hello and gets what it is missing).
+                done, _ = await asyncio.wait({reader, applier}, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
             finally:
-                applier.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await applier
+                for task in (reader, applier):
+                    task.cancel()
+                    # Its outcome, if it mattered, was raised above.
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
 
     async def _read(self, target: str, call: Any, updates: asyncio.Queue[pb.Update]) -> None:
         """Dispatch what the controller sends until it ends the session. Updates queue for the
