@@ -48,6 +48,7 @@ from ..dataplane.base import Attachment
 from ..dataplane.memory import MemoryDataplane
 from ..directory.db import Store
 from ..directory.service import Directory
+from ..process import tune_garbage_collector
 from ..protocol import controller_pb2 as pb
 from ..protocol.codec import digest_of
 from ..testing.cluster import expected_host_entries
@@ -68,6 +69,7 @@ def _agent_worker(hosts: list[tuple[str, str]], address: str, events: Any, comma
     """Agents for some hosts. Reports (``"applied"``, host, revision, digest, time) per update
     acknowledged and (``"attached"``, host, count, revision, time) per batch of attaches; runs
     (host, [(vport, mac)]) attach commands from ``commands``."""
+    tune_garbage_collector()  # as `overcast agent` does
 
     def applied(agent: Agent, update: pb.Update) -> None:
         events.put(("applied", agent.host_id, update.revision, agent.state.digest, time.perf_counter()))

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from .. import __version__
+from ..process import tune_garbage_collector
 
 console = Console(stderr=True)
 app = typer.Typer(
@@ -75,6 +76,7 @@ def directory(
         processes=processes,
     )
     try:
+        tune_garbage_collector()
         serve(config, console)
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
@@ -136,6 +138,7 @@ def controller(
         console.print(f"controller listening on {listen.rpartition(':')[0]}:{port}")
 
     try:
+        tune_garbage_collector()
         asyncio.run(run_controller(config, started=started))
     except (OSError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}")
@@ -223,6 +226,7 @@ def agent(
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     try:
+        tune_garbage_collector()
         asyncio.run(run_agent(config))
     except OSError as exc:
         console.print(f"[red]error:[/] {exc}")

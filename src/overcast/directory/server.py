@@ -72,6 +72,9 @@ def _app_from_environment() -> Any:
     connections and shares nothing else (push channels live in the store too)."""
     import json
 
+    from ..process import tune_garbage_collector
+
+    tune_garbage_collector()
     raw = json.loads(os.environ[_CONFIG_ENV])
     config = DirectoryConfig(**{**raw, "state_dir": Path(raw["state_dir"])})
     directory = Directory(Store(config.database_url), api_key_ttl=config.api_key_ttl)

@@ -1,0 +1,20 @@
+"""Settings for a long-running service process (the directory, the controller, an agent)."""
+
+from __future__ import annotations
+
+import gc
+
+
+def tune_garbage_collector() -> None:
+    """Collect cyclic garbage less often, and never re-scan what start-up loaded.
+
+    CPython starts a young-generation collection every 700 net allocations, and each full one
+    walks every live container object: a directory creating thousands of objects per request,
+    or a controller holding the whole policy model, paid several percent of its time for
+    collections that find almost nothing (a bulk create measured ~8 % faster with these
+    settings). ``freeze`` moves the objects alive after start-up (modules, the model, the
+    registry) out of every future collection. Reference counting frees everything without
+    cycles as before; only cycles wait longer.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
