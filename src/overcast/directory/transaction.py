@@ -486,7 +486,7 @@ class Transaction:
             self._insert_many("scopes", self._new_scopes)
             self._new_scopes.clear()
         if self._updates:
-            self.conn.execute(_UPDATE_OBJECT, list(self._updates.values()))
+            self._update_many(self._updates.values())
             self._updates.clear()
         if self._new_addresses:
             self._insert_many("addresses", self._new_addresses)
@@ -494,6 +494,21 @@ class Transaction:
         if self._new_macs:
             self._insert_many("macs", self._new_macs)
             self._new_macs.clear()
+
+    def _update_many(self, parameters: Iterable[dict[str, Any]]) -> None:
+        """Deferred updates of stored objects, through the cursor like :meth:`_insert_many`."""
+        sql = (
+            "UPDATE objects SET name = ?, ukey = ?, data = ?, updated = ?, enterprise_id = ? WHERE id = ?"
+            if self.is_sqlite
+            else "UPDATE objects SET name = %s, ukey = %s, data = CAST(%s AS JSONB), updated = %s, "
+            "enterprise_id = %s WHERE id = %s"
+        )
+        encode = jsoncodec.dumps
+        rows = [
+            (p["b_name"], p["b_ukey"], encode(p["b_data"]), p["b_updated"], p["b_enterprise"], p["b_id"])
+            for p in parameters
+        ]
+        self.conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
 
     def _insert_many(self, table_name: str, rows: Iterable[dict[str, Any]]) -> None:
         sql, columns = _driver_insert(table_name, self.is_sqlite)
