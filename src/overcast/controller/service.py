@@ -82,6 +82,8 @@ class HostSession:
     sent_revision: int = 0
     applied_revision: int = 0
     acked_digest_ok: bool = False
+    #: The revision of the last snapshot sent in this session (-1: none yet).
+    snapshot_revision: int = -1
 
     @property
     def in_sync(self) -> bool:
@@ -91,6 +93,10 @@ class HostSession:
         self.outbox.put_nowait(message)
         self.sent_revision = revision
         self.acked_digest_ok = False
+
+    def send_snapshot(self, message: bytes, revision: int) -> None:
+        self.send(message, revision)
+        self.snapshot_revision = revision
 
 
 @dataclass
@@ -298,7 +304,7 @@ class ControllerService:
             )
             session.send(in_step, self.revision)
             return
-        session.send(self._snapshot(session.host_id), self.revision)
+        session.send_snapshot(self._snapshot(session.host_id), self.revision)
 
     async def _read(self, session: HostSession, requests: AsyncIterator[pb.AgentMessage]) -> None:
         try:
@@ -328,13 +334,21 @@ class ControllerService:
             session.applied_revision = ack.revision
             session.acked_digest_ok = ack.revision == session.sent_revision
             return
+        if ack.revision < session.snapshot_revision:
+            # Sent before a snapshot already on its way (updates go out in revision order and
+            # everything sent after a snapshot has a higher revision): that snapshot repairs it.
+            # An agent nacks every update of a batch it could not apply, and the updates queued
+            # behind a refused one: each no longer costs a snapshot. (At the snapshot's own
+            # revision the nack may be the snapshot's: it is answered with another.)
+            log.info("host %s could not apply revision %d: %s", session.host_id, ack.revision, ack.error)
+            return
         log.warning(
             "host %s could not apply revision %d: %s; resending a snapshot",
             session.host_id,
             ack.revision,
             ack.error,
         )
-        session.send(self._snapshot(session.host_id), self.revision)
+        session.send_snapshot(self._snapshot(session.host_id), self.revision)
 
     async def _host_down_later(self, host_id: str, disconnected: int) -> None:
         await asyncio.sleep(self.host_grace)
