@@ -83,3 +83,15 @@ class AgentClient:
     def detach(self, vport_id: str, mac: str | None = None) -> dict[str, Any]:
         params = {"mac": mac} if mac else None
         return self._call("DELETE", f"/endpoints/{vport_id}", params=params)
+
+
+def agent_connected(socket_path: Path) -> bool:
+    """Whether the agent at ``socket_path`` answers and has a session with a controller (until
+    then it refuses attaches: a headless agent cannot have endpoints bound)."""
+    if not socket_path.exists():
+        return False
+    try:
+        with AgentClient(socket_path, timeout=2) as agent:
+            return bool(agent.health().get("connected"))
+    except AgentClientError:
+        return False

@@ -565,7 +565,7 @@ def run_linux(
     address, route, neighbours, firewall) and answers from its gateway; digests verified."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..agent.client import AgentClient
+    from ..agent.client import AgentClient, agent_connected
     from ..cni.plugin import Agent as CniAgent
     from ..lab import Lab, unanswered
 
@@ -620,7 +620,7 @@ def run_linux(
                     )
                 )
             for service, name in zip(services[2:], names, strict=True):
-                service.wait_until(sockets[name].exists, f"agent {name}")
+                service.wait_until(partial(agent_connected, sockets[name]), f"agent {name}")
             namespaces = [lab.container(f"s{i}") for i in range(containers)]
 
             attach_seconds: list[float] = []

@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from ..agent.client import AgentClient
+from ..agent.client import AgentClient, agent_connected
 from ..client.vsd import VsdClient
 from ..lab import Lab, sh
 from .application import HOSTS, TENANTS, Container, Tenant
@@ -162,7 +162,7 @@ def run_demo(options: DemoOptions, console: Console) -> bool:
                 )
             for short in HOSTS:
                 socket = state_dir / f"{short}.sock"
-                _wait(partial(_healthy, socket), f"agent {short}", state_dir / f"agent-{short}.log")
+                _wait(partial(agent_connected, socket), f"agent {short}", state_dir / f"agent-{short}.log")
         deployed: list[Deployed] = []
         for tenant in TENANTS:
             with _step(console, f"{tenant.enterprise}: domain from a template, zones, subnets, policy"):
@@ -470,13 +470,6 @@ def _start(record: Record, args: list[str], log: Path, env: dict[str, str] | Non
         )
     record.pids.append(process.pid)
     record.save()
-
-
-def _healthy(socket: Path) -> bool:
-    if not socket.exists():
-        return False
-    with AgentClient(socket, timeout=2) as agent:
-        return bool(agent.health())
 
 
 def _wait(ready: Callable[[], bool], what: str, log: Path, timeout: float = 30.0) -> None:

@@ -9,8 +9,10 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+from ..agent.client import agent_connected
 from ..client.vsd import VsdClient
 from ..lab import Lab
 from .ports import free_port
@@ -67,7 +69,7 @@ def running_system(work: Path, hosts: tuple[str, ...] = ("h1", "h2")) -> Iterato
                     work / f"agent-{short}.log",
                 )
             )
-            services[-1].wait_until(system.sockets[short].exists, f"agent {short}")
+            services[-1].wait_until(partial(agent_connected, system.sockets[short]), f"agent {short}")
         yield system
     finally:
         for service in reversed(services):
