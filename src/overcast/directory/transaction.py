@@ -33,25 +33,6 @@ from .schema import REGISTRY, Entity
 _SELECT_BY_ID = select(objects).where(objects.c.id == bindparam("b_id"))
 _SELECT_BY_ID_FOR_UPDATE = _SELECT_BY_ID.with_for_update()
 _ANCESTORS = select(scopes.c.ancestor_id).where(scopes.c.object_id == bindparam("b_id"))
-_INSERT_OBJECT = insert(objects)
-_INSERT_SCOPES = insert(scopes)
-_UPDATE_OBJECT = (
-    update(objects)
-    .where(objects.c.id == bindparam("b_id"))
-    .values(
-        name=bindparam("b_name"),
-        ukey=bindparam("b_ukey"),
-        data=bindparam("b_data"),
-        updated=bindparam("b_updated"),
-        enterprise_id=bindparam("b_enterprise"),
-    )
-)
-_BUMP_COUNTER = (
-    update(counters)
-    .where(counters.c.name == bindparam("b_name"))
-    .values(value=counters.c.value + bindparam("b_count"))
-    .returning(counters.c.value)
-)
 
 
 @functools.cache
@@ -496,7 +477,7 @@ class Transaction:
             self._new_macs.clear()
 
     def _update_many(self, parameters: Iterable[dict[str, Any]]) -> None:
-        """Deferred updates of stored objects, through the cursor like :meth:`_insert_many`."""
+        """Updates of stored objects, through the cursor like :meth:`_insert_many`."""
         sql = (
             "UPDATE objects SET name = ?, ukey = ?, data = ?, updated = ?, enterprise_id = ? WHERE id = ?"
             if self.is_sqlite
@@ -587,7 +568,7 @@ class Transaction:
             self._cache[obj.id] = obj
             return
         self._updates.pop(obj.id, None)
-        self.conn.execute(_UPDATE_OBJECT, parameters)
+        self._update_many([parameters])
         if links is not None:
             self._new_scopes = [r for r in self._new_scopes if r["object_id"] != obj.id]
             self.conn.execute(delete(scopes).where(scopes.c.object_id == obj.id))

@@ -28,7 +28,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import xxhash
 from pyroute2 import IPRoute, NetlinkError
 
 from ...agent.state import Change
@@ -36,7 +35,7 @@ from ...policy.compiler import DomainView, Key, domain_view
 from ..base import Attachment, Dataplane, DataplaneError
 from .libnft import Nft, NftError
 from .netns import in_netns, netns_path
-from .nftables import element_changes, revoked, ruleset
+from .nftables import element_changes, revoked, ruleset, short_hash
 from .plan import (
     BRIDGE,
     OWNED_LINK_PREFIXES,
@@ -221,9 +220,7 @@ class LinuxDataplane(Dataplane):
     # --- names -----------------------------------------------------------------------------------
 
     def netns_name(self, domain_id: str) -> str:
-        # A hash of the whole ID: IDs are time-ordered UUIDs, whose first digits two domains
-        # created in the same minute share.
-        return self.prefix + xxhash.xxh3_64_hexdigest(domain_id.encode())[:12]
+        return self.prefix + short_hash(domain_id)
 
     veth_name = staticmethod(veth_name)
 
@@ -383,8 +380,9 @@ class LinuxDataplane(Dataplane):
         another's MAC), proxy ARP on (the bridge answers for every known endpoint). Then each
         container side gets its address and default route via the anycast gateway."""
         links = programmed.links
-        highest = max(programmed.highest_index, *links.values()) if links else programmed.highest_index
+        highest = max([programmed.highest_index, *links.values()])
         batch, descriptors = Batch(), {}
+        endpoints = {port.vport_id: self._endpoint(port.vport_id) for _, port in created}
         try:
             for name, port in created:
                 attachment = self.attachments[port.vport_id]
@@ -395,7 +393,7 @@ class LinuxDataplane(Dataplane):
                 highest += 1
                 batch.add_veth(
                     name, highest, master=links[port.bridge], mtu=self.mtu, peer=attachment.ifname,
-                    peer_netns_fd=descriptors[netns], peer_mac=self._endpoint(port.vport_id).mac,
+                    peer_netns_fd=descriptors[netns], peer_mac=endpoints[port.vport_id].mac,
                 )  # fmt: skip
                 batch.bridge_port(highest, learning=0, proxyarp=1)
                 links[name], programmed.ports[name] = highest, port
@@ -408,7 +406,7 @@ class LinuxDataplane(Dataplane):
             attachment = self.attachments[port.vport_id]
             if attachment.configure:
                 spec = plan.bridges[port.bridge]
-                self._configure_container(attachment, self._endpoint(port.vport_id), spec)
+                self._configure_container(attachment, endpoints[port.vport_id], spec)
 
     def _configure_container(self, attachment: Attachment, endpoint: Any, spec: BridgeSpec) -> None:
         container = Batch()

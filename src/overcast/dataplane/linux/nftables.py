@@ -36,10 +36,16 @@ _IPV4 = 0x0800
 _PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp"}
 
 
+def short_hash(object_id: str) -> str:
+    """12 hex digits naming kernel objects after a directory object (IDs are too long for
+    interface names, and their leading digits are a timestamp two objects may share)."""
+    return xxhash.xxh3_64_hexdigest(object_id.encode())[:12]
+
+
 def set_name(name: str) -> str:
     """nftables name of a directory set (``pg:<uuid>`` -> ``pg_<hash>``): short and stable."""
     kind, _, object_id = name.partition(":")
-    return f"{kind}_{xxhash.xxh3_64_hexdigest(object_id.encode())[:12]}"
+    return f"{kind}_{short_hash(object_id)}"
 
 
 def set_contents(view: DomainView) -> dict[str, frozenset[str]]:

@@ -12,11 +12,9 @@ import ipaddress
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-import xxhash
-
 from ...policy.compiler import DomainView
 from ..base import Attachment
-from .nftables import ruleset, set_contents
+from .nftables import ruleset, set_contents, short_hash
 
 #: Every link the driver owns starts with one of these (bridges, VXLAN devices, endpoint veths).
 BRIDGE, VXLAN, VETH = "ob", "ox", "ov"
@@ -30,7 +28,7 @@ FdbKey = tuple[str, str, str]
 
 
 def veth_name(vport_id: str) -> str:
-    return VETH + xxhash.xxh3_64_hexdigest(vport_id.encode())[:12]
+    return VETH + short_hash(vport_id)
 
 
 @dataclass(frozen=True)
