@@ -8,7 +8,6 @@ VSD error JSON, and listing metadata travels in ``X-Nuage-*`` headers.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -136,7 +135,7 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
         if not raw.strip():
             raise bad_request("The request needs a JSON body.")
         try:
-            return json.loads(raw)  # exact: orjson reads integers beyond 64 bits as floats
+            return jsoncodec.loads_untrusted(raw)
         except (ValueError, UnicodeDecodeError):
             raise bad_request("The request body is not valid JSON.") from None
 
