@@ -395,6 +395,13 @@ _DESCENDANT_LISTINGS: dict[str, tuple[str, ...]] = {
     "vrs": ("containers", "vms"),
 }
 
+#: Kinds no object ever links to (nothing is created under them, no attribute names them): their
+#: scope rows are read only by descendant listings, so they keep a row only for the ancestors
+#: whose kind lists them (an interface: its vport, subnet, zone, domain — not the user, the
+#: enterprises or the domain template its links also reach). Any other kind keeps every
+#: ancestor: its rows are the source of the closures of the objects that link to it.
+LEAF_KINDS = ("containerinterface", "vminterface")
+
 #: Listings of an object the parent refers to: (parent, resource) -> attribute of the parent.
 _REFERENCE_LISTINGS = {
     ("domain", "domaintemplates"): "templateID",
@@ -491,6 +498,14 @@ class Registry:
 
     def entity(self, rest_name: str) -> Entity:
         return self.entities[rest_name]
+
+    @cached_property
+    def leaf_listers(self) -> dict[str, frozenset[str]]:
+        """For each of :data:`LEAF_KINDS`: the kinds with a descendant listing of it."""
+        return {
+            kind: frozenset(r.parent for r in self.relations.values() if r.kind == "descendant" and r.child == kind)
+            for kind in LEAF_KINDS
+        }
 
     @cached_property
     def me_attrs(self) -> tuple[str, ...]:
