@@ -448,6 +448,62 @@ def test_bulk_containers_fail_alone(directory_server: ServedDirectory, client: V
     assert again["interfaces"][0]["IPAddress"] == "10.0.0.201"  # after the highest in use
 
 
+def test_bulk_containers_written_together_read_back_whole(client: VsdClient) -> None:
+    """A valid array is written in batches (PostgreSQL: COPY for new rows, one array-joined
+    UPDATE for the vports it attaches): every row must read back as if written one by one."""
+    objs = make_domain(client)
+    subnet_id, domain_id = objs["subnet"]["ID"], objs["domain"]["ID"]
+    count = 24
+    vports = client.create_many(
+        f"subnets/{subnet_id}/vports",
+        [{"name": f"v{i}", "type": "CONTAINER", "addressSpoofing": "INHERITED"} for i in range(count)],
+    )
+    ids = [r["data"]["ID"] for r in vports]
+    results = client.create_many(
+        "containers",
+        [
+            {
+                "name": f"c{i}",
+                "UUID": f"uuid-{i}",
+                "interfaces": [{"MAC": f"02:00:00:00:02:{i:02x}", "VPortID": vport_id}],
+            }
+            for i, vport_id in enumerate(ids)
+        ],
+    )
+    assert [r["status"] for r in results] == [201] * count
+    stored = {c["name"]: c for c in client.list_all(f"subnets/{subnet_id}/containers")}
+    assert len(stored) == count
+    addresses = {c["interfaces"][0]["IPAddress"] for c in stored.values()}
+    assert len(addresses) == count
+    assert stored["c7"]["interfaces"][0]["VPortID"] == ids[7]
+    assert stored["c7"]["domainIDs"] == [domain_id]
+    attached = [v["hasAttachedInterfaces"] for v in client.list_all(f"subnets/{subnet_id}/vports")]
+    assert attached == [True] * count
+    assert client.count(f"domains/{domain_id}/containerinterfaces") == count
+    assert client.count(f"vports/{ids[3]}/containerinterfaces") == 1
+    assert client.count(f"vports/{ids[3]}/containers") == 1
+    assert client.count(f"enterprises/{objs['ent']['ID']}/containers") == count
+    # Unique keys already stored are found by a later array (loaded once per scope).
+    again = client.create_many(
+        f"subnets/{subnet_id}/vports", [{"name": "v1", "type": "CONTAINER", "addressSpoofing": "INHERITED"}]
+    )
+    assert [r["status"] for r in again] == [409]
+    extra = client.create_many(
+        f"subnets/{subnet_id}/vports", [{"name": "w", "type": "CONTAINER", "addressSpoofing": "INHERITED"}]
+    )
+    twin = client.create_many(
+        "containers",
+        [
+            {
+                "name": "twin",
+                "UUID": "uuid-3",
+                "interfaces": [{"MAC": "02:00:00:00:03:00", "VPortID": extra[0]["data"]["ID"]}],
+            }
+        ],
+    )
+    assert [r["status"] for r in twin] == [409]
+
+
 def test_bulk_elements_that_read_the_store_keep_earlier_successes(client: VsdClient) -> None:
     """An element whose checks read the store (sibling priorities) and then fails must not
     take the elements before it down with it."""

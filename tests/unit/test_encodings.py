@@ -2,7 +2,6 @@
 library, including where orjson refuses) and time-ordered object IDs."""
 
 import json
-
 import math
 
 import pytest
@@ -45,7 +44,7 @@ def _same(a: object, b: object) -> bool:
     if isinstance(a, dict):
         return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)  # type: ignore[index]
     if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))  # type: ignore[arg-type]
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
     return a == b
 
 

@@ -503,7 +503,9 @@ class Registry:
     def leaf_listers(self) -> dict[str, frozenset[str]]:
         """For each of :data:`LEAF_KINDS`: the kinds with a descendant listing of it."""
         return {
-            kind: frozenset(r.parent for r in self.relations.values() if r.kind == "descendant" and r.child == kind)
+            kind: frozenset(
+                r.parent for r in self.relations.values() if r.kind == "descendant" and r.child == kind
+            )
             for kind in LEAF_KINDS
         }
 
