@@ -39,7 +39,7 @@ from .errors import (
     unauthorized,
 )
 from .schema import REGISTRY, ROOT, Entity, Relation
-from .transaction import Obj, Transaction, now_ms, row_to_obj
+from .transaction import Obj, Transaction, expand_json, now_ms, row_to_obj
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -978,7 +978,7 @@ class Directory:
             rows = conn.execute(
                 select(changes).where(changes.c.revision > revision).order_by(changes.c.revision).limit(limit)
             )
-            return [dict(row._mapping) for row in rows]
+            return [{**row._mapping, "data": expand_json(row.entity_type, row.data)} for row in rows]
 
 
 def _event(row: Any) -> dict[str, Any]:
@@ -988,7 +988,7 @@ def _event(row: Any) -> dict[str, Any]:
         "entityParentType": row.parent_type,
         "entityParentID": row.parent_id,
         "updateMechanism": "DEFAULT",
-        "entities": [row.data],
+        "entities": [expand_json(row.entity_type, row.data)],
         "eventReceivedTime": row.created,
         "requestID": str(row.revision),
         "revision": row.revision,
