@@ -215,10 +215,12 @@ class Store:
             with self._write_lock:
                 if self._checkpointer is None:
                     self._checkpointer = _Checkpointer(self.engine)
+                checkpointer = self._checkpointer
                 with self.engine.connect() as conn:
                     conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
                     with conn.begin():
                         yield conn
+                checkpointer.nudge()
         else:
             with self.engine.connect() as conn:
                 with conn.begin():
@@ -237,30 +239,45 @@ class _Checkpointer:
     SQLite's automatic checkpoint runs inside the commit that crosses its threshold, with two
     fsyncs, on the writer's thread: a bulk request paid for it every time (≈ 20 % of a bulk
     create). Here a daemon thread runs a PASSIVE checkpoint (never blocks readers or writers)
-    every ``interval`` seconds while the store is open; the automatic one stays as a backstop
-    for a log that grows past :data:`WAL_BACKSTOP_PAGES` in between.
+    soon after writes — at most every ``spacing`` seconds, so a burst of commits shares one —
+    and every ``interval`` seconds regardless. Copying pages and the fsyncs run in SQLite
+    without the GIL: on a second core, beside the writer. The automatic checkpoint stays as a
+    backstop for a log that grows past :data:`WAL_BACKSTOP_PAGES` in between (a bulk load that
+    checkpointed every 5 s only crossed it every ten 500-container commits, 180 ms each time).
     """
 
-    def __init__(self, engine: Engine, interval: float = 5.0) -> None:
+    def __init__(self, engine: Engine, interval: float = 5.0, spacing: float = 0.25) -> None:
         self._engine = engine
         self._interval = interval
+        self._spacing = spacing
         self._stopped = threading.Event()
+        self._written = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
+
+    def nudge(self) -> None:
+        """A write transaction committed: checkpoint soon."""
+        self._written.set()
 
     def _run(self) -> None:
         raw = self._engine.raw_connection()
         try:
-            while not self._stopped.wait(self._interval):
+            while not self._stopped.is_set():
+                self._written.wait(self._interval)
+                self._written.clear()
+                if self._stopped.is_set():
+                    break
                 try:
                     raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
                 except Exception:  # busy or closing: the next round (or the backstop) catches up
-                    continue
+                    pass
+                self._stopped.wait(self._spacing)
         finally:
             raw.close()
 
     def stop(self) -> None:
         self._stopped.set()
+        self._written.set()
         self._thread.join(timeout=5)
 
 
