@@ -143,6 +143,12 @@ def test_paging_defaults_and_headers(client: VsdClient) -> None:
     assert first.headers["X-Nuage-Page"] == "0" and first.headers["X-Nuage-PageSize"] == "50"
     assert len(client.list(path, page=1).items) == 10
     assert client.list(path, page=2).items == []
+    # The total is the same however the page ends: short (the count comes from the page
+    # itself), empty past the end, or exactly full.
+    assert [client.list(path, page=p).count for p in (0, 1, 2, 7)] == [60, 60, 60, 60]
+    assert [client.list(path, page=p, page_size=20).count for p in (2, 3)] == [60, 60]
+    assert client.list(path, filter="name BEGINSWITH 'zone-05'").count == 9  # zone-050..058
+    assert client.list(path, filter="name == 'none'").count == 0
     assert len(client.list_all(path)) == 60
     names = [z["name"] for z in client.list(path, order_by="name DESC", page_size=3).items]
     assert names == ["zone-058", "zone-057", "zone-056"]

@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy import create_engine
+
 from .. import jsoncodec
 from ..client.vsd import VsdClient
 from ..directory.schema import REGISTRY
@@ -254,6 +256,8 @@ def run_backend(
 
         # 4. filtered listing over a subnet and a domain holding `listing_vports` vports.
         _bulk_vports(client, subnet_id, len(vport_ids), listing_vports, bulk_batch)
+        if not database_url.startswith("sqlite"):
+            _analyze(database_url)
         listing: dict[str, Any] = {"vports": listing_vports}
         cases = {
             "subnet_name_equals": (f"subnets/{subnet_id}/vports", "name == 'b-{n}'"),
@@ -284,6 +288,19 @@ def run_backend(
         listing["worst_p50_ms"] = max(v["p50_ms"] for k, v in listing.items() if isinstance(v, dict))
         figures["filtered_listing"] = listing
     return figures
+
+
+def _analyze(database_url: str) -> None:
+    """Refresh PostgreSQL's planner statistics, as autovacuum does within a minute of a bulk
+    load: measured seconds after loading, the planner still believes the tables are empty and
+    probes the scope closure for every vport instead of the name index (40 ms instead of 4)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+    finally:
+        engine.dispose()
 
 
 def _mac(n: int) -> str:
