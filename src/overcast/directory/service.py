@@ -507,9 +507,11 @@ class Directory:
                 if revision is not None:
                     self.listener.notify(revision)
                 return result
-            except DBAPIError as exc:
+            except Exception as exc:
                 # PostgreSQL aborts one of two deadlocked or conflicting writers: run it again.
-                code = getattr(exc.orig, "sqlstate", None)
+                # (Statements sent through SQLAlchemy raise its DBAPIError, those sent through
+                # the DB-API cursor the driver's own error: both carry the SQLSTATE.)
+                code = getattr(exc.orig if isinstance(exc, DBAPIError) else exc, "sqlstate", None)
                 if code in ("40001", "40P01", "23505") and attempt < 7:
                     time.sleep(0.005 * (attempt + 1))
                     continue
