@@ -8,6 +8,7 @@ container's interface list goes through exactly the validation a client's POST d
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -87,13 +88,26 @@ def check_password(password: str, stored: str) -> bool:
 # --- one transaction's operations -----------------------------------------------------------
 
 
-def _referenced_ids(items: list[Any]) -> list[str]:
+@functools.cache
+def _id_attrs(rest_name: str) -> tuple[str, ...]:
+    """An entity's attributes that name another object (``...ID``)."""
+    return tuple(a for a in REGISTRY.entity(rest_name).attrs if a.endswith("ID"))
+
+
+def _referenced_ids(entity: Entity, items: list[Any]) -> list[str]:
     """IDs a bulk request's elements name (``...ID`` attributes, also in their interfaces)."""
+    own = _id_attrs(entity.rest_name)
+    interface_kind = getattr(behaviour(entity.rest_name), "interface_kind", None)
+    nested = _id_attrs(interface_kind) if interface_kind else ()
     found: list[str] = []
     for item in items:
-        for part in (item, *(item.get("interfaces") or [])) if isinstance(item, dict) else ():
+        if not isinstance(item, dict):
+            continue
+        found += [v for a in own if isinstance(v := item.get(a), str)]
+        parts = item.get("interfaces") if nested else None
+        for part in parts if isinstance(parts, list) else ():
             if isinstance(part, dict):
-                found += [v for k, v in part.items() if k.endswith("ID") and isinstance(v, str)]
+                found += [v for a in nested if isinstance(v := part.get(a), str)]
     return found
 
 
@@ -820,7 +834,8 @@ class Directory:
             parent = None
             if parent_entity is not None:
                 assert parent_id is not None
-                parent = ops.tx.get(parent_id)
+                # Locked now when the name check will lock it anyway (one query less).
+                parent = ops.tx.get_with_ancestors(parent_id, lock=entity.unique_scope == "parent")
                 if parent is None or parent.kind != parent_entity.rest_name:
                     raise not_found(parent_entity.rest_name, parent_id)
             return ops.create(parent, entity, body).to_json()
@@ -847,7 +862,7 @@ class Directory:
             if parent_entity is None:
                 return None
             assert parent_id is not None
-            parent = ops.tx.get(parent_id)
+            parent = ops.tx.get_with_ancestors(parent_id, lock=entity.unique_scope == "parent")
             if parent is None or parent.kind != parent_entity.rest_name:
                 raise not_found(parent_entity.rest_name, parent_id)
             return parent
@@ -855,7 +870,7 @@ class Directory:
         def all_or_nothing(ops: Operations) -> list[tuple[int, dict[str, Any]]]:
             parent = parent_of(ops)
             ops.tx.bulk = True
-            ops.tx.prefetch(_referenced_ids(items))
+            ops.tx.prefetch(_referenced_ids(entity, items))
             try:
                 return [(201, ops.create(parent, entity, item).to_json()) for item in items]
             except VsdError as exc:

@@ -166,6 +166,10 @@ class Obj:
     updated: int = 0
     owner: str | None = None
     last_updated_by: str | None = None
+    #: The indexed columns derived from it (name, unique key, enterprise) as the store holds
+    #: them once this transaction's writes land; an update that leaves them alone rewrites
+    #: ``data`` only (SQLite otherwise rewrites six index entries: 20 µs instead of 5).
+    stored_keys: tuple[Any, ...] | None = None
 
     @property
     def entity(self) -> Entity:
@@ -208,7 +212,7 @@ def expand_json(kind: str, compact: dict[str, Any]) -> dict[str, Any]:
 
 def row_to_obj(row: Any) -> Obj:
     """An object from a row of ``select(objects)``."""
-    return _make_obj(
+    obj = _make_obj(
         row.kind,
         row.id,
         row.parent_id,
@@ -218,10 +222,12 @@ def row_to_obj(row: Any) -> Obj:
         row.created,
         row.updated,
     )
+    obj.stored_keys = (row.name, row.ukey, row.enterprise_id)
+    return obj
 
 
 #: The columns :func:`_driver_obj` reads, in its order.
-_DRIVER_OBJECT_COLUMNS = "kind, id, parent_id, parent_type, enterprise_id, data, created, updated"
+_DRIVER_OBJECT_COLUMNS = "kind, id, parent_id, parent_type, enterprise_id, data, created, updated, name, ukey"
 #: One object by ID, through the DB-API cursor (``Transaction.get``: several per request, where
 #: SQLAlchemy's statement and result layers cost more than the lookup; on PostgreSQL 150 µs of
 #: CPU per statement on this machine).
@@ -232,9 +238,11 @@ _SELECT_OBJECT_FOR_UPDATE = _SELECT_OBJECT + " FOR UPDATE"
 def _driver_obj(values: tuple[Any, ...]) -> Obj:
     """An object from a DB-API row of :data:`_DRIVER_OBJECT_COLUMNS` (JSON text on SQLite,
     already decoded by psycopg on PostgreSQL)."""
-    kind, object_id, parent_id, parent_type, enterprise_id, data, created, updated = values
+    kind, object_id, parent_id, parent_type, enterprise_id, data, created, updated, name, ukey = values
     data = jsoncodec.loads(data) if isinstance(data, (str, bytes)) else dict(data)
-    return _make_obj(kind, object_id, parent_id, parent_type, enterprise_id, data, created, updated)
+    obj = _make_obj(kind, object_id, parent_id, parent_type, enterprise_id, data, created, updated)
+    obj.stored_keys = (name, ukey, enterprise_id)
+    return obj
 
 
 def _make_obj(
@@ -292,6 +300,9 @@ class Transaction:
         #: Rows and names this transaction has locked (PostgreSQL): held until it ends, so taken
         #: once (a bulk create would otherwise lock its subnet and name scope per element).
         self._locked: set[str] = set()
+        #: Whether cached objects' ``stored_keys`` can be trusted (not after a savepoint rolled
+        #: back: objects held across it may describe rows the rollback undid).
+        self._keys_known = True
         #: PostgreSQL, while :meth:`finish` writes a small transaction: the DB-API cursor in
         #: pipeline mode that every write goes to (sent together, one round trip).
         self._pipeline: Any = None
@@ -335,6 +346,26 @@ class Transaction:
         self._cache[object_id] = obj
         if lock:
             self._locked.add(object_id)
+        return obj
+
+    def get_with_ancestors(self, object_id: str, *, lock: bool = False) -> Obj | None:
+        """:meth:`get`, with the objects whose listings include it loaded as well, in one more
+        query: what a create under it reads next (a vport's subnet, zone and domain). Only the
+        object itself is locked; cached objects are kept (they may hold this transaction's
+        changes)."""
+        obj = self.get(object_id, lock=lock)
+        if obj is None or object_id in self._ancestors:
+            return obj
+        columns = ", ".join(f"o.{c}" for c in _DRIVER_OBJECT_COLUMNS.split(", "))
+        rows = self._driver_execute(
+            f"SELECT s.ancestor_id, {columns} FROM scopes s LEFT JOIN objects o ON o.id = s.ancestor_id "
+            "WHERE s.object_id = ?",
+            [object_id],
+        )
+        for ancestor_id, *values in rows:
+            if values[1] is not None and ancestor_id not in self._cache:
+                self._cache[ancestor_id] = _driver_obj(tuple(values))
+        self._ancestors[object_id] = frozenset(row[0] for row in rows)
         return obj
 
     def need(self, object_id: str | None, kind: str | tuple[str, ...], *, prop: str = "") -> Obj:
@@ -502,6 +533,7 @@ class Transaction:
             del self.changes[changes:]
             self._pending = pending
             self._locked = locked  # PostgreSQL releases the locks a rolled-back savepoint took
+            self._keys_known = False
             for object_id in list(self._new_rows)[self._mark :]:
                 del self._new_rows[object_id]
                 del self._row_pos[object_id]
@@ -565,6 +597,17 @@ class Transaction:
 
     def _update_many(self, parameters: Iterable[dict[str, Any]]) -> None:
         """Updates of stored objects, through the cursor like :meth:`_insert_many`."""
+        if self.is_sqlite:
+            parameters = list(parameters)
+            encode = jsoncodec.dumps
+            data_only = [
+                (encode(p["b_data"]), p["b_updated"], p["b_id"]) for p in parameters if not p["b_keys"]
+            ]
+            if data_only:
+                self.conn.exec_driver_sql("UPDATE objects SET data = ?, updated = ? WHERE id = ?", data_only)  # type: ignore[arg-type]
+            parameters = [p for p in parameters if p["b_keys"]]
+            if not parameters:
+                return
         sql = (
             "UPDATE objects SET name = ?, ukey = ?, data = ?, updated = ?, enterprise_id = ? WHERE id = ?"
             if self.is_sqlite
@@ -621,14 +664,15 @@ class Transaction:
         obj.created = obj.updated = self.now
         obj.owner = obj.last_updated_by = self.user_id
         self._row_pos[obj.id] = len(self._new_rows)
+        obj.stored_keys = (_name_of(obj), _ukey_of(obj), obj.enterprise_id)
         self._new_rows[obj.id] = {
             "id": obj.id,
             "kind": obj.kind,
             "parent_id": obj.parent_id,
             "parent_type": obj.parent_type,
             "enterprise_id": obj.enterprise_id,
-            "name": _name_of(obj),
-            "ukey": _ukey_of(obj),
+            "name": obj.stored_keys[0],
+            "ukey": obj.stored_keys[1],
             "data": _stored(obj),
             "created": obj.created,
             "updated": obj.updated,
@@ -652,9 +696,10 @@ class Transaction:
         if pending is not None:
             if self._mark is not None and self._row_pos[obj.id] < self._mark:
                 self._undo.append((obj.id, dict(pending)))
+            obj.stored_keys = (_name_of(obj), _ukey_of(obj), obj.enterprise_id)
             pending.update(
-                name=_name_of(obj),
-                ukey=_ukey_of(obj),
+                name=obj.stored_keys[0],
+                ukey=obj.stored_keys[1],
                 data=_stored(obj),
                 updated=obj.updated,
                 enterprise_id=obj.enterprise_id,
@@ -664,14 +709,19 @@ class Transaction:
                 self._write_scopes(obj, links)
             self._cache[obj.id] = obj
             return
+        keys = (_name_of(obj), _ukey_of(obj), obj.enterprise_id)
+        earlier = self._updates.get(obj.id)
         parameters = {
             "b_id": obj.id,
-            "b_name": _name_of(obj),
-            "b_ukey": _ukey_of(obj),
+            "b_name": keys[0],
+            "b_ukey": keys[1],
             "b_data": _stored(obj),
             "b_updated": obj.updated,
             "b_enterprise": obj.enterprise_id,
+            # Whether the indexed columns change (or a deferred update this one replaces did).
+            "b_keys": not self._keys_known or keys != obj.stored_keys or bool(earlier and earlier["b_keys"]),
         }
+        obj.stored_keys = keys
         if self._mark is None:
             # Deferred (one executemany at flush); never inside a savepoint, whose undo log
             # covers new rows only. New links: the old scope rows go first at flush, then the
