@@ -157,6 +157,42 @@ def _bulk_vports(client: LeanClient, subnet_id: str, start: int, stop: int, batc
     return ids
 
 
+def _bulk_round(client: LeanClient, net: dict[str, Any], total: int, batch: int) -> dict[str, Any]:
+    """``total`` vports in arrays of ``batch``, then as many containers bound to them."""
+    subnet_id = net["subnet"]["ID"]
+    started = time.perf_counter()
+    vport_ids = _bulk_vports(client, subnet_id, 0, total, batch)
+    vport_seconds = time.perf_counter() - started
+    arrays = [  # built before the clock starts: the client's work is not the directory's
+        [
+            vspk_body(
+                "container",
+                name=f"c-{offset + i}",
+                UUID=str(uuid.uuid4()),
+                orchestrationID="bench",
+                interfaces=[{"MAC": _mac(offset + i), "VPortID": vport_id}],
+            )
+            for i, vport_id in enumerate(vport_ids[offset : offset + batch])
+        ]
+        for offset in range(0, len(vport_ids), batch)
+    ]
+    started = time.perf_counter()
+    for bodies in arrays:
+        status, body, _ = client.call("POST", "containers", bodies)
+        if status != 201:
+            raise RuntimeError(f"bulk containers failed: {status} {str(body)[:500]}")
+    container_seconds = time.perf_counter() - started
+    return {
+        "vports": len(vport_ids),
+        "containers": len(vport_ids),
+        "batch": batch,
+        "vports_per_second": round(len(vport_ids) / vport_seconds, 1),
+        "containers_per_second": round(len(vport_ids) / container_seconds, 1),
+        "objects_per_second": round(2 * len(vport_ids) / (vport_seconds + container_seconds), 1),
+        "net": net,
+    }
+
+
 def _create_vports(args: tuple[str, str, str, str, int]) -> list[float]:
     return _timed_vports(args)[2]
 
@@ -188,6 +224,7 @@ def run_backend(
     per_worker: int,
     bulk_total: int,
     bulk_batch: int,
+    bulk_rounds: int,
     listing_vports: int,
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {}
@@ -218,44 +255,23 @@ def run_backend(
             "per_second": round(len(all_latencies) / elapsed, 1),
         }
 
-        # 3. bulk: vports, then containers attached to them (interfaces + addresses).
-        net = _subnet(admin, "bulk")
+        # 3. bulk: vports, then containers attached to them (interfaces + addresses), in
+        # `bulk_rounds` rounds (each in its own enterprise); the median round is reported.
         client = LeanClient(url, key)
-        subnet_id = net["subnet"]["ID"]
-        started = time.perf_counter()
-        vport_ids = _bulk_vports(client, subnet_id, 0, bulk_total, bulk_batch)
-        vport_seconds = time.perf_counter() - started
-        arrays = [  # built before the clock starts: the client's work is not the directory's
-            [
-                vspk_body(
-                    "container",
-                    name=f"c-{offset + i}",
-                    UUID=str(uuid.uuid4()),
-                    orchestrationID="bench",
-                    interfaces=[{"MAC": _mac(offset + i), "VPortID": vport_id}],
-                )
-                for i, vport_id in enumerate(vport_ids[offset : offset + bulk_batch])
-            ]
-            for offset in range(0, len(vport_ids), bulk_batch)
+        rounds = [
+            _bulk_round(client, _subnet(admin, f"bulk-{r}"), bulk_total, bulk_batch)
+            for r in range(bulk_rounds)
         ]
-        started = time.perf_counter()
-        for bodies in arrays:
-            status, body, _ = client.call("POST", "containers", bodies)
-            if status != 201:
-                raise RuntimeError(f"bulk containers failed: {status} {str(body)[:500]}")
-        container_seconds = time.perf_counter() - started
-        objects = 2 * len(vport_ids)
+        net = [r.pop("net") for r in rounds][0]  # the listing phase fills the first round's subnet
+        ranked = sorted(rounds, key=lambda r: r["objects_per_second"])
         figures["bulk_create"] = {
-            "vports": len(vport_ids),
-            "containers": len(vport_ids),
-            "batch": bulk_batch,
-            "vports_per_second": round(len(vport_ids) / vport_seconds, 1),
-            "containers_per_second": round(len(vport_ids) / container_seconds, 1),
-            "objects_per_second": round(objects / (vport_seconds + container_seconds), 1),
+            **ranked[len(ranked) // 2],
+            "rounds_objects_per_second": [r["objects_per_second"] for r in rounds],
         }
+        subnet_id = net["subnet"]["ID"]
 
         # 4. filtered listing over a subnet and a domain holding `listing_vports` vports.
-        _bulk_vports(client, subnet_id, len(vport_ids), listing_vports, bulk_batch)
+        _bulk_vports(client, subnet_id, bulk_total, listing_vports, bulk_batch)
         if not database_url.startswith("sqlite"):
             _analyze(database_url)
         listing: dict[str, Any] = {"vports": listing_vports}
@@ -309,10 +325,24 @@ def _mac(n: int) -> str:
 
 def run(output: str, *, backends: list[str], quick: bool = False) -> dict[str, Any]:
     scale = dict(
-        singles=500, workers=2, per_worker=500, bulk_total=5000, bulk_batch=500, listing_vports=20000
+        singles=500,
+        workers=2,
+        per_worker=500,
+        bulk_total=5000,
+        bulk_batch=500,
+        bulk_rounds=3,
+        listing_vports=20000,
     )
     if quick:
-        scale = dict(singles=50, workers=2, per_worker=25, bulk_total=200, bulk_batch=100, listing_vports=400)
+        scale = dict(
+            singles=50,
+            workers=2,
+            per_worker=25,
+            bulk_total=200,
+            bulk_batch=100,
+            bulk_rounds=1,
+            listing_vports=400,
+        )
     report: dict[str, Any] = {
         "benchmark": "directory",
         "command": "overcast bench directory" + (" --quick" if quick else ""),
