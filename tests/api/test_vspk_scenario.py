@@ -235,6 +235,15 @@ def test_full_scenario(directory_server: ServedDirectory) -> None:
         vp_l2 = vsdk.NUVPort(name="vp-l2", type="VM")
         l2.create_child(vp_l2)
         assert [v.id for v in l2.vports.get()] == [vp_l2.id]
+        vm_l2 = vsdk.NUVM(
+            name="vm-l2",
+            uuid=str(uuid.uuid4()),
+            interfaces=[{"MAC": "02:00:00:00:00:12", "VPortID": vp_l2.id}],
+        )
+        me.create_child(vm_l2)
+        assert [i.vport_id for i in l2.vm_interfaces.get()] == [vp_l2.id]
+        assert [v.id for v in l2.vms.get()] == [vm_l2.id]
+        assert [i.vport_id for i in vp_l2.vm_interfaces.get()] == [vp_l2.id]
 
         # Filters, ordering, paging and count.
         for i in range(5):

@@ -488,6 +488,11 @@ def test_bulk_containers_written_together_read_back_whole(client: VsdClient) -> 
     attached = [v["hasAttachedInterfaces"] for v in client.list_all(f"subnets/{subnet_id}/vports")]
     assert attached == [True] * count
     assert client.count(f"domains/{domain_id}/containerinterfaces") == count
+    assert client.count(f"zones/{objs['zone']['ID']}/containerinterfaces") == count
+    assert client.count(f"subnets/{subnet_id}/containerinterfaces") == count
+    other = make_domain(client, "other")  # an interface is listed under its own domain only
+    assert client.count(f"domains/{other['domain']['ID']}/containerinterfaces") == 0
+    assert client.count(f"zones/{other['zone']['ID']}/containers") == 0
     assert client.count(f"vports/{ids[3]}/containerinterfaces") == 1
     assert client.count(f"vports/{ids[3]}/containers") == 1
     assert client.count(f"enterprises/{objs['ent']['ID']}/containers") == count

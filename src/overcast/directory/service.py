@@ -39,7 +39,7 @@ from .errors import (
     not_found,
     unauthorized,
 )
-from .schema import REGISTRY, ROOT, Entity, Relation
+from .schema import LEAF_ANCHORS, REGISTRY, ROOT, Entity, Relation
 from .transaction import Obj, Transaction, expand_json, now_ms, row_to_obj
 
 log = logging.getLogger(__name__)
@@ -752,6 +752,21 @@ class Directory:
         if relation.kind == "owner":
             return objects.c.parent_id == parent.id
         if relation.kind == "descendant":
+            anchor = LEAF_ANCHORS.get(relation.child)
+            if anchor is not None and parent.kind != anchor:
+                # A leaf's only row names its anchor; the anchor's rows name the parent.
+                own, via = scopes.alias("own"), scopes.alias("via")
+                return (
+                    select(own.c.object_id)
+                    .join(via, via.c.object_id == own.c.ancestor_id)
+                    .where(
+                        own.c.object_id == objects.c.id,
+                        own.c.kind == relation.child,
+                        via.c.ancestor_id == parent.id,
+                        via.c.kind == anchor,
+                    )
+                    .exists()
+                )
             # EXISTS probes the scopes key per candidate, so a selective filter stays cheap.
             return (
                 select(scopes.c.object_id)

@@ -26,7 +26,7 @@ from .. import jsoncodec
 from . import ipam
 from .db import GLOBAL_COUNTERS, addresses, changes, counters, macs, members, objects, scopes
 from .errors import conflict, not_found
-from .schema import REGISTRY, Entity
+from .schema import LEAF_ANCHORS, REGISTRY, Entity
 
 # Statements on the hot path, built once: building a Core statement per call costs more than
 # SQLite takes to run it.
@@ -744,13 +744,17 @@ class Transaction:
 
     def _write_scopes(self, obj: Obj, links: list[str]) -> None:
         ancestors: set[str] = set()
+        anchor = LEAF_ANCHORS.get(obj.kind)
         for link in links:
-            if link:
-                ancestors.add(link)
-                ancestors |= self.ancestors(link)
-        listers = REGISTRY.leaf_listers.get(obj.kind)
-        if listers is not None:  # a leaf: only the rows a listing reads (see schema.LEAF_KINDS)
-            ancestors = {a for a in ancestors if (found := self.get(a)) is not None and found.kind in listers}
+            if not link:
+                continue
+            if anchor is not None:  # a leaf: one row, for its anchor (see schema.LEAF_ANCHORS)
+                found = self.get(link)
+                if found is not None and found.kind == anchor:
+                    ancestors.add(link)
+                continue
+            ancestors.add(link)
+            ancestors |= self.ancestors(link)
         self._ancestors[obj.id] = frozenset(ancestors)
         self._new_scopes.extend(
             {"ancestor_id": a, "kind": obj.kind, "object_id": obj.id} for a in sorted(ancestors)
