@@ -180,6 +180,20 @@ def test_filter_grammar_over_http(client: VsdClient) -> None:
     )
 
 
+def test_a_name_is_unique_among_its_siblings_only(client: VsdClient) -> None:
+    """The name check is probed together with the parent's lock (PostgreSQL: one round trip):
+    a sibling's name is refused, a cousin's is not."""
+    objs = make_domain(client)
+    vport = {"name": "web", "type": "CONTAINER", "addressSpoofing": "INHERITED"}
+    path = f"subnets/{objs['subnet']['ID']}/vports"
+    client.create(path, vport)
+    error = expect_error(409, lambda: client.create(path, vport), prop="name")
+    assert error.body["internalErrorCode"] == 2510
+    other = make_domain(client, "other")
+    assert client.create(f"subnets/{other['subnet']['ID']}/vports", vport)["name"] == "web"
+    assert client.create(path, {**vport, "name": "web2"})["name"] == "web2"
+
+
 def test_bulk_create_reports_each_element(client: VsdClient) -> None:
     objs = make_domain(client)
     path = f"domains/{objs['domain']['ID']}/zones"

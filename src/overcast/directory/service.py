@@ -849,8 +849,13 @@ class Directory:
             parent = None
             if parent_entity is not None:
                 assert parent_id is not None
-                # Locked now when the name check will lock it anyway (one query less).
-                parent = ops.tx.get_with_ancestors(parent_id, lock=entity.unique_scope == "parent")
+                # Locked now when the name check will lock it anyway (one query less), and the
+                # name probed with it.
+                parent = ops.tx.get_with_ancestors(
+                    parent_id,
+                    lock=entity.unique_scope == "parent",
+                    unique=(entity, body.get(entity.unique_attr)) if isinstance(body, dict) else None,
+                )
                 if parent is None or parent.kind != parent_entity.rest_name:
                     raise not_found(parent_entity.rest_name, parent_id)
             return ops.create(parent, entity, body).to_json()

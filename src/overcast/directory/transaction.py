@@ -300,6 +300,9 @@ class Transaction:
         #: Rows and names this transaction has locked (PostgreSQL): held until it ends, so taken
         #: once (a bulk create would otherwise lock its subnet and name scope per element).
         self._locked: set[str] = set()
+        #: Unique-key probes answered ahead by :meth:`get_with_ancestors`, valid until this
+        #: transaction writes anything: (query, parameters) -> whether the key is taken.
+        self._unique_answers: dict[tuple[str, tuple[Any, ...]], bool] = {}
         #: Whether cached objects' ``stored_keys`` can be trusted (not after a savepoint rolled
         #: back: objects held across it may describe rows the rollback undid).
         self._keys_known = True
@@ -348,25 +351,67 @@ class Transaction:
             self._locked.add(object_id)
         return obj
 
-    def get_with_ancestors(self, object_id: str, *, lock: bool = False) -> Obj | None:
-        """:meth:`get`, with the objects whose listings include it loaded as well, in one more
-        query: what a create under it reads next (a vport's subnet, zone and domain). Only the
-        object itself is locked; cached objects are kept (they may hold this transaction's
-        changes)."""
-        obj = self.get(object_id, lock=lock)
-        if obj is None or object_id in self._ancestors:
+    def get_with_ancestors(
+        self, object_id: str, *, lock: bool = False, unique: tuple[Entity, Any] | None = None
+    ) -> Obj | None:
+        """:meth:`get`, with the objects whose listings include it loaded as well: what a create
+        under it reads next (a vport's subnet, zone and domain). Only the object itself is
+        locked; cached objects are kept (they may hold this transaction's changes).
+
+        ``unique``: an entity unique among its parent's children and the value a child is
+        about to take — probed with the rest, after the lock, for :meth:`exists_unique` to
+        answer from. On PostgreSQL the queries go in pipeline mode: one round trip (the
+        transaction's BEGIN included) instead of four."""
+        if object_id in self._cache or object_id in self._updates or object_id in self._new_rows:
+            obj = self.get(object_id, lock=lock)
+            if obj is not None and object_id not in self._ancestors:
+                self._load_ancestors(object_id, self._driver_batch([_ancestors_query(object_id)])[0])
             return obj
-        columns = ", ".join(f"o.{c}" for c in _DRIVER_OBJECT_COLUMNS.split(", "))
-        rows = self._driver_execute(
-            f"SELECT s.ancestor_id, {columns} FROM scopes s LEFT JOIN objects o ON o.id = s.ancestor_id "
-            "WHERE s.object_id = ?",
-            [object_id],
-        )
+        lock = lock and not self.is_sqlite
+        batch = [
+            (_SELECT_OBJECT_FOR_UPDATE if lock else _SELECT_OBJECT, [object_id]),
+            _ancestors_query(object_id),
+        ]
+        probe = None
+        if unique is not None and unique[0].unique_scope == "parent" and unique[1] is not None:
+            probe = self._unique_probe(
+                unique[0], str(unique[1])[:255], parent_id=object_id, enterprise_id=None
+            )
+            batch.append(probe)
+        found, ancestors, *probed = self._driver_batch(batch)
+        obj = _driver_obj(found[0]) if found else None
+        self._cache[object_id] = obj
+        if obj is None:
+            return None
+        if lock:
+            self._locked.add(object_id)
+        self._load_ancestors(object_id, ancestors)
+        if probe is not None:
+            self._unique_answers[(probe[0], tuple(probe[1]))] = bool(probed[0])
+        return obj
+
+    def _load_ancestors(self, object_id: str, rows: list[tuple[Any, ...]]) -> None:
+        """Cache the rows of :func:`_ancestors_query`: the ancestors' IDs and objects."""
         for ancestor_id, *values in rows:
             if values[1] is not None and ancestor_id not in self._cache:
                 self._cache[ancestor_id] = _driver_obj(tuple(values))
         self._ancestors[object_id] = frozenset(row[0] for row in rows)
-        return obj
+
+    def _driver_batch(self, statements: list[tuple[str, list[Any]]]) -> list[list[tuple[Any, ...]]]:
+        """The rows of each query (``?`` marks); on PostgreSQL sent together in pipeline mode."""
+        if self.is_sqlite or len(statements) == 1:
+            return [self._driver_execute(sql, parameters) for sql, parameters in statements]
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        cursors = [raw.cursor() for _ in statements]
+        try:
+            with raw.pipeline():
+                for cursor, (sql, parameters) in zip(cursors, statements, strict=True):
+                    cursor.execute(sql.replace("?", "%b"), parameters)
+            return [list(cursor.fetchall()) for cursor in cursors]
+        finally:
+            for cursor in cursors:
+                cursor.close()
 
     def need(self, object_id: str | None, kind: str | tuple[str, ...], *, prop: str = "") -> Obj:
         """The object with that ID and kind, or a 409 (when named by an attribute) / 404."""
@@ -420,9 +465,20 @@ class Transaction:
         if self.bulk and exclude is None:
             return key in self._unique_set(entity, parent_id, enterprise_id)
         self.flush()
+        sql, parameters = self._unique_probe(entity, key, parent_id, enterprise_id, exclude)
+        known = self._unique_answers.pop((sql, tuple(parameters)), None)
+        if known is not None:
+            return known
+        return bool(self._driver_execute(sql, parameters))
+
+    @staticmethod
+    def _unique_probe(
+        entity: Entity, key: str, parent_id: str | None, enterprise_id: str | None, exclude: str | None = None
+    ) -> tuple[str, list[Any]]:
+        """The query finding another object of ``entity`` holding ``key`` in its scope."""
         where, parameters = _unique_where(entity, parent_id, enterprise_id)
         sql = f"SELECT id FROM objects WHERE {where} AND ukey = ? AND id != ? LIMIT 1"
-        return bool(self._driver_execute(sql, [*parameters, key, exclude or ""]))
+        return sql, [*parameters, key, exclude or ""]
 
     def _unique_scope_key(
         self, entity: Entity, parent_id: str | None, enterprise_id: str | None
@@ -533,6 +589,7 @@ class Transaction:
             del self.changes[changes:]
             self._pending = pending
             self._locked = locked  # PostgreSQL releases the locks a rolled-back savepoint took
+            self._unique_answers.clear()
             self._keys_known = False
             for object_id in list(self._new_rows)[self._mark :]:
                 del self._new_rows[object_id]
@@ -661,6 +718,7 @@ class Transaction:
         return time_ordered_uuid()
 
     def insert(self, obj: Obj, links: list[str]) -> None:
+        self._unique_answers.clear()
         obj.created = obj.updated = self.now
         obj.owner = obj.last_updated_by = self.user_id
         self._row_pos[obj.id] = len(self._new_rows)
@@ -690,6 +748,7 @@ class Transaction:
 
     def save(self, obj: Obj, links: list[str] | None = None) -> None:
         """Write an object's attributes (and its scope links when given)."""
+        self._unique_answers.clear()
         obj.updated = self.now
         obj.last_updated_by = self.user_id
         pending = self._new_rows.get(obj.id)
@@ -1004,6 +1063,17 @@ class Transaction:
             return int(head or 0) + 1
         # PostgreSQL: the counter row's lock, taken last, orders commits by revision.
         return self.next_value("revision", 1, count)
+
+
+def _ancestors_query(object_id: str) -> tuple[str, list[Any]]:
+    """The IDs of an object's ancestors, each with its object's columns (those of
+    :data:`_DRIVER_OBJECT_COLUMNS`, null for a dangling ID)."""
+    columns = ", ".join(f"o.{c}" for c in _DRIVER_OBJECT_COLUMNS.split(", "))
+    sql = (
+        f"SELECT s.ancestor_id, {columns} FROM scopes s LEFT JOIN objects o ON o.id = s.ancestor_id "
+        "WHERE s.object_id = ?"
+    )
+    return sql, [object_id]
 
 
 def _unique_where(entity: Entity, parent_id: str | None, enterprise_id: str | None) -> tuple[str, list[Any]]:
