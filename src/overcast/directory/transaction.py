@@ -676,11 +676,7 @@ class Transaction:
             (p["b_name"], p["b_ukey"], encode(p["b_data"]), p["b_updated"], p["b_enterprise"], p["b_id"])
             for p in parameters
         ]
-        if self._pipeline is not None:
-            self._pipeline.executemany(sql, rows)
-            return
-        if self.is_sqlite or len(rows) < _COPY_THRESHOLD:
-            self.conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+        if self._executemany(sql, rows):
             return
         # PostgreSQL: one statement joining the new values as arrays (as COPY for inserts).
         self._driver_execute(
@@ -693,14 +689,22 @@ class Transaction:
             returns_rows=False,
         )
 
+    def _executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> bool:
+        """Send rows with one executemany where that is the way — into the pipeline of a small
+        PostgreSQL transaction (:meth:`finish`), on SQLite, or a few rows on PostgreSQL — and
+        say so; False leaves them to the caller's bulk statement."""
+        if self._pipeline is not None:
+            self._pipeline.executemany(sql, rows)
+            return True
+        if self.is_sqlite or len(rows) < _COPY_THRESHOLD:
+            self.conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+            return True
+        return False
+
     def _insert_many(self, table_name: str, rows: Iterable[dict[str, Any]]) -> None:
         sql, columns = _driver_insert(table_name, self.is_sqlite)
         values = _driver_rows(columns, rows)
-        if self._pipeline is not None:
-            self._pipeline.executemany(sql, values)
-            return
-        if self.is_sqlite or len(values) < _COPY_THRESHOLD:
-            self.conn.exec_driver_sql(sql, values)  # type: ignore[arg-type]
+        if self._executemany(sql, values):
             return
         # PostgreSQL: COPY, one statement for the lot (an executemany, even pipelined, runs the
         # executor once per row: 70 % of a bulk create's time was the server doing that).
