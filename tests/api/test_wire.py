@@ -424,6 +424,14 @@ def test_computed_listings(client: VsdClient) -> None:
         },
     )
     assert [c["ID"] for c in client.list(f"users/{client.me['ID']}/containers").items] == [ctr["ID"]]
+    # It belongs to its vports' enterprise, not to that of the operator who created it; one
+    # without interfaces belongs to its creator's enterprise.
+    tenant, operator = objs["ent"]["ID"], client.me["enterpriseID"]
+    assert [c["ID"] for c in client.list(f"enterprises/{tenant}/containers").items] == [ctr["ID"]]
+    assert client.list(f"enterprises/{operator}/containers").items == []
+    bare = client.create("containers", {"name": "bare", "UUID": str(uuid.uuid4())})
+    assert [c["ID"] for c in client.list(f"enterprises/{operator}/containers").items] == [bare["ID"]]
+    assert len(client.list(f"users/{client.me['ID']}/containers").items) == 2
 
 
 def test_bulk_containers_fail_alone(directory_server: ServedDirectory, client: VsdClient) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ipam, validation
 from .errors import conflict, invalid
-from .transaction import Obj
+from .transaction import Obj, Reference
 
 if TYPE_CHECKING:
     from .service import Operations
@@ -674,8 +674,15 @@ class EndpointBehaviour(Behaviour):
 
     def links(self, obj: Obj) -> list[str]:
         vports = [i.get("VPortID") or "" for i in obj.data.get("interfaces") or []]
-        # The host it runs on (once bound) lists it too: /vrss/{id}/containers.
-        return [*vports, obj.data.get("userID") or "", obj.data.get("VRSID") or ""]
+        # Its enterprise lists it (with interfaces or not), and so do the user who created it
+        # and the host it runs on once bound (/vrss/{id}/containers) — those two by reference:
+        # the user's enterprise is not the container's when csproot creates it for a tenant.
+        return [
+            *vports,
+            obj.enterprise_id or "",
+            Reference(obj.data.get("userID") or ""),
+            Reference(obj.data.get("VRSID") or ""),
+        ]
 
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         if old is not None:

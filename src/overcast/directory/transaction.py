@@ -152,6 +152,14 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class Reference(str):
+    """A link that lists the object without passing on its own ancestors: a container is listed
+    under the user who created it, not under that user's enterprise (csproot's containers belong
+    to their tenants' enterprises, not to the operator's)."""
+
+    __slots__ = ()
+
+
 @dataclass
 class Obj:
     """A stored object: its place in the tree plus its attributes (``data``, model names)."""
@@ -817,7 +825,8 @@ class Transaction:
                     ancestors.add(link)
                 continue
             ancestors.add(link)
-            ancestors |= self.ancestors(link)
+            if not isinstance(link, Reference):
+                ancestors |= self.ancestors(link)
         self._ancestors[obj.id] = frozenset(ancestors)
         self._new_scopes.extend(
             {"ancestor_id": a, "kind": obj.kind, "object_id": obj.id} for a in sorted(ancestors)
