@@ -106,6 +106,15 @@ def test_put_semantics(client: VsdClient) -> None:
     # Renaming onto a sibling's name is refused.
     client.create(f"domains/{objs['domain']['ID']}/zones", {"name": "taken"})
     expect_error(409, lambda: client.update(f"zones/{zone['ID']}", {"name": "taken"}), prop="name")
+    # A rename reaches the indexed name (filters, uniqueness); a later update of other
+    # attributes (data only) keeps it.
+    zones = f"domains/{objs['domain']['ID']}/zones"
+    client.update(f"zones/{zone['ID']}", {"name": "renamed"})
+    client.update(f"zones/{zone['ID']}", {"description": "after the rename"})
+    assert [z["ID"] for z in client.list(zones, filter="name == 'renamed'").items] == [zone["ID"]]
+    assert client.list(zones, filter="name == 'z'").items == []
+    assert client.create(zones, {"name": "z"})["name"] == "z"  # the old name is free again
+    expect_error(409, lambda: client.create(zones, {"name": "renamed"}), prop="name")
 
 
 def test_cascading_delete_needs_confirmation(client: VsdClient) -> None:

@@ -247,6 +247,7 @@ class Operations:
             updated=obj.updated,
             owner=obj.owner,
             last_updated_by=obj.last_updated_by,
+            stored_keys=obj.stored_keys,  # (an update that keeps them rewrites data only)
         )
         beh = behaviour(obj.kind)
         validation.require(entity, new.data)
