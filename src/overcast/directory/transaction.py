@@ -220,7 +220,7 @@ def expand_json(kind: str, compact: dict[str, Any]) -> dict[str, Any]:
 
 def row_to_obj(row: Any) -> Obj:
     """An object from a row of ``select(objects)``."""
-    obj = _make_obj(
+    return _make_obj(
         row.kind,
         row.id,
         row.parent_id,
@@ -229,9 +229,9 @@ def row_to_obj(row: Any) -> Obj:
         dict(row.data),
         row.created,
         row.updated,
+        row.name,
+        row.ukey,
     )
-    obj.stored_keys = (row.name, row.ukey, row.enterprise_id)
-    return obj
 
 
 #: The columns :func:`_driver_obj` reads, in its order.
@@ -248,9 +248,9 @@ def _driver_obj(values: tuple[Any, ...]) -> Obj:
     already decoded by psycopg on PostgreSQL)."""
     kind, object_id, parent_id, parent_type, enterprise_id, data, created, updated, name, ukey = values
     data = jsoncodec.loads(data) if isinstance(data, (str, bytes)) else dict(data)
-    obj = _make_obj(kind, object_id, parent_id, parent_type, enterprise_id, data, created, updated)
-    obj.stored_keys = (name, ukey, enterprise_id)
-    return obj
+    return _make_obj(
+        kind, object_id, parent_id, parent_type, enterprise_id, data, created, updated, name, ukey
+    )
 
 
 def _make_obj(
@@ -262,8 +262,11 @@ def _make_obj(
     data: dict[str, Any],
     created: int,
     updated: int,
+    name: str | None,
+    ukey: str | None,
 ) -> Obj:
-    """``data`` as stored (a fresh dict this takes over), bookkeeping keys included."""
+    """A stored row's object; ``data`` as stored (a fresh dict this takes over), bookkeeping
+    keys included."""
     return Obj(
         kind=kind,
         id=object_id,
@@ -275,6 +278,7 @@ def _make_obj(
         updated=updated,
         owner=data.pop("_owner", None),
         last_updated_by=data.pop("_lastUpdatedBy", None),
+        stored_keys=(name, ukey, enterprise_id),
     )
 
 
@@ -353,9 +357,13 @@ class Transaction:
         if object_id in self._updates:
             self.flush()  # the locking read must see this transaction's own update
         rows = self._driver_execute(_SELECT_OBJECT_FOR_UPDATE if lock else _SELECT_OBJECT, [object_id])
+        return self._remember(object_id, rows, locked=lock)
+
+    def _remember(self, object_id: str, rows: list[tuple[Any, ...]], *, locked: bool) -> Obj | None:
+        """Cache the object a :data:`_SELECT_OBJECT` read found (or its absence)."""
         obj = _driver_obj(rows[0]) if rows else None
         self._cache[object_id] = obj
-        if lock:
+        if locked and obj is not None:
             self._locked.add(object_id)
         return obj
 
@@ -373,12 +381,14 @@ class Transaction:
         if object_id in self._cache or object_id in self._updates or object_id in self._new_rows:
             obj = self.get(object_id, lock=lock)
             if obj is not None and object_id not in self._ancestors:
-                self._load_ancestors(object_id, self._driver_batch([_ancestors_query(object_id)])[0])
+                self._load_ancestors(
+                    object_id, self._driver_batch([(_SELECT_ANCESTOR_OBJECTS, [object_id])])[0]
+                )
             return obj
         lock = lock and not self.is_sqlite
         batch = [
             (_SELECT_OBJECT_FOR_UPDATE if lock else _SELECT_OBJECT, [object_id]),
-            _ancestors_query(object_id),
+            (_SELECT_ANCESTOR_OBJECTS, [object_id]),
         ]
         probe = None
         if unique is not None and unique[0].unique_scope == "parent" and unique[1] is not None:
@@ -387,23 +397,25 @@ class Transaction:
             )
             batch.append(probe)
         found, ancestors, *probed = self._driver_batch(batch)
-        obj = _driver_obj(found[0]) if found else None
-        self._cache[object_id] = obj
+        obj = self._remember(object_id, found, locked=lock)
         if obj is None:
             return None
-        if lock:
-            self._locked.add(object_id)
         self._load_ancestors(object_id, ancestors)
         if probe is not None:
             self._unique_answers[(probe[0], tuple(probe[1]))] = bool(probed[0])
         return obj
 
     def _load_ancestors(self, object_id: str, rows: list[tuple[Any, ...]]) -> None:
-        """Cache the rows of :func:`_ancestors_query`: the ancestors' IDs and objects."""
+        """Cache the rows of :data:`_SELECT_ANCESTOR_OBJECTS`: the ancestors' IDs and objects."""
         for ancestor_id, *values in rows:
             if values[1] is not None and ancestor_id not in self._cache:
                 self._cache[ancestor_id] = _driver_obj(tuple(values))
         self._ancestors[object_id] = frozenset(row[0] for row in rows)
+
+    def _driver_sql(self, sql: str) -> str:
+        """A statement written with ``?`` marks in the driver's style (binary parameters on
+        PostgreSQL: see :meth:`_driver_execute`)."""
+        return sql if self.is_sqlite else sql.replace("?", "%b")
 
     def _driver_batch(self, statements: list[tuple[str, list[Any]]]) -> list[list[tuple[Any, ...]]]:
         """The rows of each query (``?`` marks); on PostgreSQL sent together in pipeline mode."""
@@ -415,7 +427,7 @@ class Transaction:
         try:
             with raw.pipeline():
                 for cursor, (sql, parameters) in zip(cursors, statements, strict=True):
-                    cursor.execute(sql.replace("?", "%b"), parameters)
+                    cursor.execute(self._driver_sql(sql), parameters)
             return [list(cursor.fetchall()) for cursor in cursors]
         finally:
             for cursor in cursors:
@@ -550,11 +562,9 @@ class Transaction:
         costs more than the database spends finding them. On PostgreSQL the parameters go in
         binary (``%b``): psycopg's text form of an array escapes every element in Python,
         eight times slower."""
-        if not self.is_sqlite:
-            sql = sql.replace("?", "%b")
         cursor = self.conn.connection.cursor()
         try:
-            cursor.execute(sql, parameters)
+            cursor.execute(self._driver_sql(sql), parameters)
             return list(cursor.fetchall()) if returns_rows else []
         finally:
             cursor.close()
@@ -662,9 +672,9 @@ class Transaction:
 
     def _update_many(self, parameters: Iterable[dict[str, Any]]) -> None:
         """Updates of stored objects, through the cursor like :meth:`_insert_many`."""
+        encode = jsoncodec.dumps
         if self.is_sqlite:
             parameters = list(parameters)
-            encode = jsoncodec.dumps
             data_only = [
                 (encode(p["b_data"]), p["b_updated"], p["b_id"]) for p in parameters if not p["b_keys"]
             ]
@@ -679,7 +689,6 @@ class Transaction:
             else "UPDATE objects SET name = %s, ukey = %s, data = CAST(%s AS JSONB), updated = %s, "
             "enterprise_id = %s WHERE id = %s"
         )
-        encode = jsoncodec.dumps
         rows = [
             (p["b_name"], p["b_ukey"], encode(p["b_data"]), p["b_updated"], p["b_enterprise"], p["b_id"])
             for p in parameters
@@ -1078,15 +1087,13 @@ class Transaction:
         return self.next_value("revision", 1, count)
 
 
-def _ancestors_query(object_id: str) -> tuple[str, list[Any]]:
-    """The IDs of an object's ancestors, each with its object's columns (those of
-    :data:`_DRIVER_OBJECT_COLUMNS`, null for a dangling ID)."""
-    columns = ", ".join(f"o.{c}" for c in _DRIVER_OBJECT_COLUMNS.split(", "))
-    sql = (
-        f"SELECT s.ancestor_id, {columns} FROM scopes s LEFT JOIN objects o ON o.id = s.ancestor_id "
-        "WHERE s.object_id = ?"
-    )
-    return sql, [object_id]
+#: An object's ancestors' IDs, each with its object's columns (those of
+#: :data:`_DRIVER_OBJECT_COLUMNS`, null for a dangling ID); one parameter, the object's ID.
+_SELECT_ANCESTOR_OBJECTS = (
+    "SELECT s.ancestor_id, "
+    + ", ".join(f"o.{c}" for c in _DRIVER_OBJECT_COLUMNS.split(", "))
+    + " FROM scopes s LEFT JOIN objects o ON o.id = s.ancestor_id WHERE s.object_id = ?"
+)
 
 
 def _unique_where(entity: Entity, parent_id: str | None, enterprise_id: str | None) -> tuple[str, list[Any]]:
