@@ -215,6 +215,14 @@ def test_bulk_create_reports_each_element(client: VsdClient) -> None:
     assert sorted(z["name"] for z in client.list(path).items) == ["a", "b", "z"]
     ok = client.request("POST", path, [{"name": "c"}, {"name": "d"}])
     assert ok.status_code == 201
+    # Where single objects cannot be created, arrays cannot either (a root listing of objects
+    # that have a parent; a descendant listing): 405 in VSD's error JSON, nothing written.
+    for where in ("policygroups", f"domains/{objs['domain']['ID']}/vports"):
+        for body in ({"name": "pg"}, [{"name": "pg"}]):
+            refused = client.request("POST", where, body)
+            assert refused.status_code == 405, (where, body, refused.text)
+            assert refused.json()["internalErrorCode"] == 2405
+    assert client.list("policygroups").items == []
 
 
 def test_errors_are_vsd_json(directory_server: ServedDirectory, client: VsdClient) -> None:

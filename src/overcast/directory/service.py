@@ -834,9 +834,9 @@ class Directory:
 
     # writes
 
-    def create(
-        self, principal: Principal, parent_resource: str, parent_id: str | None, resource: str, body: Any
-    ) -> dict[str, Any]:
+    def _creatable(self, parent_resource: str, resource: str) -> tuple[Relation, Entity | None]:
+        """The relation a create (single or bulk) goes through, or 405 where objects of that
+        resource are not created (a descendant listing; a root listing of what has a parent)."""
         relation, parent_entity = self._relation(parent_resource, resource)
         if relation.kind not in ("owner", "root") or (
             relation.kind == "root" and ROOT not in REGISTRY.entity(relation.child).owners
@@ -844,6 +844,12 @@ class Directory:
             raise VsdError(
                 405, "Method not allowed", f"{resource} cannot be created under {parent_resource}.", code=2405
             )
+        return relation, parent_entity
+
+    def create(
+        self, principal: Principal, parent_resource: str, parent_id: str | None, resource: str, body: Any
+    ) -> dict[str, Any]:
+        relation, parent_entity = self._creatable(parent_resource, resource)
         entity = REGISTRY.entity(relation.child)
 
         def work(ops: Operations) -> dict[str, Any]:
@@ -872,11 +878,7 @@ class Directory:
         items: list[Any],
     ) -> list[tuple[int, dict[str, Any]]]:
         """Create each element in its own savepoint: one bad element fails alone (VSD's 207)."""
-        relation, parent_entity = self._relation(parent_resource, resource)
-        if relation.kind not in ("owner", "root"):
-            raise VsdError(
-                405, "Method not allowed", f"{resource} cannot be created under {parent_resource}.", code=2405
-            )
+        relation, parent_entity = self._creatable(parent_resource, resource)
         entity = REGISTRY.entity(relation.child)
 
         def parent_of(ops: Operations) -> Obj | None:
