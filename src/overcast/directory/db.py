@@ -120,7 +120,8 @@ changes = Table(
     Column("parent_id", String(36)),
     Column("enterprise_id", String(36)),
     Column("user_id", String(36)),
-    Column("data", JsonType, nullable=False),
+    # json, not jsonb, on PostgreSQL: read back whole only, and cheaper to append (0005).
+    Column("data", JSON, nullable=False),
 )
 
 credentials = Table(

@@ -43,7 +43,7 @@ _APPEND_CHANGES = (
     "INSERT INTO changes (revision, created, type, entity_type, entity_id, parent_type, parent_id, "
     "enterprise_id, user_id, data) "
     "SELECT taken.first + c.ordinality - 1, c.created, c.type, c.entity_type, c.entity_id, c.parent_type, "
-    "c.parent_id, c.enterprise_id, c.user_id, CAST(c.data AS JSONB) FROM taken, unnest("
+    "c.parent_id, c.enterprise_id, c.user_id, CAST(c.data AS JSON) FROM taken, unnest("
     "CAST(%b AS BIGINT[]), CAST(%b AS TEXT[]), CAST(%b AS TEXT[]), CAST(%b AS TEXT[]), CAST(%b AS TEXT[]), "
     "CAST(%b AS TEXT[]), CAST(%b AS TEXT[]), CAST(%b AS TEXT[]), CAST(%b AS TEXT[])) WITH ORDINALITY "
     "AS c(created, type, entity_type, entity_id, parent_type, parent_id, enterprise_id, user_id, data) "
@@ -55,6 +55,9 @@ _COPY_THRESHOLD = 8
 
 #: Columns stored as JSON (pre-encoded for the driver by :func:`_driver_rows`).
 _JSON_COLUMNS = frozenset({"data"})
+
+#: Their PostgreSQL type per table (the change log keeps plain ``json``: see migration 0005).
+_PG_JSON_TYPE = {"objects": "JSONB", "changes": "JSON"}
 
 
 @functools.cache
@@ -69,7 +72,8 @@ def _driver_insert(table_name: str, is_sqlite: bool) -> tuple[str, tuple[str, ..
     if is_sqlite:
         values = ", ".join("?" for _ in columns)
     else:
-        values = ", ".join("CAST(%s AS JSONB)" if c in _JSON_COLUMNS else "%s" for c in columns)
+        cast = f"CAST(%s AS {_PG_JSON_TYPE.get(table_name)})"
+        values = ", ".join(cast if c in _JSON_COLUMNS else "%s" for c in columns)
     return f"INSERT INTO {table_name} ({', '.join(columns)}) VALUES ({values})", columns
 
 
