@@ -3,9 +3,9 @@ stores: a column type or index changed in one place but not the other fails here
 
 import warnings
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-import pytest
 
 from overcast.directory.db import Store, metadata, migrate
 from tests.conftest import BACKENDS
