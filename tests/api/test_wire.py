@@ -330,7 +330,7 @@ def test_template_instantiation_copies_contents(client: VsdClient) -> None:
     ent = client.create("enterprises", {"name": "tpl"})
     template = client.create(f"enterprises/{ent['ID']}/domaintemplates", {"name": "three-tier"})
     zt = client.create(f"domaintemplates/{template['ID']}/zonetemplates", {"name": "web"})
-    client.create(
+    st = client.create(
         f"zonetemplates/{zt['ID']}/subnettemplates",
         {"name": "web-net", "address": "10.1.0.0", "netmask": "255.255.255.0"},
     )
@@ -372,6 +372,20 @@ def test_template_instantiation_copies_contents(client: VsdClient) -> None:
     assert {d["ID"] for d in client.list(f"domaintemplates/{template['ID']}/domains").items} == {
         d["ID"] for d in domains
     }
+    instances = client.list(f"subnettemplates/{st['ID']}/subnets").items
+    assert sorted(s["parentID"] for s in instances) == sorted(
+        z["ID"] for d in domains for z in client.list(f"domains/{d['ID']}/zones").items
+    )
+    # What an instance holds is not listed under its template: a vport of an instantiated
+    # subnet is listed under the subnet, its zone and domain, and under no template.
+    vport = client.create(f"subnets/{instances[0]['ID']}/vports", {"name": "v", "type": "CONTAINER"})
+    for listing in ("domains", "zones"):
+        assert [
+            v["ID"]
+            for v in client.list(
+                f"{listing}/{vport['domainID' if listing == 'domains' else 'zoneID']}/vports"
+            ).items
+        ] == [vport["ID"]]
     expect_error(409, lambda: client.delete(f"domaintemplates/{template['ID']}"))
     bad = expect_error(409, lambda: client.create(f"enterprises/{ent['ID']}/domains", {"name": "x"}))
     assert bad.property == "templateID"
