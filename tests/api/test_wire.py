@@ -215,6 +215,9 @@ def test_bulk_create_reports_each_element(client: VsdClient) -> None:
     assert sorted(z["name"] for z in client.list(path).items) == ["a", "b", "z"]
     ok = client.request("POST", path, [{"name": "c"}, {"name": "d"}])
     assert ok.status_code == 201
+    # Names taken by earlier requests (the array's own keys are looked up in the store).
+    taken = client.request("POST", path, [{"name": "e"}, {"name": "c"}, {"name": "z"}])
+    assert [r["status"] for r in taken.json()["response"]] == [201, 409, 409]
     # Where single objects cannot be created, arrays cannot either (a root listing of objects
     # that have a parent; a descendant listing): 405 in VSD's error JSON, nothing written.
     for where in ("policygroups", f"domains/{objs['domain']['ID']}/vports"):
@@ -507,6 +510,16 @@ def test_bulk_containers_fail_alone(directory_server: ServedDirectory, client: V
         {"name": "c1", "UUID": "u1", "interfaces": [{"MAC": "02:00:00:00:01:01", "VPortID": ids[1]}]},
     )
     assert again["interfaces"][0]["IPAddress"] == "10.0.0.201"  # after the highest in use
+    # A UUID taken by an earlier request fails alone too.
+    later = client.create_many(
+        "containers",
+        [
+            {"name": "c6", "UUID": "u2", "interfaces": [{"MAC": "02:00:00:00:01:06", "VPortID": ids[3]}]},
+            {"name": "c7", "UUID": "u7", "interfaces": [{"MAC": "02:00:00:00:01:07", "VPortID": ids[4]}]},
+        ],
+    )
+    assert [r["status"] for r in later] == [409, 201]
+    assert later[0]["data"]["errors"][0]["property"] == "UUID"
 
 
 def test_bulk_containers_written_together_read_back_whole(client: VsdClient) -> None:

@@ -890,9 +890,15 @@ class Directory:
                 raise not_found(parent_entity.rest_name, parent_id)
             return parent
 
-        def all_or_nothing(ops: Operations) -> list[tuple[int, dict[str, Any]]]:
+        def start(ops: Operations) -> Obj | None:
             parent = parent_of(ops)
             ops.tx.bulk = True
+            if entity.unique_scope is not None:
+                ops.tx.expect_unique_keys(i.get(entity.unique_attr) for i in items if isinstance(i, dict))
+            return parent
+
+        def all_or_nothing(ops: Operations) -> list[tuple[int, dict[str, Any]]]:
+            parent = start(ops)
             ops.tx.prefetch(_referenced_ids(entity, items))
             try:
                 return [(201, ops.create(parent, entity, item).to_json()) for item in items]
@@ -900,9 +906,8 @@ class Directory:
                 raise _OneFailed from exc
 
         def one_by_one(ops: Operations) -> list[tuple[int, dict[str, Any]]]:
-            parent = parent_of(ops)
+            parent = start(ops)
             results: list[tuple[int, dict[str, Any]]] = []
-            ops.tx.bulk = True
             for item in items:
                 try:
                     with ops.tx.savepoint():

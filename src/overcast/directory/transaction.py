@@ -347,6 +347,8 @@ class Transaction:
         # Bulk mode: unique keys per scope loaded once, then checked in memory.
         self.bulk = False
         self._unique_sets: dict[tuple[str, str | None], set[str]] = {}
+        #: Bulk: the unique keys the request's elements claim (see :meth:`expect_unique_keys`).
+        self._unique_candidates: frozenset[str] | None = None
         self._unique_added: list[tuple[tuple[str, str | None], str]] = []
 
     # --- reading ------------------------------------------------------------------------
@@ -486,7 +488,8 @@ class Transaction:
         exclude: str | None = None,
     ) -> bool:
         key = str(value)[:255]
-        if self.bulk and exclude is None:
+        expected = self._unique_candidates
+        if self.bulk and exclude is None and (expected is None or key in expected):
             return key in self._unique_set(entity, parent_id, enterprise_id)
         self.flush()
         sql, parameters = self._unique_probe(entity, key, parent_id, enterprise_id, exclude)
@@ -510,14 +513,32 @@ class Transaction:
         scope = {"parent": parent_id, "enterprise": enterprise_id}.get(entity.unique_scope or "")
         return entity.rest_name, scope
 
+    def expect_unique_keys(self, keys: Iterable[Any]) -> None:
+        """Bulk: name the unique keys the elements will claim. A scope's taken keys are then
+        loaded for these only (one indexed query per scope) rather than all of them, which grow
+        with the directory (every container's UUID, for each array of containers). A key
+        checked that is not among them is probed alone."""
+        self._unique_candidates = frozenset(str(k)[:255] for k in keys if k is not None)
+
     def _unique_set(self, entity: Entity, parent_id: str | None, enterprise_id: str | None) -> set[str]:
-        """Every unique key already taken in a scope (bulk mode: one query, then memory)."""
+        """The unique keys already taken in a scope — of the expected ones, when named (bulk
+        mode: one query, then memory; :meth:`insert` adds the keys it takes)."""
         key = self._unique_scope_key(entity, parent_id, enterprise_id)
         found = self._unique_sets.get(key)
         if found is None:
             self.flush()
             where, parameters = _unique_where(entity, parent_id, enterprise_id)
-            sql = f"SELECT ukey FROM objects WHERE {where} AND ukey IS NOT NULL"
+            if self._unique_candidates is None:
+                sql = f"SELECT ukey FROM objects WHERE {where} AND ukey IS NOT NULL"
+            else:
+                candidates = sorted(self._unique_candidates)
+                if self.is_sqlite:
+                    among = "IN (SELECT value FROM json_each(?))"
+                    parameters.append(jsoncodec.dumps(candidates))
+                else:
+                    among = "= ANY(?)"
+                    parameters.append(candidates)
+                sql = f"SELECT ukey FROM objects WHERE {where} AND ukey {among}"
             found = {r[0] for r in self._driver_execute(sql, parameters)}
             self._unique_sets[key] = found
         return found
