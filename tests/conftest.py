@@ -34,6 +34,12 @@ def _fresh_postgres_database(cluster_url: str) -> str:
     return cluster_url.rsplit("/", 1)[0] + "/" + name
 
 
+@pytest.fixture
+def postgres_database(postgres_cluster: str) -> str:
+    """A fresh database on the session's PostgreSQL cluster (for PostgreSQL-only tests)."""
+    return _fresh_postgres_database(postgres_cluster)
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
     if request.param == "sqlite":

@@ -10,7 +10,9 @@ committed change through ``changes``, whose revision the controller tails.
 
 from __future__ import annotations
 
+import select
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +35,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DisconnectionError
 
 from .. import jsoncodec
 
@@ -192,12 +195,14 @@ class Store:
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=20, max_overflow=20)
         self.engine: Engine = create_engine(url, **kwargs)
         self._write_lock = threading.Lock()
         self._checkpointer: _Checkpointer | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _check_pooled_connections(self.engine)
 
     @contextmanager
     def read(self, *, snapshot: bool = False) -> Iterator[Connection]:
@@ -284,6 +289,52 @@ class _Checkpointer:
 
 #: Pages of write-ahead log after which a commit checkpoints by itself (64 MB at 4 KB pages).
 WAL_BACKSTOP_PAGES = 16384
+
+
+#: PostgreSQL: a pooled connection idle this long is pinged before use (a firewall or an idle
+#: timeout may have cut it without a word).
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _check_pooled_connections(engine: Engine) -> None:
+    """Hand out only live pooled connections, without a round trip for most checkouts.
+
+    ``pool_pre_ping`` sends ``SELECT 1`` at every checkout: one round trip of the four a single
+    create makes. A connection is pinged here only when it could have died unnoticed: the
+    server said something while it sat idle (a terminated backend or a shutting-down server
+    sends an error and closes the socket, which makes it readable) or it sat idle longer than
+    :data:`PING_AFTER_IDLE_SECONDS`. A failed ping raises ``DisconnectionError``: the pool drops
+    the connection and checks out another (SQLAlchemy's documented custom pre-ping).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None:  # just connected
+            return
+        if time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS and not _has_input(dbapi_connection):
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+
+
+def _has_input(dbapi_connection: Any) -> bool:
+    """Whether an idle connection's socket has something to read (or is closed)."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except Exception:  # closed already (psycopg refuses a closed connection's fileno)
+        return True
+    return bool(readable)
 
 
 def _configure_sqlite(engine: Engine) -> None:
