@@ -229,16 +229,9 @@ def _instantiate_contents(ops: Operations, template: Obj, instance: Obj) -> None
                 ops.create_internal(new_acl, entry_kind, data)
 
 
-def _instance_links(obj: Obj) -> list[str]:
-    """A template's instance (domain, subnet, L2 domain) is listed under its parent and, by
-    reference, under its template (``/domaintemplates/{id}/domains``): what the instance holds
-    is not the template's (nothing lists a template's vports), so no scope row passes it on."""
-    return [obj.parent_id or "", Reference(obj.data.get("templateID") or "")]
-
-
 class DomainBehaviour(Behaviour):
     def links(self, obj: Obj) -> list[str]:
-        return _instance_links(obj)
+        return [obj.parent_id or "", obj.data.get("templateID") or ""]
 
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         if old is not None:
@@ -300,7 +293,7 @@ class ZoneBehaviour(Behaviour):
 
 class SubnetBehaviour(Behaviour):
     def links(self, obj: Obj) -> list[str]:
-        return _instance_links(obj)
+        return [obj.parent_id or "", obj.data.get("templateID") or ""]
 
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         network = _check_prefix(obj, gateway_required=True)
@@ -352,7 +345,7 @@ class SubnetBehaviour(Behaviour):
 
 class L2DomainBehaviour(Behaviour):
     def links(self, obj: Obj) -> list[str]:
-        return _instance_links(obj)
+        return [obj.parent_id or "", obj.data.get("templateID") or ""]
 
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         if old is not None:
