@@ -556,6 +556,9 @@ def test_bulk_containers_written_together_read_back_whole(client: VsdClient) -> 
     assert client.count(f"domains/{domain_id}/containerinterfaces") == count
     assert client.count(f"zones/{objs['zone']['ID']}/containerinterfaces") == count
     assert client.count(f"subnets/{subnet_id}/containerinterfaces") == count
+    # Containers too are listed by their vports' domain and zone through the vports' rows.
+    assert client.count(f"domains/{domain_id}/containers") == count
+    assert client.count(f"zones/{objs['zone']['ID']}/containers") == count
     other = make_domain(client, "other")  # an interface is listed under its own domain only
     assert client.count(f"domains/{other['domain']['ID']}/containerinterfaces") == 0
     assert client.count(f"zones/{other['zone']['ID']}/containers") == 0

@@ -674,12 +674,14 @@ class EndpointBehaviour(Behaviour):
 
     def links(self, obj: Obj) -> list[str]:
         vports = [i.get("VPortID") or "" for i in obj.data.get("interfaces") or []]
-        # Its enterprise lists it (with interfaces or not), and so do the user who created it
-        # and the host it runs on once bound (/vrss/{id}/containers) — those two by reference:
-        # the user's enterprise is not the container's when csproot creates it for a tenant.
+        # Its vports' domains, zones and subnets list it through the vports' rows; its
+        # enterprise lists it (with interfaces or not), and so do the user who created it and
+        # the host it runs on once bound (/vrss/{id}/containers) — by reference: the user's
+        # enterprise is not the container's when csproot creates it for a tenant (and see
+        # schema.LEAF_ANCHORS: a container keeps rows for its vports and these three only).
         return [
             *vports,
-            obj.enterprise_id or "",
+            Reference(obj.enterprise_id or ""),
             Reference(obj.data.get("userID") or ""),
             Reference(obj.data.get("VRSID") or ""),
         ]

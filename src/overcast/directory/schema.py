@@ -395,13 +395,26 @@ _DESCENDANT_LISTINGS: dict[str, tuple[str, ...]] = {
     "vrs": ("containers", "vms"),
 }
 
-#: Kinds no object ever links to (nothing is created under them, no attribute names them),
-#: and the one ancestor kind each keeps a scope row for: its anchor (the vport an interface
-#: binds). A listing of a leaf by any other ancestor (its domain, zone, subnet, L2 domain) goes
-#: through the anchor's own rows — two index probes instead of one, for five rows fewer per
-#: interface than the full closure (user, enterprises, domain template included). Any other
-#: kind keeps every ancestor: its rows are the source of the closures of objects linking to it.
-LEAF_ANCHORS: dict[str, str] = {"containerinterface": "vport", "vminterface": "vport"}
+#: Kinds whose closure no object inherits (nothing links to them, or only other leaves), and
+#: the ancestor kind each keeps scope rows for: its anchor (the vports an interface binds, or a
+#: container's or VM's interfaces bind). A listing of a leaf by an ancestor of the anchor (its
+#: domain, zone, subnet, L2 domain) goes through the anchor's own rows — two index probes
+#: instead of one, for four or five rows fewer per object than the full closure. Besides its
+#: anchors, a leaf keeps a row for each link given as a reference (``transaction.Reference``):
+#: the kinds in :data:`LEAF_DIRECT` list it by that row. Any other kind keeps every ancestor:
+#: its rows are the source of the closures of objects linking to it.
+LEAF_ANCHORS: dict[str, str] = {
+    "containerinterface": "vport",
+    "vminterface": "vport",
+    "container": "vport",
+    "vm": "vport",
+}
+
+#: Listings of a leaf by a row of its own (a reference link), not through its anchor.
+LEAF_DIRECT: dict[str, frozenset[str]] = {
+    "container": frozenset({"enterprise", "user", "vrs"}),
+    "vm": frozenset({"enterprise", "user", "vrs"}),
+}
 
 #: Listings of an object the parent refers to: (parent, resource) -> attribute of the parent.
 _REFERENCE_LISTINGS = {

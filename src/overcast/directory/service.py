@@ -39,7 +39,7 @@ from .errors import (
     not_found,
     unauthorized,
 )
-from .schema import LEAF_ANCHORS, REGISTRY, ROOT, Entity, Relation
+from .schema import LEAF_ANCHORS, LEAF_DIRECT, REGISTRY, ROOT, Entity, Relation
 from .transaction import Obj, Transaction, expand_json, now_ms, row_to_obj
 
 log = logging.getLogger(__name__)
@@ -754,7 +754,11 @@ class Directory:
             return objects.c.parent_id == parent.id
         if relation.kind == "descendant":
             anchor = LEAF_ANCHORS.get(relation.child)
-            if anchor is not None and parent.kind != anchor:
+            if (
+                anchor is not None
+                and parent.kind != anchor
+                and parent.kind not in LEAF_DIRECT.get(relation.child, ())
+            ):
                 # A leaf's only row names its anchor; the anchor's rows name the parent.
                 own, via = scopes.alias("own"), scopes.alias("via")
                 return (

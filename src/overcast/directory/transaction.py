@@ -853,7 +853,10 @@ class Transaction:
         for link in links:
             if not link:
                 continue
-            if anchor is not None:  # a leaf: one row, for its anchor (see schema.LEAF_ANCHORS)
+            if anchor is not None:  # a leaf: rows for its anchors and references only
+                if isinstance(link, Reference):  # (see schema.LEAF_ANCHORS)
+                    ancestors.add(link)
+                    continue
                 found = self.get(link)
                 if found is not None and found.kind == anchor:
                     ancestors.add(link)
