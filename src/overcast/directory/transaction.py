@@ -56,9 +56,6 @@ _COPY_THRESHOLD = 8
 #: Columns stored as JSON (pre-encoded for the driver by :func:`_driver_rows`).
 _JSON_COLUMNS = frozenset({"data"})
 
-#: Their PostgreSQL type per table (the change log keeps plain ``json``: see migration 0005).
-_PG_JSON_TYPE = {"objects": "JSONB", "changes": "JSON"}
-
 
 @functools.cache
 def _driver_insert(table_name: str, is_sqlite: bool) -> tuple[str, tuple[str, ...]]:
@@ -72,8 +69,11 @@ def _driver_insert(table_name: str, is_sqlite: bool) -> tuple[str, tuple[str, ..
     if is_sqlite:
         values = ", ".join("?" for _ in columns)
     else:
-        cast = f"CAST(%s AS {_PG_JSON_TYPE.get(table_name)})"
-        values = ", ".join(cast if c in _JSON_COLUMNS else "%s" for c in columns)
+        dialect = postgresql.dialect()  # JSON columns cast to their own type (jsonb, or json)
+        values = ", ".join(
+            f"CAST(%s AS {table.c[c].type.compile(dialect=dialect)})" if c in _JSON_COLUMNS else "%s"
+            for c in columns
+        )
     return f"INSERT INTO {table_name} ({', '.join(columns)}) VALUES ({values})", columns
 
 
@@ -348,7 +348,7 @@ class Transaction:
         self.bulk = False
         self._unique_sets: dict[tuple[str, str | None], set[str]] = {}
         #: Bulk: the unique keys the request's elements claim (see :meth:`expect_unique_keys`).
-        self._unique_candidates: frozenset[str] | None = None
+        self._unique_candidates: frozenset[str] = frozenset()
         self._unique_added: list[tuple[tuple[str, str | None], str]] = []
 
     # --- reading ------------------------------------------------------------------------
@@ -488,8 +488,7 @@ class Transaction:
         exclude: str | None = None,
     ) -> bool:
         key = str(value)[:255]
-        expected = self._unique_candidates
-        if self.bulk and exclude is None and (expected is None or key in expected):
+        if self.bulk and exclude is None and key in self._unique_candidates:
             return key in self._unique_set(entity, parent_id, enterprise_id)
         self.flush()
         sql, parameters = self._unique_probe(entity, key, parent_id, enterprise_id, exclude)
@@ -521,24 +520,21 @@ class Transaction:
         self._unique_candidates = frozenset(str(k)[:255] for k in keys if k is not None)
 
     def _unique_set(self, entity: Entity, parent_id: str | None, enterprise_id: str | None) -> set[str]:
-        """The unique keys already taken in a scope — of the expected ones, when named (bulk
-        mode: one query, then memory; :meth:`insert` adds the keys it takes)."""
+        """The expected unique keys already taken in a scope (bulk mode: one query, then
+        memory; :meth:`insert` adds the keys it takes)."""
         key = self._unique_scope_key(entity, parent_id, enterprise_id)
         found = self._unique_sets.get(key)
         if found is None:
             self.flush()
             where, parameters = _unique_where(entity, parent_id, enterprise_id)
-            if self._unique_candidates is None:
-                sql = f"SELECT ukey FROM objects WHERE {where} AND ukey IS NOT NULL"
+            candidates = sorted(self._unique_candidates)
+            if self.is_sqlite:
+                among = "IN (SELECT value FROM json_each(?))"
+                parameters.append(jsoncodec.dumps(candidates))
             else:
-                candidates = sorted(self._unique_candidates)
-                if self.is_sqlite:
-                    among = "IN (SELECT value FROM json_each(?))"
-                    parameters.append(jsoncodec.dumps(candidates))
-                else:
-                    among = "= ANY(?)"
-                    parameters.append(candidates)
-                sql = f"SELECT ukey FROM objects WHERE {where} AND ukey {among}"
+                among = "= ANY(?)"
+                parameters.append(candidates)
+            sql = f"SELECT ukey FROM objects WHERE {where} AND ukey {among}"
             found = {r[0] for r in self._driver_execute(sql, parameters)}
             self._unique_sets[key] = found
         return found
