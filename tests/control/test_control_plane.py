@@ -12,33 +12,17 @@ import requests
 from vspk import v6 as vsdk
 
 from overcast.agent.client import AgentClientError
-from overcast.dataplane.memory import MemoryDataplane, trace_between
-from overcast.policy.oracle import Packet
 from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
-from overcast.testing.vspk_topology import Shop, session_for
 
-HOSTS = {"h1": "192.0.2.1", "h2": "192.0.2.2", "h3": "192.0.2.3"}
+from ..support.control import HOSTS, attach, reach
+from ..support.vspk_topology import Shop, session_for
 
 
 @pytest.fixture
 def cluster(directory_server: ServedDirectory, tmp_path: Path) -> Iterator[Cluster]:
     with Cluster(directory_server.directory, tmp_path, HOSTS) as running:
         yield running
-
-
-def attach(cluster: Cluster, host: str, shop: Shop, name: str) -> dict[str, Any]:
-    with cluster.client(host) as client:
-        return client.attach(shop.vports[name].id, shop.macs[name])
-
-
-def dataplanes(cluster: Cluster) -> dict[str, MemoryDataplane]:
-    return {h: a.dataplane for h, a in cluster.agents.items()}  # type: ignore[misc]
-
-
-def reach(cluster: Cluster, host: str, src: str, dst: str, port: int, domain: str | None = None) -> bool:
-    packet = Packet(src, dst, dport=port)
-    return cluster.call(lambda: trace_between(dataplanes(cluster), host, packet, domain).delivered)
 
 
 def test_topology_policy_and_membership_reach_exactly_the_right_hosts(

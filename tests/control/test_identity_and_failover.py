@@ -15,7 +15,8 @@ from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
 from overcast.testing.pki import TestAuthority
 
-from .test_control_plane import HOSTS, Shop, attach, reach
+from ..support.control import HOSTS, attach, reach
+from ..support.vspk_topology import Shop
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from overcast.dataplane.linux.driver import LinuxDataplane
 from overcast.lab import Lab
 from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
-from overcast.testing.vspk_topology import Shop
 
+from ..support.vspk_topology import Shop
 from .conftest import needs_root
 
 pytestmark = needs_root

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -18,7 +17,8 @@ from overcast.policy.compiler import compile_host_entries, compile_hosts
 from overcast.policy.oracle import Packet, verdict
 from overcast.protocol.codec import encode_entry
 
-from ..unit.test_policy import World
+from ..support.sockets import exchange, links_of, open_connection
+from ..support.world import World
 
 
 class Site:
@@ -276,39 +276,6 @@ def kernel_state(namespace: str) -> dict[str, Any]:
         "addresses": sorted(sh("ip", "-n", namespace, "-br", "addr", "show").stdout.splitlines()),
         "ruleset": sh("ip", "netns", "exec", namespace, "nft", "list", "ruleset").stdout,
     }
-
-
-def links_of(namespace: str) -> dict[str, int]:
-    import json
-
-    out = json.loads(sh("ip", "-j", "-n", namespace, "link", "show").stdout)
-    return {link["ifname"]: link["ifindex"] for link in out}
-
-
-@contextmanager
-def open_connection(namespace: str, address: str, port: int) -> Iterator[socket.socket]:
-    """A TCP connection made from inside a container namespace (the socket keeps it)."""
-    from pyroute2 import netns
-
-    netns.pushns(namespace)
-    try:
-        conn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    finally:
-        netns.popns()
-    conn.settimeout(1.0)
-    conn.connect((address, port))
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-def exchange(conn: socket.socket) -> bool:
-    try:
-        conn.sendall(b"ping")
-        return conn.recv(4) == b"ping"
-    except OSError:
-        return False
 
 
 class UnderlayCapture:

@@ -17,8 +17,8 @@ from overcast.testing.builders import make_l3_subnet
 from overcast.testing.ports import free_port
 from overcast.testing.processes import Service, logged_in
 
+from ..support.sockets import exchange, links_of, open_connection
 from .conftest import needs_root
-from .test_linux_dataplane import exchange, links_of, open_connection
 
 pytestmark = needs_root
 

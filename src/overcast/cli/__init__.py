@@ -26,6 +26,22 @@ app.add_typer(bench_app, name="bench")
 DEFAULT_STATE_DIR = Path(os.environ.get("OVERCAST_STATE_DIR", "/var/lib/overcast"))
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Overcast: policy-driven network virtualization for containers and VMs."""
+
+
 @app.command()
 def version() -> None:
     """Print the Overcast version."""
@@ -320,6 +336,59 @@ def agent_state(
         )
     out.print(table)
 
+
+
+@agent_app.command("cleanup")
+def agent_cleanup(
+    ctx: typer.Context,
+    host_id: Annotated[
+        str | None,
+        typer.Option(help="The host whose objects to remove (default: every Overcast namespace here)."),
+    ] = None,
+    host_netns: Annotated[
+        str | None, typer.Option(help="The namespace acting as this host (tests, the demo).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Even while an agent serves the socket.")] = False,
+    socket: Annotated[Path | None, typer.Option("--socket", help="The agent's local API socket.")] = None,
+) -> None:
+    """Decommission this host: remove every kernel object the agent owns (domain namespaces,
+    their bridges, VXLANs, nftables tables and endpoint veths). Idempotent.
+
+    An agent keeps its datapath when it stops (a restart must not drop traffic); this is how a
+    retired host gives it back. Refused while an agent answers on the socket, unless --force.
+    """
+    import os
+
+    from ..agent.client import AgentClient, AgentClientError
+
+    path = socket or ctx.obj or _DEFAULT_SOCKET
+    if os.geteuid() != 0:
+        console.print("[red]error:[/] cleanup needs root (network namespaces, netlink)")
+        raise typer.Exit(2)
+    if host_netns is not None and not os.path.exists(f"/run/netns/{host_netns}"):
+        console.print(f"[red]error:[/] --host-netns {host_netns}: no such network namespace")
+        raise typer.Exit(2)
+    if not force and path.exists():
+        try:
+            with AgentClient(path, timeout=2) as agent:
+                serving = agent.health()
+        except AgentClientError:
+            serving = None
+        if serving is not None:
+            console.print(f"[red]error:[/] an agent is serving {path}: stop it first, or pass --force")
+            raise typer.Exit(1)
+    from ..dataplane.linux.driver import LinuxDataplane
+
+    dataplane = LinuxDataplane(host_id or "", "", host_netns=host_netns)
+    if host_id is None:
+        dataplane.prefix = "ovc-"  # every host's: one agent per machine, as in production
+    try:
+        removed = dataplane.decommission()
+    finally:
+        dataplane.close()
+    for item in removed:
+        typer.echo(f"removed {item}")
+    typer.echo(f"{len(removed)} object(s) removed")
 
 @app.command()
 def demo(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import requests
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -104,8 +104,11 @@ def _errors() -> Iterator[None]:
     except VsdClientError as exc:
         err.print(f"[red]error:[/] {exc.describe()} [dim](HTTP {exc.status})[/]")
         raise typer.Exit(1) from None
-    except requests.ConnectionError as exc:
-        where = str(exc.request.url) if exc.request is not None else str(exc)
+    except httpx.TransportError as exc:
+        try:
+            where = str(exc.request.url)
+        except RuntimeError:  # httpx raises when the error carries no request
+            where = str(exc)
         err.print(f"[red]error:[/] cannot reach the directory: {where}")
         raise typer.Exit(1) from None
     except ControllerClientError as exc:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 import builtins
+import json
 from dataclasses import dataclass
 from typing import Any
 
-import requests
+import httpx
 
 
 class VsdClientError(Exception):
@@ -57,9 +58,10 @@ class VsdClient:
         self.base = url.rstrip("/") + "/nuage/api/v6"
         self.user = user
         self.organization = organization
-        self.http = requests.Session()
-        # Per request, not on the session: REQUESTS_CA_BUNDLE in the environment would win over
-        # a session-level setting (requests merges the environment in first).
+        # httpx, the project's one HTTP client (the agent's unix-socket client needs it too).
+        # trust_env off: a proxy or CA bundle in the environment must not redirect a session to
+        # the directory the caller named.
+        self.http = httpx.Client(verify=verify, timeout=timeout, trust_env=False)
         self.verify = verify
         self.timeout = timeout
         self.api_key: str | None = None
@@ -75,12 +77,8 @@ class VsdClient:
         }
 
     def login(self) -> dict[str, Any]:
-        response = self.http.get(
-            f"{self.base}/me",
-            headers=self._auth(self._password),
-            data="null",
-            timeout=self.timeout,
-            verify=self.verify,
+        response = self.http.request(
+            "GET", f"{self.base}/me", headers=self._auth(self._password), content="null"
         )
         self.me = self._check(response)[0]
         self.api_key = self.me["APIKey"]
@@ -94,25 +92,24 @@ class VsdClient:
         *,
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
-    ) -> requests.Response:
+    ) -> httpx.Response:
         if self.api_key is None:
             self.login()
         all_headers = self._auth(self.api_key or "")
         all_headers.update(headers or {})
-        import json
-
         return self.http.request(
             method,
             f"{self.base}/{path.lstrip('/')}",
             headers=all_headers,
-            data=json.dumps(body),
+            content=json.dumps(body),
             params=params,
-            timeout=self.timeout,
-            verify=self.verify,
         )
 
+    def close(self) -> None:
+        self.http.close()
+
     @staticmethod
-    def _check(response: requests.Response) -> Any:
+    def _check(response: httpx.Response) -> Any:
         if response.status_code >= 300:
             try:
                 body = response.json()

@@ -217,6 +217,29 @@ class LinuxDataplane(Dataplane):
             self._host.close()
             self._host = None
 
+    def decommission(self) -> list[str]:
+        """Remove every kernel object this host's agent owns: its domain namespaces (with their
+        bridges, VXLANs, nft tables and endpoint veths — a container keeps its namespace and
+        loses the interface) and VXLAN devices left in the host namespace by an interrupted
+        creation. Forwarding stops. Idempotent; returns what it removed.
+
+        For a host that is being retired, never for a restart (a restarted agent adopts).
+        """
+        return self._worker.submit(self._decommission).result()
+
+    def _decommission(self) -> list[str]:
+        removed = []
+        for name in sorted(self._owned_namespaces().values()):
+            self._remove_netns(name)
+            removed.append(f"netns {name}")
+        host = self._host_socket()
+        for link in host.get_links():
+            ifname = str(_attr(link, "IFLA_IFNAME") or "")
+            if ifname.startswith(VXLAN) and link.get_attr("IFLA_LINKINFO") is not None:
+                host.link("del", index=link["index"])
+                removed.append(f"link {ifname}")
+        return removed
+
     # --- names -----------------------------------------------------------------------------------
 
     def netns_name(self, domain_id: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from vspk import v6 as vsdk
 
-from .directory import ServedDirectory
+from overcast.testing.directory import ServedDirectory
 
 
 def session_for(
