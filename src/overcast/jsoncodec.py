@@ -47,14 +47,24 @@ _LONG_DIGIT_RUN = b"0" * 19
 
 
 def loads_untrusted(raw: bytes) -> Any:
-    """Parse a request body exactly as :func:`json.loads` would (the same values, the same
-    texts refused), at orjson's speed when it can: a body with no run of 19 digits has no
-    integer beyond 64 bits, and whatever orjson refuses (NaN, other encodings, lone
-    surrogates, huge exponents) goes to the standard library to be accepted or refused.
+    """Parse a request body as :func:`json.loads` would (the same values), at orjson's speed
+    when it can: a body with no run of 19 digits has no integer beyond 64 bits, and whatever
+    orjson refuses (NaN, other encodings, lone surrogates, huge exponents, nesting deeper than
+    1,024) goes to the standard library. Refuses more than the standard library: text with a
+    lone surrogate (no store or client can keep it) and nesting the standard library cannot
+    parse without exhausting the stack.
     Raises ValueError (or UnicodeDecodeError) when invalid."""
     if _LONG_DIGIT_RUN not in raw.translate(_DIGITS_AS_ZERO):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(raw)
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise ValueError("the JSON text is nested too deeply") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the JSON text holds a lone surrogate") from None
+    return value

@@ -20,7 +20,6 @@ controller, 503 no controller session, 504 timed out).
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..dataplane.base import Attachment
 from ..protocol import controller_pb2 as pb
+from ..unix_socket import bind_private
 from .agent import Agent, AgentError, endpoint_json
 
 DEFAULT_SOCKET = Path("/run/overcast/agent.sock")
@@ -194,18 +194,14 @@ async def serve_local_api(agent: Agent, socket_path: Path) -> None:
     """Serve the local API until cancelled (the socket is owner-only: it is root's interface)."""
     import uvicorn
 
-    socket_path.parent.mkdir(parents=True, exist_ok=True)
-    if socket_path.exists():
-        socket_path.unlink()
-    config = uvicorn.Config(create_app(agent), uds=str(socket_path), log_level="warning", lifespan="off")
+    # Owner-only from its first instant (no window between creation and a chmod).
+    listening = bind_private(socket_path)
+    config = uvicorn.Config(create_app(agent), log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[listening]))
     try:
-        while not server.started and not task.done():
-            await asyncio.sleep(0.01)
-        if socket_path.exists():
-            os.chmod(socket_path, 0o600)
         await task
     finally:
         server.should_exit = True
         await asyncio.gather(task, return_exceptions=True)
+        listening.close()

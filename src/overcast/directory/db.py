@@ -10,7 +10,10 @@ committed change through ``changes``, whose revision the controller tails.
 
 from __future__ import annotations
 
+import logging
+import os
 import select
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -38,6 +41,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DisconnectionError
 
 from .. import jsoncodec
+
+log = logging.getLogger(__name__)
 
 metadata = MetaData()
 
@@ -171,8 +176,37 @@ GLOBAL_COUNTERS = {
 
 
 def default_sqlite_url(state_dir: Path) -> str:
-    state_dir.mkdir(parents=True, exist_ok=True)
+    """The embedded store in ``state_dir``, which is made (or made again) owner-only: the store
+    holds password hashes and every tenant's policy."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _owner_only(state_dir, 0o700)
     return f"sqlite:///{(state_dir / 'directory.db').resolve()}"
+
+
+def _owner_only(path: Path, mode: int) -> None:
+    """Take group and other access away from ``path`` (fix and warn: refusing to start would
+    leave the operator with the same file and no service)."""
+    current = stat.S_IMODE(path.stat().st_mode)
+    if current & 0o077:
+        os.chmod(path, mode)
+        log.warning("%s was readable by others (mode %o): made %o", path, current, mode)
+
+
+def private_sqlite_files(url: str) -> None:
+    """Create the SQLite database owner-only before SQLite opens it, and fix the modes of an
+    existing one. SQLite creates its write-ahead log and shared-memory files with the mode of
+    the database file, so a private database keeps private companions from their first instant.
+    """
+    path_text = url.split("///", 1)[1] if "///" in url else ""
+    if not path_text or path_text.startswith(":memory:") or "mode=memory" in url:
+        return
+    path = Path(path_text.split("?", 1)[0])
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if companion.exists():
+            _owner_only(companion, 0o600)
 
 
 class Store:
@@ -193,6 +227,7 @@ class Store:
             "json_deserializer": jsoncodec.loads,
         }
         if self.is_sqlite:
+            private_sqlite_files(url)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs.update(pool_size=20, max_overflow=20)

@@ -143,6 +143,8 @@ class UserBehaviour(Behaviour):
         email = obj.data.get("email")
         if email and "@" not in email:
             raise invalid("email", f"'{email}' is not an e-mail address.")
+        if obj.data.get("disabled") and old is not None and not old.data.get("disabled"):
+            ops.revoke_keys(obj.id)  # a disabled user's sessions end now, not at their expiry
 
     def on_delete(self, ops: Operations, obj: Obj) -> None:
         if obj.id == ops.principal.user_id:

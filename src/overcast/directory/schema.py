@@ -40,6 +40,11 @@ IDENTITY_ATTRS = frozenset(
 )
 
 
+#: The longest name or unique key (the indexed columns' width, and VSD's database's): longer
+#: values are refused, never truncated (two long names would collide, exact filters miss).
+NAME_LIMIT = 255
+
+
 @dataclass(frozen=True)
 class Attr:
     name: str
@@ -60,6 +65,9 @@ class Entity:
     readonly: frozenset[str] = frozenset()
     #: Attributes that must be present (non-null) once defaults are applied.
     required: tuple[str, ...] = ()
+    #: Attributes taken but never stored or returned (a user's password): required on create
+    #: only — an update that leaves them out keeps what was set (vspk's ``save()`` sends null).
+    write_only: frozenset[str] = frozenset()
     #: Attributes that may be given on create but never changed afterwards.
     immutable: frozenset[str] = frozenset()
     #: Server defaults applied on create when the client sends nothing.
@@ -67,12 +75,19 @@ class Entity:
     #: Where ``name`` (or ``unique_attr``) must be unique: the parent, the enterprise, or everywhere.
     unique_scope: Literal["parent", "enterprise", "global"] | None = "parent"
     unique_attr: str = "name"
+    #: Uniqueness ignores case (enterprise names: logins match the organization that way).
+    unique_ignores_case: bool = False
     #: Listed by every user (read) but written by csproot only (entityScope GLOBAL).
     global_scope: bool = False
     #: Only csproot may create or delete these.
     operator_only: bool = False
     #: Written only by the system itself (the controller records hosts): read-only over the API.
     server_managed: bool = False
+
+    def unique_key(self, value: Any) -> str:
+        """What must be unique in the scope, as stored in the indexed ``ukey`` column."""
+        key = str(value)[:NAME_LIMIT]
+        return key.lower() if self.unique_ignores_case else key
 
     def writable(self, attr: str) -> bool:
         return attr in self.attrs and attr not in self.readonly and attr not in IDENTITY_ATTRS
@@ -180,6 +195,7 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
         readonly={"customerID", "enterpriseType", "floatingIPsUsed", "sharedEnterprise"},
         required=("name",),
         unique_scope="global",
+        unique_ignores_case=True,
         operator_only=True,
         defaults={"floatingIPsQuota": 16, "DHCPLeaseInterval": 24},
     ),
@@ -187,6 +203,7 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
         owners=("enterprise",),
         readonly={"APIKey", "APIKeyExpiry"},
         required=("userName", "password"),
+        write_only={"password"},
         unique_scope="enterprise",
         unique_attr="userName",
         immutable={"userName"},
@@ -477,9 +494,11 @@ class Registry:
                 readonly=frozenset(rules.get("readonly", ())),
                 required=tuple(rules.get("required", ())),
                 immutable=frozenset(rules.get("immutable", ())),
+                write_only=frozenset(rules.get("write_only", ())),
                 defaults=dict(rules.get("defaults", {})),
                 unique_scope=rules.get("unique_scope", "parent"),
                 unique_attr=rules.get("unique_attr", "name"),
+                unique_ignores_case=rules.get("unique_ignores_case", False),
                 global_scope=rules.get("global_scope", False),
                 operator_only=rules.get("operator_only", False),
                 server_managed=rules.get("server_managed", False),

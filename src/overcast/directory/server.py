@@ -54,12 +54,29 @@ def open_directory(config: DirectoryConfig, console: Console | None = None) -> D
     directory = Directory(store, api_key_ttl=config.api_key_ttl)
     password, is_default = csproot_password_from_env()
     directory.bootstrap(password)
-    if is_default and console is not None:
-        console.print(
-            "[yellow]warning:[/] csproot uses the default password 'csproot' on first start; "
-            "set OVERCAST_CSPROOT_PASSWORD to choose another."
-        )
+    if console is not None:
+        for warning in csproot_warnings(directory, password, is_default):
+            console.print(f"[yellow]warning:[/] {warning}")
     return directory
+
+
+def csproot_warnings(directory: Directory, wanted: str, is_default: bool) -> list[str]:
+    """What to tell the operator at every start about csproot's password.
+
+    ``OVERCAST_CSPROOT_PASSWORD`` sets the password of a new store only; a running system
+    changes it through the API (``overcast update user ID password=...``), as VSD does."""
+    warnings = []
+    if directory.password_matches("csp", "csproot", "csproot"):
+        warnings.append(
+            "csproot still has the default password 'csproot': change it now "
+            "(overcast update user <csproot ID> password=...; see docs/operations.md)."
+        )
+    if not is_default and not directory.password_matches("csp", "csproot", wanted):
+        warnings.append(
+            "OVERCAST_CSPROOT_PASSWORD is used on the first start only and this store exists: "
+            "it was ignored (change the password through the API)."
+        )
+    return warnings
 
 
 _CONFIG_ENV = "OVERCAST_DIRECTORY_CONFIG"

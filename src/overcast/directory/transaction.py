@@ -399,7 +399,7 @@ class Transaction:
         probe = None
         if unique is not None and unique[0].unique_scope == "parent" and unique[1] is not None:
             probe = self._unique_probe(
-                unique[0], str(unique[1])[:255], parent_id=object_id, enterprise_id=None
+                unique[0], unique[0].unique_key(unique[1]), parent_id=object_id, enterprise_id=None
             )
             batch.append(probe)
         found, ancestors, *probed = self._driver_batch(batch)
@@ -487,7 +487,7 @@ class Transaction:
         enterprise_id: str | None,
         exclude: str | None = None,
     ) -> bool:
-        key = str(value)[:255]
+        key = entity.unique_key(value)
         if self.bulk and exclude is None and key in self._unique_candidates:
             return key in self._unique_set(entity, parent_id, enterprise_id)
         self.flush()
@@ -512,12 +512,12 @@ class Transaction:
         scope = {"parent": parent_id, "enterprise": enterprise_id}.get(entity.unique_scope or "")
         return entity.rest_name, scope
 
-    def expect_unique_keys(self, keys: Iterable[Any]) -> None:
+    def expect_unique_keys(self, entity: Entity, keys: Iterable[Any]) -> None:
         """Bulk: name the unique keys the elements will claim. A scope's taken keys are then
         loaded for these only (one indexed query per scope) rather than all of them, which grow
         with the directory (every container's UUID, for each array of containers). A key
         checked that is not among them is probed alone."""
-        self._unique_candidates = frozenset(str(k)[:255] for k in keys if k is not None)
+        self._unique_candidates = frozenset(entity.unique_key(k) for k in keys if k is not None)
 
     def _unique_set(self, entity: Entity, parent_id: str | None, enterprise_id: str | None) -> set[str]:
         """The expected unique keys already taken in a scope (bulk mode: one query, then
@@ -784,7 +784,7 @@ class Transaction:
             if entity.unique_scope is not None and obj.data.get(entity.unique_attr) is not None:
                 set_key = self._unique_scope_key(entity, obj.parent_id, obj.enterprise_id)
                 if set_key in self._unique_sets:
-                    value = str(obj.data[entity.unique_attr])[:255]
+                    value = entity.unique_key(obj.data[entity.unique_attr])
                     self._unique_sets[set_key].add(value)
                     self._unique_added.append((set_key, value))
 
@@ -1141,4 +1141,4 @@ def _name_of(obj: Obj) -> str | None:
 def _ukey_of(obj: Obj) -> str | None:
     """The value kept in the indexed ``ukey`` column: what must be unique in its scope."""
     key = obj.data.get(obj.entity.unique_attr)
-    return None if key is None else str(key)[:255]
+    return None if key is None else obj.entity.unique_key(key)

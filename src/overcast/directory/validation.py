@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from .errors import bad_request, invalid, mandatory
-from .schema import IDENTITY_ATTRS, Attr, Entity
+from .schema import IDENTITY_ATTRS, NAME_LIMIT, Attr, Entity
 
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 _PORT_RANGE = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?$")
@@ -77,12 +77,28 @@ def clean_body(entity: Entity, body: dict[str, Any], *, creating: bool) -> dict[
             continue
         if not creating and name in entity.immutable:
             continue
-        cleaned[name] = coerce(attr, value)
+        value = coerce(attr, value)
+        if isinstance(value, str):
+            text(entity, name, value)
+        cleaned[name] = value
     return cleaned
 
 
-def require(entity: Entity, data: dict[str, Any]) -> None:
+def text(entity: Entity, name: str, value: str) -> None:
+    """A string the store can keep whole: valid UTF-8 (a lone surrogate is not), and a name
+    or unique key no longer than :data:`NAME_LIMIT` (refused rather than truncated)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid(name, "The value is not valid Unicode text (a lone surrogate).") from None
+    if name in ("name", entity.unique_attr) and len(value) > NAME_LIMIT:
+        raise invalid(name, f"The value is longer than {NAME_LIMIT} characters ({len(value)}).")
+
+
+def require(entity: Entity, data: dict[str, Any], *, creating: bool = True) -> None:
     for name in entity.required:
+        if not creating and name in entity.write_only:
+            continue
         value = data.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             raise mandatory(name)

@@ -34,6 +34,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ..agent.client import AgentClient, AgentClientError
+from ..unix_socket import bind_private
 
 MEDIA_TYPE = "application/vnd.docker.plugins.v1+json"
 GATEWAY_REQUEST = "com.docker.network.gateway"
@@ -291,10 +292,15 @@ def serve(socket_path: Path, agent_socket: Path, state_dir: Path) -> None:
     """Serve until interrupted, in this process's network namespace (dockerd's)."""
     import uvicorn
 
-    state_dir.mkdir(parents=True, exist_ok=True)
-    socket_path.parent.mkdir(parents=True, exist_ok=True)
-    if socket_path.exists():
-        socket_path.unlink()
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     netns = f"/proc/{os.getpid()}/ns/net"
     driver = Driver(AgentClient(agent_socket, timeout=60), State(state_dir / "docker-plugin.json"), netns)
-    uvicorn.run(create_app(driver), uds=str(socket_path), log_level="warning")
+    # Owner-only from its first instant: whoever connects drives the root agent (dockerd, the
+    # only client, runs as root).
+    listening = bind_private(socket_path)
+    config = uvicorn.Config(create_app(driver), log_level="warning")
+    try:
+        uvicorn.Server(config).run(sockets=[listening])
+    finally:
+        listening.close()
+        socket_path.unlink(missing_ok=True)  # dockerd must not find a dead plugin socket
