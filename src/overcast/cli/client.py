@@ -489,7 +489,7 @@ def _entry(client: VsdClient, judgement: Any, direction: str) -> str:
 def explain(
     source: Annotated[str, typer.Argument(help="Container name, vport ID or IP of the source.")],
     destination: Annotated[str, typer.Argument(help="Container name, vport ID or IP of the destination.")],
-    service: Annotated[str, typer.Argument(help="tcp/PORT, udp/PORT or icmp[/TYPE].")] = "tcp/80",
+    service: Annotated[str, typer.Argument(help="tcp/PORT, udp/PORT or icmp\\[/TYPE].")] = "tcp/80",
     enterprise: Annotated[str | None, typer.Option(help="Where names and IPs are looked up.")] = None,
     as_json: AsJson = False,
     controller: Controller = None,
