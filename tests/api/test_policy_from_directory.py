@@ -9,6 +9,7 @@ from overcast.controller.records import (
     claim_endpoints_of_hosts,
     register_host,
 )
+from overcast.directory.service import SYSTEM
 from overcast.policy.compiler import compile_hosts
 from overcast.policy.oracle import Packet, verdict
 from overcast.testing.directory import ServedDirectory
@@ -24,7 +25,7 @@ def test_three_tier_policy_built_with_vspk(sqlite_server: ServedDirectory) -> No
         register_host(directory, host, address, now_ms=1)
     for name, host in placement.items():
         claim = EndpointClaim(shop.vports[name].id, shop.macs[name], up=True)
-        [result] = claim_endpoints(directory, host, [claim], now_ms=2)
+        [result] = claim_endpoints(directory, host, [claim], now_ms=2, principal=SYSTEM)
         assert result.ok, result.error
 
     views = compile_hosts(load_policy_input(directory.store))
@@ -50,7 +51,10 @@ def test_claims_of_several_hosts_in_one_transaction(sqlite_server: ServedDirecto
     web2 = EndpointClaim(shop.vports["web2"].id, shop.macs["web2"], up=True)
     unknown = EndpointClaim("no-such-vport", "02:00:00:00:00:99", up=True)
     results = claim_endpoints_of_hosts(
-        directory, {"h1": [web1, unknown], "h2": [web2, web1], "h9": [web2]}, now_ms=2
+        directory,
+        {"h1": [web1, unknown], "h2": [web2, web1], "h9": [web2]},
+        now_ms=2,
+        principals=dict.fromkeys(("h1", "h2", "h9"), SYSTEM),
     )
     assert [r.ok for r in results["h1"]] == [True, False]
     # h2 takes web2; web1 is already running on h1 (bound earlier in the same transaction).

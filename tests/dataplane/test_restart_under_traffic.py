@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from overcast.agent.credentials import CSPROOT
 from overcast.client.vsd import VsdClient
 from overcast.lab import Lab, sh
 from overcast.testing.builders import make_l3_subnet
@@ -37,9 +38,12 @@ def test_kill_9_an_agent_under_traffic(lab: Lab, tmp_path: Path) -> None:
     services: list[Service] = []
     agents: dict[str, Service] = {}
 
+    credentials = str(CSPROOT.write(tmp_path / "credentials.toml"))
+
     def agent(short: str, address: str, host_ns: str) -> Service:
         return Service(
-            ["agent", "--controller", controller, "--host-id", f"{lab.tag}{short}", "--underlay-ip", address,
+            ["agent", "--insecure", "--credentials", credentials, "--controller", controller,
+             "--host-id", f"{lab.tag}{short}", "--underlay-ip", address,
              "--dataplane", "linux", "--host-netns", host_ns, "--socket", str(tmp_path / f"{short}.sock")],
             tmp_path / f"agent-{short}.log",
         )  # fmt: skip
@@ -50,7 +54,10 @@ def test_kill_9_an_agent_under_traffic(lab: Lab, tmp_path: Path) -> None:
         )
         services[0].wait_until(logged_in(url), "the directory")
         services.append(
-            Service(["controller", "--database", database, "--listen", controller], tmp_path / "c.log")
+            Service(
+                ["controller", "--database", database, "--listen", controller, "--insecure"],
+                tmp_path / "c.log",
+            )
         )
         hosts = {
             short: (f"10.99.0.{i}", lab.host(short, f"10.99.0.{i}"))

@@ -91,7 +91,7 @@ def test_the_docker_plugin_socket_is_private_from_its_first_instant(public_dir: 
 def test_the_agent_socket_is_private_from_its_first_instant(public_dir: Path) -> None:
     path = public_dir / "agent.sock"
     first, nobody = served(
-        ["agent", "--controller", f"127.0.0.1:{free_port()}", "--host-id", "sockettest",
+        ["agent", "--insecure", "--controller", f"127.0.0.1:{free_port()}", "--host-id", "sockettest",
          "--underlay-ip", "192.0.2.99", "--socket", str(path)], path,
     )  # fmt: skip
     assert first == 0o600

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from overcast.agent.credentials import CSPROOT
 from overcast.client.vsd import VsdClient
 from overcast.directory.db import Store
 from overcast.directory.service import Directory
@@ -51,7 +52,7 @@ class System:
     def start_controller(self) -> Service:
         return Service(
             ["controller", "--database", self.database, "--listen", f"127.0.0.1:{self.controller_port}",
-             "--host-grace", "1", "--verbose"],
+             "--host-grace", "1", "--verbose", "--insecure"],
             self.tmp / "controller.log",
         )  # fmt: skip
 
@@ -60,7 +61,8 @@ class System:
 
     def start_agent(self, host: str) -> Service:
         agent = Service(
-            ["agent", "--controller", f"127.0.0.1:{self.controller_port}", "--host-id", host,
+            ["agent", "--insecure", "--credentials", str(CSPROOT.write(self.tmp / "credentials.toml")),
+             "--controller", f"127.0.0.1:{self.controller_port}", "--host-id", host,
              "--underlay-ip", HOSTS[host], "--socket", str(self.socket(host))],
             self.tmp / f"agent-{host}.log",
         )  # fmt: skip

@@ -28,6 +28,7 @@ from ..policy.compiler import Endpoint
 from ..protocol import CHANNEL_OPTIONS as SESSION_OPTIONS
 from ..protocol import controller_pb2 as pb
 from ..protocol import controller_pb2_grpc as pb_grpc
+from .credentials import RuntimeCredentials
 from .state import HostState, Prepared, compose
 
 log = logging.getLogger("overcast.agent")
@@ -80,6 +81,7 @@ class Agent:
         tls_server_name: str | None = None,
         claim_timeout: float = 15.0,
         on_applied: Callable[[Agent, pb.Update], None] | None = None,
+        credentials: RuntimeCredentials | None = None,
     ) -> None:
         if not controllers:
             raise ValueError("an agent needs at least one controller address")
@@ -90,6 +92,8 @@ class Agent:
         self.tls = tls
         self.tls_server_name = tls_server_name
         self.claim_timeout = claim_timeout
+        #: Whose rights this host's runtime requests carry (sent in every Hello).
+        self.credentials = credentials
         #: Called after each applied update (benchmarks time acknowledgements with it).
         self.on_applied = on_applied
         self.state = HostState(host_id)
@@ -165,6 +169,7 @@ class Agent:
                 applied_revision=self.state.revision,
                 digest=self.state.digest,
                 agent_version=__version__,
+                runtime_credentials=self.credentials.message() if self.credentials else None,
             )
             await call.write(pb.AgentMessage(hello=hello))
             updates: asyncio.Queue[pb.Update] = asyncio.Queue()

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..dataplane.base import Dataplane
 from .agent import Agent, TlsFiles
 from .api import DEFAULT_SOCKET, serve_local_api
+from .credentials import RuntimeCredentials
 
 log = logging.getLogger("overcast.agent")
 
@@ -26,6 +27,8 @@ class AgentConfig:
     tls_server_name: str | None = None
     #: A network namespace acting as this host (its underlay; VXLAN sockets live there).
     host_netns: str | None = None
+    #: The directory user whose rights this host's runtimes act with.
+    credentials: RuntimeCredentials | None = None
 
 
 def parse_controllers(text: str) -> list[str]:
@@ -67,6 +70,7 @@ async def run_agent(config: AgentConfig, *, stop: asyncio.Event | None = None) -
         make_dataplane(config.dataplane, config.host_id, config.underlay_ip, config.host_netns),
         tls=config.tls,
         tls_server_name=config.tls_server_name,
+        credentials=config.credentials,
     )
     if stop is None:
         stop = asyncio.Event()

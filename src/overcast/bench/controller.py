@@ -21,6 +21,7 @@ Measured:
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
 import json
 import math
@@ -39,6 +40,7 @@ from typing import Any
 import grpc
 
 from ..agent.agent import Agent
+from ..agent.credentials import CSPROOT
 from ..controller.records import EndpointClaim, claim_endpoints, register_host
 from ..dataplane.memory import MemoryDataplane
 from ..directory.db import Store, migrate
@@ -203,6 +205,7 @@ class Topology:
                     self.hosts[host_index],
                     [EndpointClaim(v, m, True) for v, m in pairs],
                     now_ms=2,
+                    principal=SYSTEM,
                 )
                 if not all(r.ok for r in results):
                     raise RuntimeError(f"binding failed: {next(r.error for r in results if not r.ok)}")
@@ -218,8 +221,11 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 async def _controller_status(address: str) -> pb.StatusReply:
+    """The controller's Status, asked as csproot (the benchmarks' directories keep its password)."""
+    token = base64.b64encode(b"csproot:csproot").decode()
+    metadata = (("authorization", f"XREST {token}"), ("x-nuage-organization", "csp"))
     async with grpc.aio.insecure_channel(address) as channel:
-        return await pb_grpc.ControllerStub(channel).Status(pb.StatusRequest(), timeout=5)
+        return await pb_grpc.ControllerStub(channel).Status(pb.StatusRequest(), timeout=5, metadata=metadata)
 
 
 def _agent_worker(hosts: list[tuple[str, str]], address: str, events: Any, go: Any, stop: Any) -> None:
@@ -231,7 +237,15 @@ def _agent_worker(hosts: list[tuple[str, str]], address: str, events: Any, go: A
 
     async def main() -> None:
         agents = [
-            Agent(host, vtep, [address], MemoryDataplane(host), claim_timeout=60, on_applied=applied)
+            Agent(
+                host,
+                vtep,
+                [address],
+                MemoryDataplane(host),
+                claim_timeout=60,
+                on_applied=applied,
+                credentials=CSPROOT,
+            )
             for host, vtep in hosts
         ]
         await asyncio.to_thread(go.wait)
@@ -248,7 +262,7 @@ def _agent_worker(hosts: list[tuple[str, str]], address: str, events: Any, go: A
 
 def _bind(topology: Topology, host: str, claim: EndpointClaim) -> tuple[int, float]:
     """Bind one endpoint; return the revision and the moment it committed."""
-    claim_endpoints(topology.directory, host, [claim], now_ms=3)
+    claim_endpoints(topology.directory, host, [claim], now_ms=3, principal=SYSTEM)
     return topology.directory.head_revision(), time.perf_counter()
 
 
@@ -356,7 +370,7 @@ def run(
             address = f"127.0.0.1:{port}"
             began = time.perf_counter()
             controller = Service(
-                ["controller", "--database", url, "--listen", address, "--host-grace", "600"],
+                ["controller", "--database", url, "--listen", address, "--host-grace", "600", "--insecure"],
                 workdir / "controller.log",
             )
             try:

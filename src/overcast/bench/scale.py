@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ..agent.agent import Agent
+from ..agent.credentials import CSPROOT
 from ..client.vsd import VsdClient
 from ..dataplane.base import Attachment
 from ..dataplane.memory import MemoryDataplane
@@ -86,7 +87,15 @@ def _agent_worker(hosts: list[tuple[str, str]], address: str, events: Any, comma
 
     async def main() -> None:
         agents = {
-            host: Agent(host, vtep, [address], MemoryDataplane(host), claim_timeout=300, on_applied=applied)
+            host: Agent(
+                host,
+                vtep,
+                [address],
+                MemoryDataplane(host),
+                claim_timeout=300,
+                on_applied=applied,
+                credentials=CSPROOT,
+            )
             for host, vtep in hosts
         }
         tasks = [asyncio.create_task(agent.run()) for agent in agents.values()]
@@ -205,7 +214,7 @@ def run(
             topology = _setup(orchestrator, hosts, per_host, groups, acls_per_container)
             setup_seconds = time.perf_counter() - began
             controller = Service(
-                ["controller", "--database", url, "--listen", address, "--host-grace", "600"],
+                ["controller", "--database", url, "--listen", address, "--host-grace", "600", "--insecure"],
                 workdir / "c.log",
             )
             controller.wait_until(
@@ -592,7 +601,9 @@ def run_linux(
             orchestrator = Orchestrator(f"http://127.0.0.1:{port}", session.api_key)
             topology = _setup(orchestrator, hosts, per_host, groups, acls_per_container)
             services.append(
-                Service(["controller", "--database", url, "--listen", address], workdir / "c.log")
+                Service(
+                    ["controller", "--database", url, "--listen", address, "--insecure"], workdir / "c.log"
+                )
             )
             names = [f"{lab.tag}h{i + 1}" for i in range(hosts)]
             sockets = {}
@@ -603,6 +614,9 @@ def run_linux(
                     Service(
                         [
                             "agent",
+                            "--insecure",
+                            "--credentials",
+                            str(CSPROOT.write(workdir / "credentials.toml")),
                             "--controller",
                             address,
                             "--host-id",

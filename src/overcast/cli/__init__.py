@@ -124,6 +124,14 @@ def controller(
     controller_id: Annotated[
         str | None, typer.Option(help="Name in logs and status (default: random).")
     ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Serve plaintext gRPC without TLS: anyone who reaches the port can pose as a host "
+            "(tests and the demo on loopback only).",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log sessions and batches.")] = False,
 ) -> None:
     """Run the controller: tail the directory, compile policy per host, stream it to agents.
@@ -149,6 +157,17 @@ def controller(
     if (tls_cert is None) != (tls_key is None) or (tls_client_ca is not None and tls_cert is None):
         console.print("[red]error:[/] --tls-cert and --tls-key go together; --tls-client-ca needs them")
         raise typer.Exit(2)
+    if tls_cert is None and not insecure:
+        console.print(
+            "[red]error:[/] the controller serves TLS: give --tls-cert, --tls-key and --tls-client-ca "
+            "(hosts identified by their certificates), or --insecure to serve plaintext anyway"
+        )
+        raise typer.Exit(2)
+    if tls_client_ca is None:
+        console.print(
+            "[yellow]warning:[/] without --tls-client-ca any client can pose as any host "
+            "(its runtime credentials still bound what it may change)"
+        )
 
     def started(service: object, port: int) -> None:
         console.print(f"controller listening on {listen.rpartition(':')[0]}:{port}")
@@ -203,6 +222,16 @@ def agent(
     tls_server_name: Annotated[
         str | None, typer.Option(help="Name to expect in the controller's certificate.")
     ] = None,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML file (mode 600): organization, user, password of the directory user whose "
+            "rights this host's runtimes act with. Without it, endpoint requests are refused."
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Talk plaintext gRPC to the controller (no --tls-ca).")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log sessions and updates.")] = False,
 ) -> None:
     """Run the agent of one host.
@@ -225,15 +254,25 @@ def agent(
         ipaddress.ip_address(underlay_ip)
         if (tls_cert is None) != (tls_key is None) or (tls_cert is not None and tls_ca is None):
             raise ValueError("--tls-cert and --tls-key go together, and need --tls-ca")
+        controllers = parse_controllers(controller)
+        if tls_ca is None and not insecure:
+            raise ValueError(
+                "the agent talks TLS to its controller: give --tls-ca (and --tls-cert, --tls-key), "
+                "or --insecure to talk plaintext anyway"
+            )
+        from ..agent.credentials import RuntimeCredentials
+
+        runtime_credentials = RuntimeCredentials.load(credentials) if credentials else None
         config = AgentConfig(
             host_id=host_id,
             underlay_ip=underlay_ip,
-            controllers=parse_controllers(controller),
+            controllers=controllers,
             dataplane=dataplane,
             socket=socket,
             tls=TlsFiles(tls_ca, tls_cert, tls_key) if tls_ca else None,
             tls_server_name=tls_server_name,
             host_netns=host_netns,
+            credentials=runtime_credentials,
         )
         from ..agent.runner import make_dataplane
 

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -374,14 +375,21 @@ def topology(
 # --- the control plane -------------------------------------------------------------------------------
 
 
-def status(controller: Controller = None, as_json: AsJson = False) -> None:
+def status(
+    controller: Controller = None,
+    as_json: AsJson = False,
+    url: Url = None,
+    user: User = None,
+    password: Password = None,
+    org: Org = None,
+) -> None:
     """Hosts as the controller sees them: session, endpoints, sent vs. applied revision, and
     whether each has converged. Exits 1 when a connected host is behind.
 
     Example: [bold]overcast status --controller 127.0.0.1:7406[/]
     """
-    target = settings(controller=controller).controller
-    with _errors(), ControllerClient(target) as client:
+    s = settings(url, user, password, org, controller)
+    with _errors(), ControllerClient(s.controller, credentials=(s.org, s.user, s.password)) as client:
         reply = client.status()
     hosts = [
         {
@@ -392,6 +400,8 @@ def status(controller: Controller = None, as_json: AsJson = False) -> None:
             "sent_revision": h.sent_revision,
             "applied_revision": h.applied_revision,
             "in_sync": h.in_sync,
+            "refusals": h.refusals,
+            "last_refusal": h.last_refusal,
         }
         for h in reply.hosts
     ]
@@ -416,6 +426,8 @@ def status(controller: Controller = None, as_json: AsJson = False) -> None:
             state = (
                 "[green]in sync[/]" if h["in_sync"] else ("[yellow]converging[/]" if h["connected"] else "-")
             )
+            if h["refusals"]:
+                state = f"[red]refusing updates ({h['refusals']} in a row): {escape(h['last_refusal'])}[/]"
             table.add_row(
                 h["host"],
                 "[green]up[/]" if h["connected"] else "[red]down[/]",
@@ -511,7 +523,7 @@ def explain(
             resolve_endpoint(client, source, enterprise),
             resolve_endpoint(client, destination, enterprise),
         )
-        with ControllerClient(s.controller) as control:
+        with ControllerClient(s.controller, credentials=(s.org, s.user, s.password)) as control:
             reply = control.explain(src["VPortID"], dst["VPortID"], protocol, port, icmp_type)
         ingress, egress = _entry(client, reply.ingress, "ingress"), _entry(client, reply.egress, "egress")
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import grpc
@@ -20,11 +21,17 @@ class ControllerClient:
         self,
         target: str,
         *,
+        credentials: tuple[str, str, str],
         tls: TlsFiles | None = None,
         server_name: str | None = None,
         timeout: float = 10.0,
     ) -> None:
+        """``credentials``: (organization, user, password or API key) of a directory user —
+        the controller answers what that user may see (Status: the operator only)."""
         self.target, self.timeout = target, timeout
+        organization, user, secret = credentials
+        token = base64.b64encode(f"{user}:{secret}".encode()).decode()
+        self._metadata = (("authorization", f"XREST {token}"), ("x-nuage-organization", organization))
         if tls is None:
             self._channel = grpc.insecure_channel(target)
         else:
@@ -40,7 +47,7 @@ class ControllerClient:
 
     def _call(self, method: Any, request: Any) -> Any:
         try:
-            return method(request, timeout=self.timeout)
+            return method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
             code, details = exc.code(), exc.details()  # type: ignore[attr-defined]
             if code == grpc.StatusCode.UNAVAILABLE:

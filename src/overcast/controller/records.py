@@ -1,9 +1,12 @@
 """What the controller writes back into the directory: hosts (``vrs``) and endpoint bindings.
 
-Agents hold no directory credentials; the controller records, as the system principal, that a
-host is up or down and which endpoints run on it. These writes go through the directory's own
-transactions, so they land in the change log like any other change and the policy engine
-learns placement from there (one source of truth for every controller replica).
+The controller records, as the system principal, that a host is up or down. Everything a host
+asks for its runtimes — an endpoint created, removed, claimed — acts with the rights of the
+directory user whose credentials the host's agent was given (``principal``): the directory's
+own access checks decide, and what that user may not see is answered as missing. On top, a
+host acts only on endpoints it runs or created (``HOST_MARK``). These writes go through the
+directory's own transactions, so they land in the change log like any other change and the
+policy engine learns placement from there (one source of truth for every controller replica).
 
 Blocking (SQL): the controller calls these from a worker thread.
 """
@@ -18,7 +21,7 @@ from typing import Any
 
 from ..directory.errors import VsdError
 from ..directory.schema import REGISTRY
-from ..directory.service import Directory, Operations
+from ..directory.service import Directory, Operations, Principal
 from ..directory.transaction import Obj
 
 
@@ -35,6 +38,16 @@ class EndpointClaim:
 class ClaimResult:
     ok: bool
     error: str = ""
+
+
+#: A container's ``externalID`` when a host created it for a runtime (VSD's attribute for "the
+#: integration that owns this object"): that host may answer for it and remove it.
+HOST_MARK = "overcast-host:"
+
+
+def _as(ops: Operations, principal: Principal) -> Operations:
+    """The same transaction, judged as ``principal`` (claims run as the system in one batch)."""
+    return Operations(ops.tx, principal)
 
 
 def _vrs(ops: Operations, host_id: str) -> Obj | None:
@@ -81,20 +94,28 @@ def mark_host_down(directory: Directory, host_id: str, disconnected_ms: int, now
 
 
 def claim_endpoints(
-    directory: Directory, host_id: str, claims: Iterable[EndpointClaim], now_ms: int
+    directory: Directory,
+    host_id: str,
+    claims: Iterable[EndpointClaim],
+    now_ms: int,
+    principal: Principal | None,
 ) -> list[ClaimResult]:
     """Bind (or unbind) endpoints to the host, all in one transaction; one result per claim.
 
     A claim names a vport and the MAC of its interface. Up binds the interface's container or
     VM to the host (``VRSID``, ``hypervisorIP``, ``status`` RUNNING) and sets the vport's
     ``operationalState`` UP. A host may not take an endpoint another host runs while that host
-    is UP. Down unbinds it, only if it is bound to this host.
+    is UP. Binding needs ``principal`` (the host's runtime credentials) to see the vport: a vport
+    it may not see is answered as missing. Down unbinds it, only if it is bound to this host.
     """
-    return claim_endpoints_of_hosts(directory, {host_id: list(claims)}, now_ms)[host_id]
+    return claim_endpoints_of_hosts(directory, {host_id: list(claims)}, now_ms, {host_id: principal})[host_id]
 
 
 def claim_endpoints_of_hosts(
-    directory: Directory, claims_by_host: dict[str, list[EndpointClaim]], now_ms: int
+    directory: Directory,
+    claims_by_host: dict[str, list[EndpointClaim]],
+    now_ms: int,
+    principals: dict[str, Principal | None],
 ) -> dict[str, list[ClaimResult]]:
     """:func:`claim_endpoints` for several hosts in one transaction (in the order given: a
     later host's claim sees an earlier one's binding)."""
@@ -112,7 +133,10 @@ def claim_endpoints_of_hosts(
             if vrs is None:
                 results[host_id] = [ClaimResult(False, f"host {host_id} is not registered")] * len(claims)
                 continue
-            found = [_claim(ops, vrs, claim, interfaces.get(claim.vport_id, [])) for claim in claims]
+            principal = principals.get(host_id)
+            found = [
+                _claim(ops, vrs, claim, interfaces.get(claim.vport_id, []), principal) for claim in claims
+            ]
             if any(r.ok for r in found):
                 _count_endpoints(ops, vrs, now_ms)
             results[host_id] = found
@@ -121,9 +145,17 @@ def claim_endpoints_of_hosts(
     return directory.write_as_system(work)
 
 
-def _claim(ops: Operations, vrs: Obj, claim: EndpointClaim, interfaces_of_vport: list[Obj]) -> ClaimResult:
+def _claim(
+    ops: Operations,
+    vrs: Obj,
+    claim: EndpointClaim,
+    interfaces_of_vport: list[Obj],
+    principal: Principal | None,
+) -> ClaimResult:
     vport = ops.tx.get(claim.vport_id)
-    if vport is None or vport.kind != "vport":
+    if claim.up and principal is None:
+        return ClaimResult(False, NO_CREDENTIALS)
+    if vport is None or vport.kind != "vport" or (claim.up and not _as(ops, principal).visible(vport)):  # type: ignore[arg-type]
         return ClaimResult(False, f"vport {claim.vport_id} does not exist")
     mac = claim.mac.lower()
     interfaces = [i for i in interfaces_of_vport if str(i.data.get("MAC", "")).lower() == mac]
@@ -193,6 +225,12 @@ class CreatedEndpoint:
     gateway: str
 
 
+NO_CREDENTIALS = (
+    "this host's agent has no runtime credentials (overcast agent --credentials FILE): "
+    "its runtimes' requests are refused"
+)
+
+
 class EndpointRefused(Exception):
     """A create the directory refuses: ``status`` 404 (a named object is missing), 409, 400."""
 
@@ -201,8 +239,15 @@ class EndpointRefused(Exception):
         self.status = status
 
 
+def _enterprise(ops: Operations, name: str) -> Obj:
+    found = [e for e in ops.tx.find("enterprise", "name", name) if ops.visible(e)]
+    if not found:
+        raise EndpointRefused(404, f"no enterprise named {name!r}")
+    return found[0]
+
+
 def _child(ops: Operations, kind: str, name: str, parent: Obj, what: str) -> Obj:
-    found = [o for o in ops.tx.find(kind, "name", name) if o.parent_id == parent.id]
+    found = [o for o in ops.tx.find(kind, "name", name) if o.parent_id == parent.id and ops.visible(o)]
     if not found:
         raise EndpointRefused(404, f"no {what} named {name!r} in {parent.kind} {parent.data.get('name')!r}")
     return found[0]
@@ -225,21 +270,43 @@ def _interface_of(ops: Operations, container: Obj) -> CreatedEndpoint:
     )
 
 
-def create_endpoint(directory: Directory, spec: EndpointSpec) -> CreatedEndpoint:
+def _hosts_endpoint(ops: Operations, container: Obj, host_id: str) -> bool:
+    """Whether the host may answer for a container: it created it, or runs it."""
+    if container.data.get("externalID") == HOST_MARK + host_id:
+        return True
+    vrs = _vrs(ops, host_id)
+    return vrs is not None and container.data.get("VRSID") == vrs.id
+
+
+def create_endpoint(
+    directory: Directory, principal: Principal | None, host_id: str, spec: EndpointSpec
+) -> CreatedEndpoint:
     """The vport, the container with its interface (address allocated by the directory unless
-    given) and the policy-group memberships, in one transaction — or nothing. Asking again for
-    the same ``uuid`` answers what exists."""
+    given) and the policy-group memberships, in one transaction — or nothing — created as
+    ``principal`` and marked as created by ``host_id``. Asking again for the same ``uuid``
+    answers what exists, if this host created or runs it and it is where ``spec`` says."""
+    if principal is None:
+        raise EndpointRefused(403, NO_CREDENTIALS)
 
     def work(ops: Operations) -> CreatedEndpoint:
-        existing = ops.tx.find("container", "UUID", spec.uuid)
-        if existing:
-            return _interface_of(ops, existing[0])
-        enterprises = ops.tx.find("enterprise", "name", spec.enterprise)
-        if not enterprises:
-            raise EndpointRefused(404, f"no enterprise named {spec.enterprise!r}")
-        domain = _child(ops, "domain", spec.domain, enterprises[0], "domain")
+        enterprise = _enterprise(ops, spec.enterprise)
+        domain = _child(ops, "domain", spec.domain, enterprise, "domain")
         zone = _child(ops, "zone", spec.zone, domain, "zone")
         subnet = _child(ops, "subnet", spec.subnet, zone, "subnet")
+        existing = ops.tx.find("container", "UUID", spec.uuid)
+        if existing:
+            container = existing[0]
+            answer = _interface_of(ops, container) if ops.visible(container) else None
+            vport = ops.tx.get(answer.vport_id) if answer else None
+            if (
+                answer is None
+                or vport is None
+                or vport.parent_id != subnet.id
+                or not _hosts_endpoint(ops, container, host_id)
+            ):
+                # Another runtime's, host's or tenant's: said as little as a taken name says.
+                raise EndpointRefused(409, f"the endpoint identity {spec.uuid!r} is already in use")
+            return answer
         groups = [_child(ops, "policygroup", name, domain, "policy group") for name in spec.policy_groups]
         suffix = uuid_module.uuid5(uuid_module.NAMESPACE_URL, spec.uuid).hex[:8]
         vport = ops.create(
@@ -259,26 +326,41 @@ def create_endpoint(directory: Directory, spec: EndpointSpec) -> CreatedEndpoint
         container = ops.create(
             None,
             REGISTRY.entity("container"),
-            {"name": spec.name, "UUID": spec.uuid, "interfaces": [interface]},
+            {
+                "name": spec.name,
+                "UUID": spec.uuid,
+                "interfaces": [interface],
+                "externalID": HOST_MARK + host_id,
+            },
         )
         if groups:
             ops.assign(vport, REGISTRY.entity("policygroup"), [g.id for g in groups])
         return _interface_of(ops, container)
 
     try:
-        return directory.write_as_system(work)
+        return directory.write_as(principal, work)
     except VsdError as exc:
         raise EndpointRefused(exc.status, str(exc)) from None
 
 
-def remove_endpoint(directory: Directory, uuid: str) -> str | None:
-    """Delete the container of ``uuid`` and its vport (its address returns to the subnet).
-    Returns the vport's ID, or None when there was nothing to delete."""
+class NotThisHosts(Exception):
+    """A removal named an endpoint this host neither created nor runs (or may not see)."""
+
+
+def remove_endpoint(directory: Directory, principal: Principal | None, host_id: str, uuid: str) -> str | None:
+    """Delete the container of ``uuid`` and its vport (its address returns to the subnet), as
+    ``principal``, if ``host_id`` created or runs it. Returns the vport's ID, or None when
+    there was nothing to delete. Raises :class:`NotThisHosts` for another host's or tenant's
+    endpoint (the caller answers as for an unknown one, and logs it)."""
+    if principal is None:
+        raise EndpointRefused(403, NO_CREDENTIALS)
 
     def work(ops: Operations) -> str | None:
         containers = ops.tx.find("container", "UUID", uuid)
         if not containers:
             return None
+        if not ops.visible(containers[0]) or not _hosts_endpoint(ops, containers[0], host_id):
+            raise NotThisHosts(uuid)
         vports = [i.data.get("VPortID") for i in ops.tx.find("containerinterface", "containerUUID", uuid)]
         ops.delete(containers[0], confirmed=True)
         for vport_id in vports:
@@ -287,7 +369,10 @@ def remove_endpoint(directory: Directory, uuid: str) -> str | None:
                 ops.delete(vport, confirmed=True)
         return str(vports[0]) if vports and vports[0] else None
 
-    return directory.write_as_system(work)
+    try:
+        return directory.write_as(principal, work)
+    except VsdError as exc:
+        raise EndpointRefused(exc.status, str(exc)) from None
 
 
 def _mac_for(uuid: str) -> str:
@@ -297,16 +382,22 @@ def _mac_for(uuid: str) -> str:
 
 
 def ensure_subnet(
-    directory: Directory, enterprise: str, domain: str, zone: str, subnet: str, address: str, netmask: str
+    directory: Directory,
+    principal: Principal | None,
+    enterprise: str,
+    domain: str,
+    zone: str,
+    subnet: str,
+    address: str,
+    netmask: str,
 ) -> None:
-    """The zone and the subnet, created in the domain when missing (one transaction); an
-    existing subnet must have ``address``/``netmask``."""
+    """The zone and the subnet, created in the domain when missing (one transaction, as
+    ``principal``); an existing subnet must have ``address``/``netmask``."""
+    if principal is None:
+        raise EndpointRefused(403, NO_CREDENTIALS)
 
     def work(ops: Operations) -> None:
-        enterprises = ops.tx.find("enterprise", "name", enterprise)
-        if not enterprises:
-            raise EndpointRefused(404, f"no enterprise named {enterprise!r}")
-        domain_obj = _child(ops, "domain", domain, enterprises[0], "domain")
+        domain_obj = _child(ops, "domain", domain, _enterprise(ops, enterprise), "domain")
         zones = [o for o in ops.tx.find("zone", "name", zone) if o.parent_id == domain_obj.id]
         zone_obj = zones[0] if zones else ops.create(domain_obj, REGISTRY.entity("zone"), {"name": zone})
         subnets = [o for o in ops.tx.find("subnet", "name", subnet) if o.parent_id == zone_obj.id]
@@ -319,6 +410,6 @@ def ensure_subnet(
             raise EndpointRefused(409, f"subnet {subnet!r} exists with {have}, not {address}/{netmask}")
 
     try:
-        directory.write_as_system(work)
+        directory.write_as(principal, work)
     except VsdError as exc:
         raise EndpointRefused(exc.status, str(exc)) from None

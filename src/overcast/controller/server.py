@@ -13,8 +13,9 @@ from typing import Any
 import grpc
 
 from ..directory.db import Store, default_sqlite_url, migrate
-from ..directory.service import Directory
-from ..protocol import CHANNEL_OPTIONS
+from ..directory.errors import VsdError
+from ..directory.service import Directory, Principal
+from ..protocol import SERVER_OPTIONS
 from ..protocol import controller_pb2 as pb
 from .service import ControllerService
 
@@ -69,10 +70,34 @@ def server_credentials(config: ControllerConfig) -> grpc.ServerCredentials | Non
 def build_server(
     service: ControllerService, listen: str, credentials: grpc.ServerCredentials | None
 ) -> tuple[grpc.aio.Server, int]:
-    async def status(_request: pb.StatusRequest, _context: Any) -> pb.StatusReply:
+    async def caller(context: Any) -> Principal:
+        """The directory user a Status or Explain call carries in its metadata (as bambou
+        sends it: ``authorization: XREST ...``, ``x-nuage-organization``)."""
+        metadata = dict(context.invocation_metadata() or ())
+        try:
+            principal, _, _ = await asyncio.to_thread(
+                service.directory.authenticate,
+                metadata.get("x-nuage-organization"),
+                metadata.get("authorization"),
+            )
+        except VsdError as exc:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, exc.description)
+            raise
+        return principal
+
+    async def status(_request: pb.StatusRequest, context: Any) -> pb.StatusReply:
+        principal = await caller(context)
+        if not principal.is_operator:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "only the operator sees every host")
         return service.status()
 
     async def explain(request: pb.ExplainRequest, context: Any) -> pb.ExplainReply:
+        principal = await caller(context)
+        for vport_id in (request.source_vport, request.destination_vport):
+            try:  # the caller's own view: another tenant's vport does not exist for it
+                await asyncio.to_thread(service.directory.get, principal, "vports", vport_id)
+            except VsdError:
+                await context.abort(grpc.StatusCode.NOT_FOUND, f"vport {vport_id!r} does not exist")
         try:
             return service.explain(request)
         except LookupError as exc:
@@ -99,7 +124,7 @@ def build_server(
             ),
         },
     )
-    server = grpc.aio.server(options=CHANNEL_OPTIONS)
+    server = grpc.aio.server(options=SERVER_OPTIONS)
     server.add_generic_rpc_handlers((handler,))
     if credentials is None:
         port = server.add_insecure_port(listen)

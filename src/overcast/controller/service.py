@@ -20,7 +20,9 @@ One asyncio loop owns the engine and the sessions (no locks); SQL runs in worker
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import re
 import time
 import uuid
 from collections import deque
@@ -36,11 +38,47 @@ from ..policy.oracle import Packet, explain
 from ..protocol import codec
 from ..protocol import controller_pb2 as pb
 from . import feed, records
+from .runtime_identity import CredentialsRefused, RuntimeIdentity
 
 log = logging.getLogger("overcast.controller")
 
 #: Updates kept per host for catch-up after a reconnect; older ones mean a snapshot.
 HISTORY_LIMIT = 4096
+
+#: A host ID: what a certificate's CN, a vrs name and a namespace prefix can all carry.
+HOST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+#: The longest text from an agent the controller logs (an Ack's error).
+LOGGED_TEXT_LIMIT = 500
+
+
+#: Refusals in a row after which a host is reported stuck (status, a warning).
+STUCK_AFTER = 5
+
+
+def resync_delay(refusals: int) -> float:
+    """Seconds before the snapshot that answers the ``refusals``-th refusal in a row: the first
+    at once (a transient failure repairs quickly), then 0.1 s doubling to 30 s. A host that
+    refuses everything once received 1,137 snapshots a second."""
+    return 0.0 if refusals <= 1 else min(0.1 * 2 ** (refusals - 2), 30.0)
+
+
+def hello_problem(hello: pb.Hello) -> str | None:
+    """Why a Hello is refused (None: acceptable). Checked before anything is recorded: a host
+    ID and a VTEP address end up in the directory and in every other host's state."""
+    if not HOST_ID.fullmatch(hello.host_id):
+        return "host_id must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    try:
+        address = ipaddress.ip_address(hello.underlay_ip)
+    except ValueError:
+        return f"underlay_ip {hello.underlay_ip[:64]!r} is not an IP address"
+    if address.is_unspecified or address.is_multicast:
+        return f"underlay_ip {address} cannot be a tunnel endpoint"
+    return None
+
+
+def clipped(text: str) -> str:
+    return text if len(text) <= LOGGED_TEXT_LIMIT else text[:LOGGED_TEXT_LIMIT] + f"… ({len(text)} chars)"
 
 
 def now_ms() -> int:
@@ -84,6 +122,13 @@ class HostSession:
     acked_digest_ok: bool = False
     #: The revision of the last snapshot sent in this session (-1: none yet).
     snapshot_revision: int = -1
+    #: Whose rights the host's runtime requests carry (None: the agent was given none).
+    identity: RuntimeIdentity | None = None
+    #: Updates refused in a row, and why the last one was (reset by an applied update).
+    refusals: int = 0
+    last_refusal: str = ""
+    #: A snapshot waiting out the back-off after refusals (at most one).
+    resync: asyncio.TimerHandle | None = None
 
     @property
     def in_sync(self) -> bool:
@@ -142,7 +187,7 @@ class ControllerService:
         self.revision = revision
         loop = asyncio.get_running_loop()
 
-        def wake(_revision: int) -> None:
+        def wake(_revision: int, _audience: frozenset[str]) -> None:
             loop.call_soon_threadsafe(self._wake.set)
 
         self.directory.listener.subscribe(wake)
@@ -245,14 +290,23 @@ class ControllerService:
             return
         hello = first.hello
         identity = self.identity_of(context)
-        if not hello.host_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Hello needs a host_id")
+        problem = hello_problem(hello)
+        if problem is not None:
+            log.warning("refused a Hello from %s: %s", context.peer(), problem)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         if identity is not None and identity != hello.host_id:
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"certificate is for host {identity!r}, not {hello.host_id!r}",
             )
         host_id = hello.host_id
+        runtime = RuntimeIdentity.from_hello(hello)
+        if runtime is not None:
+            try:
+                await asyncio.to_thread(runtime.principal, self.directory)
+            except CredentialsRefused as exc:
+                log.warning("host %s: runtime credentials of %s refused: %s", host_id, runtime.user, exc)
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"runtime credentials refused: {exc}")
         try:
             await asyncio.to_thread(
                 records.register_host, self.directory, host_id, hello.underlay_ip, now_ms()
@@ -268,7 +322,7 @@ class ControllerService:
         previous = self.sessions.get(host_id)
         if previous is not None:
             previous.outbox.put_nowait(None)  # a host has one session: the newest wins
-        session = HostSession(host_id, context.peer())
+        session = HostSession(host_id, context.peer(), identity=runtime)
         welcome = pb.Welcome(controller_id=self.controller_id, host_id=host_id, revision=self.revision)
         session.outbox.put_nowait(pb.ControllerMessage(welcome=welcome).SerializeToString())
         self._start_history(host_id)
@@ -286,6 +340,8 @@ class ControllerService:
                 yield message
         finally:
             reader.cancel()
+            if session.resync is not None:
+                session.resync.cancel()
             if self.sessions.get(host_id) is session:
                 del self.sessions[host_id]
                 self._down_timers[host_id] = asyncio.create_task(self._host_down_later(host_id, now_ms()))
@@ -333,6 +389,7 @@ class ControllerService:
         if ack.ok:
             session.applied_revision = ack.revision
             session.acked_digest_ok = ack.revision == session.sent_revision
+            session.refusals = 0
             return
         if ack.revision < session.snapshot_revision:
             # Sent before a snapshot already on its way (updates go out in revision order and
@@ -340,15 +397,34 @@ class ControllerService:
             # An agent nacks every update of a batch it could not apply, and the updates queued
             # behind a refused one: each no longer costs a snapshot. (At the snapshot's own
             # revision the nack may be the snapshot's: it is answered with another.)
-            log.info("host %s could not apply revision %d: %s", session.host_id, ack.revision, ack.error)
+            log.info(
+                "host %s could not apply revision %d: %s", session.host_id, ack.revision, clipped(ack.error)
+            )
             return
-        log.warning(
-            "host %s could not apply revision %d: %s; resending a snapshot",
+        session.refusals += 1
+        session.last_refusal = clipped(ack.error)
+        if session.resync is not None:
+            return  # a snapshot is already waiting out the back-off
+        delay = resync_delay(session.refusals)
+        (log.warning if session.refusals in (1, STUCK_AFTER) else log.info)(
+            "host %s could not apply revision %d (%d in a row%s): %s; a snapshot in %.2f s",
             session.host_id,
             ack.revision,
-            ack.error,
+            session.refusals,
+            ", stuck: see overcast status" if session.refusals >= STUCK_AFTER else "",
+            session.last_refusal,
+            delay,
         )
-        session.send_snapshot(self._snapshot(session.host_id), self.revision)
+        if delay == 0:
+            session.send_snapshot(self._snapshot(session.host_id), self.revision)
+            return
+
+        def resend() -> None:
+            session.resync = None
+            if self.sessions.get(session.host_id) is session:
+                session.send_snapshot(self._snapshot(session.host_id), self.revision)
+
+        session.resync = asyncio.get_running_loop().call_later(delay, resend)
 
     async def _host_down_later(self, host_id: str, disconnected: int) -> None:
         await asyncio.sleep(self.host_grace)
@@ -367,6 +443,7 @@ class ControllerService:
         """Create or remove a runtime's endpoint in the directory (a worker thread: SQL)."""
         result = pb.EndpointResult()
         try:
+            principal = await asyncio.to_thread(self._principal, session)
             if message.WhichOneof("body") == "create":
                 request = message.create
                 result.request_id = request.request_id
@@ -381,7 +458,9 @@ class ControllerService:
                     request.mac or None,
                     request.ip or None,
                 )
-                created = await asyncio.to_thread(records.create_endpoint, self.directory, spec)
+                created = await asyncio.to_thread(
+                    records.create_endpoint, self.directory, principal, session.host_id, spec
+                )
                 result.ok = True
                 result.vport_id, result.mac, result.ip = created.vport_id, created.mac, created.ip
                 result.prefix_length, result.gateway = created.prefix_length, created.gateway
@@ -391,6 +470,7 @@ class ControllerService:
                 await asyncio.to_thread(
                     records.ensure_subnet,
                     self.directory,
+                    principal,
                     ensure.enterprise,
                     ensure.domain,
                     ensure.zone,
@@ -401,17 +481,46 @@ class ControllerService:
                 result.ok = True
             else:
                 result.request_id = message.remove.request_id
-                removed = await asyncio.to_thread(
-                    records.remove_endpoint, self.directory, message.remove.uuid
-                )
+                try:
+                    uuid_ = message.remove.uuid
+                    removed = await asyncio.to_thread(
+                        records.remove_endpoint, self.directory, principal, session.host_id, uuid_
+                    )
+                except records.NotThisHosts:
+                    # Answered as an unknown identity (removal is idempotent) and logged: the
+                    # host learns nothing of another host's or tenant's endpoint.
+                    log.warning(
+                        "host %s asked to remove endpoint %s, which it neither created nor runs: refused",
+                        session.host_id,
+                        clipped(message.remove.uuid),
+                    )
+                    removed = None
                 result.ok, result.vport_id = True, removed or ""
             self._wake.set()
+        except CredentialsRefused as exc:
+            result.ok, result.error, result.code = False, f"runtime credentials refused: {exc}", 401
         except records.EndpointRefused as exc:
+            if exc.status == 403:
+                log.warning("host %s: %s", session.host_id, exc)
             result.ok, result.error, result.code = False, str(exc), exc.status
         except Exception as exc:
             log.warning("endpoint request from %s failed: %s", session.host_id, exc)
             result.ok, result.error, result.code = False, f"the directory is unavailable: {exc}", 503
         session.outbox.put_nowait(pb.ControllerMessage(endpoint_result=result).SerializeToString())
+
+    def _principals(self, sessions: dict[str, HostSession]) -> dict[str, Any]:
+        principals = {}
+        for host_id, session in sessions.items():
+            try:
+                principals[host_id] = self._principal(session)
+            except CredentialsRefused as exc:
+                log.warning("host %s: runtime credentials refused: %s", host_id, exc)
+                principals[host_id] = None
+        return principals
+
+    def _principal(self, session: HostSession) -> Any:
+        """The directory principal of the session's runtime credentials, or None (blocking)."""
+        return None if session.identity is None else session.identity.principal(self.directory)
 
     # --- endpoint claims -----------------------------------------------------------------------
 
@@ -424,12 +533,15 @@ class ControllerService:
             by_host: dict[str, list[PendingClaim]] = {}
             for pending in batch:
                 by_host.setdefault(pending.session.host_id, []).append(pending)
+            sessions = {host_id: pendings[0].session for host_id, pendings in by_host.items()}
             try:
+                principals = await asyncio.to_thread(self._principals, sessions)
                 results = await asyncio.to_thread(
                     records.claim_endpoints_of_hosts,
                     self.directory,
                     {host_id: [p.claim for p in pendings] for host_id, pendings in by_host.items()},
                     now_ms(),
+                    principals,
                 )
             except Exception as exc:
                 log.warning("cannot record endpoints of %s: %s", ", ".join(by_host), exc)
@@ -508,6 +620,8 @@ class ControllerService:
                     domains=len(domains),
                     endpoints=sum(self.engine.host_count[d].get(host_id, 0) for d in domains),
                     digest=self.engine.host_digest(host_id),
+                    refusals=session.refusals if session else 0,
+                    last_refusal=session.last_refusal if session else "",
                 )
             )
         return reply

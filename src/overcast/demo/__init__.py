@@ -34,6 +34,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from ..agent.client import AgentClient, agent_connected
+from ..agent.credentials import RuntimeCredentials
 from ..client.vsd import VsdClient
 from ..lab import Lab, sh
 from .application import HOSTS, TENANTS, Container, Tenant
@@ -135,16 +136,22 @@ def run_demo(options: DemoOptions, console: Console) -> bool:
         with _step(console, f"controller on {options.controller}"):
             _start(
                 record,
-                ["controller", "--database", database, "--listen", options.controller],
+                ["controller", "--database", database, "--listen", options.controller, "--insecure"],
                 state_dir / "controller.log",
             )
             record.controller = options.controller
         with _step(console, "an agent per host, Linux dataplane"):
+            # The agents' runtime calls act as csproot: the demo's hosts serve both tenants.
+            operator = RuntimeCredentials("csp", "csproot", options.password)
+            credentials = operator.write(state_dir / "agent-credentials.toml")
             for i, short in enumerate(HOSTS, 1):
                 _start(
                     record,
                     [
                         "agent",
+                        "--insecure",
+                        "--credentials",
+                        str(credentials),
                         "--controller",
                         options.controller,
                         "--host-id",

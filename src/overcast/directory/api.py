@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import jsoncodec
 from .errors import VsdError, bad_request
 from .schema import REGISTRY, ROOT, Entity
-from .service import Directory, Principal
+from .service import Directory, Principal, can_see_audience
 
 log = logging.getLogger(__name__)
 
@@ -49,34 +50,81 @@ def _error(exc: VsdError) -> Response:
 
 
 class _Wakeup:
-    """Lets long-polls sleep until this process commits a change (or a short timeout)."""
+    """Lets long-polls sleep until this process commits a change they may see (or a timeout).
+
+    Each waiter names its principal; a commit wakes only the waiters of its audience (the
+    operator's always), so a tenant's commits cost other tenants' idle polls nothing."""
 
     def __init__(self) -> None:
-        self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: dict[asyncio.Future[None], Principal] = {}
 
     def bind(self, directory: Directory) -> None:
         self._loop = asyncio.get_running_loop()
-        self._event = asyncio.Event()
         directory.listener.subscribe(self._notify)
 
-    def _notify(self, _revision: int) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._fire)
+    def _notify(self, _revision: int, audience: frozenset[str]) -> None:
+        if self._loop is not None and self._waiters:
+            self._loop.call_soon_threadsafe(self._fire, audience)
 
-    def _fire(self) -> None:
-        assert self._event is not None
-        self._event.set()
-        self._event = asyncio.Event()
+    def _fire(self, audience: frozenset[str]) -> None:
+        for waiter, principal in list(self._waiters.items()):
+            if not waiter.done() and can_see_audience(principal, audience):
+                waiter.set_result(None)
 
-    async def wait(self, timeout: float) -> None:
-        if self._event is None:
+    async def wait(self, principal: Principal, timeout: float) -> None:
+        if self._loop is None:
             await asyncio.sleep(timeout)
             return
+        waiter = self._loop.create_future()
+        self._waiters[waiter] = principal
         try:
-            await asyncio.wait_for(self._event.wait(), timeout)
+            await asyncio.wait_for(waiter, timeout)
         except TimeoutError:
             pass
+        finally:
+            del self._waiters[waiter]
+
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+
+def internal_error(exc: BaseException) -> VsdError:
+    """What a caller learns of a failure the server did not expect: a reference to find it in
+    the log by, never its text (which could carry SQL, parameters, other tenants' data)."""
+    reference = secrets.token_hex(6)
+    log.error("internal error %s", reference, exc_info=exc)
+    return VsdError(500, "Internal error", f"The server failed; reference {reference} in its log.", code=2500)
+
+
+class _ContainErrors:
+    """Answers an unexpected exception with a VSD 500 and keeps the connection.
+
+    Starlette's own handler for ``Exception`` re-raises after answering, and uvicorn then
+    closes the keep-alive connection: the client's next request on it was reset (vspk saw a
+    connection error). Here the exception ends with the answer."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise  # half an answer is out: only closing the connection can end it
+            await _error(internal_error(exc))(scope, receive, send)
 
 
 def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_threads: int = 64) -> FastAPI:
@@ -112,10 +160,7 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         return _error(VsdError(exc.status_code, title, str(exc.detail), code=2000 + exc.status_code))
 
-    @app.exception_handler(Exception)
-    async def _internal_error(_request: Request, exc: Exception) -> Response:
-        log.exception("internal error")
-        return _error(VsdError(500, "Internal error", f"{type(exc).__name__}: {exc}", code=2500))
+    app.add_middleware(_ContainErrors)
 
     def authenticate(request: Request) -> Principal:
         principal, _key, _expiry = directory.authenticate(
@@ -174,12 +219,14 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
         deadline = loop.time() + events_timeout
         while True:
             found, cursor = await run_in_threadpool(directory.poll_events, principal, uuid, cursor)
-            if found:
-                return _json({"uuid": uuid, "events": found})
             remaining = deadline - loop.time()
-            if remaining <= 0 or await request.is_disconnected():
-                return _json({"uuid": uuid, "events": []})
-            await wakeup.wait(min(remaining, 1.0))
+            if found or remaining <= 0 or await request.is_disconnected():
+                if cursor != known:  # one write per answered poll, none per commit passed over
+                    await run_in_threadpool(directory.save_channel, principal, uuid, cursor)
+                return _json({"uuid": uuid, "events": found})
+            # Woken by this process's commits its caller may see; others' commits (another API
+            # process, or a controller writing directly) are found by the next read.
+            await wakeup.wait(principal, min(remaining, 1.0))
 
     # --- generated entity routes -----------------------------------------------------------
 

@@ -312,7 +312,7 @@ class SubnetBehaviour(Behaviour):
         if old is None:
             template_id = obj.data.get("templateID")
             if template_id:
-                ops.tx.need(template_id, "subnettemplate", prop="templateID")
+                ops.need(template_id, "subnettemplate", prop="templateID")
             vni = ops.tx.allocate("vni")
             obj.data.update(
                 vnId=vni,
@@ -417,7 +417,7 @@ class VPortBehaviour(Behaviour):
         if fip_id == "":
             obj.data["associatedFloatingIPID"] = fip_id = None
         if fip_id and (old is None or old.data.get("associatedFloatingIPID") != fip_id):
-            fip = ops.tx.need(fip_id, "floatingip", prop="associatedFloatingIPID")
+            fip = ops.need(fip_id, "floatingip", prop="associatedFloatingIPID")
             if fip.parent_id != obj.data.get("domainID"):
                 raise invalid("associatedFloatingIPID", "The floating IP belongs to another domain.")
             if fip.data.get("assigned"):
@@ -541,7 +541,7 @@ class AclEntryBehaviour(Behaviour):
             kind, entity_type = tkind, tentity
         if not d.get("locationID"):
             raise invalid("locationID", f"locationID is mandatory for locationType {location}.")
-        target = ops.tx.need(d["locationID"], kind, prop="locationID")
+        target = ops.need(d["locationID"], kind, prop="locationID")
         if not ops.in_scope(target, scope):
             raise invalid("locationID", f"The {kind} {target.id} is not in this domain.")
         d["locationEntityType"] = entity_type
@@ -559,12 +559,12 @@ class AclEntryBehaviour(Behaviour):
             kind, entity_type, tkind, tentity = _LOCATION_KINDS[network]
             if is_template:
                 kind, entity_type = tkind, tentity
-            target = ops.tx.need(d["networkID"], kind, prop="networkID")
+            target = ops.need(d["networkID"], kind, prop="networkID")
             if not ops.in_scope(target, scope):
                 raise invalid("networkID", f"The {kind} {target.id} is not in this domain.")
         elif network in _ENTERPRISE_KINDS:
             kind, entity_type = _ENTERPRISE_KINDS[network]
-            target = ops.tx.need(d["networkID"], kind, prop="networkID")
+            target = ops.need(d["networkID"], kind, prop="networkID")
             if target.parent_id != scope.enterprise_id:
                 raise invalid("networkID", f"The {kind} {target.id} belongs to another enterprise.")
         else:
@@ -591,7 +591,7 @@ class InterfaceBehaviour(Behaviour):
             return
         validation.require(obj.entity, d)
         d["MAC"] = validation.mac("MAC", d["MAC"])
-        vport = ops.tx.need(d["VPortID"], "vport", prop="VPortID")
+        vport = ops.need(d["VPortID"], "vport", prop="VPortID")
         if not ops.visible(vport):
             raise invalid("VPortID", f"vport with ID {vport.id} does not exist.")
         if vport.data.get("type") != self.vport_type:
@@ -749,7 +749,7 @@ class FloatingIPBehaviour(Behaviour):
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         if old is not None:
             return
-        pool = ops.tx.need(
+        pool = ops.need(
             obj.data["associatedSharedNetworkResourceID"],
             "sharednetworkresource",
             prop="associatedSharedNetworkResourceID",

@@ -161,11 +161,41 @@ class _ToAst(Transformer[Token, Node]):
         return Not(items[0])
 
 
+#: A filter's cost bound: its length, and how many comparisons it makes. Every comparison of a
+#: JSON attribute is evaluated per row scanned; four concurrent 1,000-term filters once pushed
+#: another tenant's latency from 10 ms to 0.5-0.8 s (and a 1,000-term OR answered a 500).
+MAX_FILTER_LENGTH = 4096
+MAX_FILTER_TERMS = 64
+
+
+def _terms(node: Node) -> int:
+    if isinstance(node, And | Or):
+        return sum(_terms(part) for part in node.parts)
+    if isinstance(node, Not):
+        return _terms(node.part)
+    return 1
+
+
 def parse_filter(text: str) -> Node:
-    """Parse a filter; raise a 400 VSD error naming the problem when it is not valid."""
+    """Parse a filter; raise a 400 VSD error naming the problem when it is not valid or costs
+    more than the bounds allow."""
     text = text.strip()
     if not text:
         raise bad_request("The filter is empty.", prop="X-Nuage-Filter")
+    if len(text) > MAX_FILTER_LENGTH:
+        raise bad_request(
+            f"The filter is longer than {MAX_FILTER_LENGTH} characters ({len(text)}).", prop="X-Nuage-Filter"
+        )
+    node = _parse(text)
+    terms = _terms(node)
+    if terms > MAX_FILTER_TERMS:
+        raise bad_request(
+            f"The filter makes more than {MAX_FILTER_TERMS} comparisons ({terms}).", prop="X-Nuage-Filter"
+        )
+    return node
+
+
+def _parse(text: str) -> Node:
     words = text.split()
     if not any(h in text for h in _OPERATOR_HINTS) and not any(w.upper() in _KEYWORDS for w in words):
         return FreeText(text)

@@ -11,3 +11,12 @@ CHANNEL_OPTIONS: list[tuple[str, int | str]] = [
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ("grpc.http2.max_pings_without_data", 0),
 ]
+
+#: The controller's server: it sends snapshots (large) but receives only Hellos, acks, reports and
+#: endpoint requests, each well under a kilobyte. A bound stops one peer from making the
+#: controller hold arbitrary amounts (two 150 MB Ack errors once grew it to 1.6 GB).
+MAX_AGENT_MESSAGE = 64 * 1024
+SERVER_OPTIONS: list[tuple[str, int | str]] = [
+    *(o for o in CHANNEL_OPTIONS if o[0] != "grpc.max_receive_message_length"),
+    ("grpc.max_receive_message_length", MAX_AGENT_MESSAGE),
+]

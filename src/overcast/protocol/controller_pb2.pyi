@@ -64,7 +64,7 @@ class StatusReply(_message.Message):
     def __init__(self, controller_id: _Optional[str] = ..., revision: _Optional[int] = ..., hosts: _Optional[_Iterable[_Union[HostStatus, _Mapping]]] = ...) -> None: ...
 
 class HostStatus(_message.Message):
-    __slots__ = ("host_id", "connected", "sent_revision", "applied_revision", "in_sync", "domains", "endpoints", "digest")
+    __slots__ = ("host_id", "connected", "sent_revision", "applied_revision", "in_sync", "domains", "endpoints", "digest", "refusals", "last_refusal")
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
     SENT_REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +73,8 @@ class HostStatus(_message.Message):
     DOMAINS_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
+    REFUSALS_FIELD_NUMBER: _ClassVar[int]
+    LAST_REFUSAL_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     connected: bool
     sent_revision: int
@@ -81,7 +83,9 @@ class HostStatus(_message.Message):
     domains: int
     endpoints: int
     digest: int
-    def __init__(self, host_id: _Optional[str] = ..., connected: _Optional[bool] = ..., sent_revision: _Optional[int] = ..., applied_revision: _Optional[int] = ..., in_sync: _Optional[bool] = ..., domains: _Optional[int] = ..., endpoints: _Optional[int] = ..., digest: _Optional[int] = ...) -> None: ...
+    refusals: int
+    last_refusal: str
+    def __init__(self, host_id: _Optional[str] = ..., connected: _Optional[bool] = ..., sent_revision: _Optional[int] = ..., applied_revision: _Optional[int] = ..., in_sync: _Optional[bool] = ..., domains: _Optional[int] = ..., endpoints: _Optional[int] = ..., digest: _Optional[int] = ..., refusals: _Optional[int] = ..., last_refusal: _Optional[str] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
     __slots__ = ("hello", "ack", "endpoint", "create", "remove", "ensure_subnet")
@@ -100,18 +104,30 @@ class AgentMessage(_message.Message):
     def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., endpoint: _Optional[_Union[EndpointReport, _Mapping]] = ..., create: _Optional[_Union[EndpointCreate, _Mapping]] = ..., remove: _Optional[_Union[EndpointRemove, _Mapping]] = ..., ensure_subnet: _Optional[_Union[SubnetEnsure, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("host_id", "underlay_ip", "applied_revision", "digest", "agent_version")
+    __slots__ = ("host_id", "underlay_ip", "applied_revision", "digest", "agent_version", "runtime_credentials")
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     UNDERLAY_IP_FIELD_NUMBER: _ClassVar[int]
     APPLIED_REVISION_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     underlay_ip: str
     applied_revision: int
     digest: int
     agent_version: str
-    def __init__(self, host_id: _Optional[str] = ..., underlay_ip: _Optional[str] = ..., applied_revision: _Optional[int] = ..., digest: _Optional[int] = ..., agent_version: _Optional[str] = ...) -> None: ...
+    runtime_credentials: Credentials
+    def __init__(self, host_id: _Optional[str] = ..., underlay_ip: _Optional[str] = ..., applied_revision: _Optional[int] = ..., digest: _Optional[int] = ..., agent_version: _Optional[str] = ..., runtime_credentials: _Optional[_Union[Credentials, _Mapping]] = ...) -> None: ...
+
+class Credentials(_message.Message):
+    __slots__ = ("organization", "user", "password")
+    ORGANIZATION_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    organization: str
+    user: str
+    password: str
+    def __init__(self, organization: _Optional[str] = ..., user: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("revision", "ok", "error")

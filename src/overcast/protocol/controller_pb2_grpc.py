@@ -5,7 +5,7 @@ import warnings
 
 from overcast.protocol import controller_pb2 as overcast_dot_protocol_dot_controller__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 

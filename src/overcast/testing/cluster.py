@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from ..agent.agent import Agent, TlsFiles
 from ..agent.api import serve_local_api
 from ..agent.client import AgentClient
+from ..agent.credentials import CSPROOT, RuntimeCredentials
 from ..controller.feed import load_policy_input
 from ..controller.server import ControllerConfig, run_controller
 from ..controller.service import ControllerService
@@ -54,8 +55,11 @@ class Cluster:
         controllers: int = 1,
         agent_tls: Callable[[str], TlsFiles | None] | None = None,
         dataplane: Callable[[str, str], Dataplane] | None = None,
+        credentials: RuntimeCredentials | None | Callable[[str], RuntimeCredentials | None] = CSPROOT,
     ) -> None:
         self.directory = directory
+        #: Host ID -> the runtime credentials its agent is given (None: its requests are refused).
+        self.credentials_of = credentials if callable(credentials) else (lambda _host: credentials)
         self.workdir = workdir
         self.hosts = hosts  # host ID -> underlay address
         config = controller_config or ControllerConfig(listen="127.0.0.1:0", host_grace=2.0)
@@ -158,6 +162,7 @@ class Cluster:
                     self.make_dataplane(host_id, self.hosts[host_id]),
                     tls=self.agent_tls(host_id),
                     tls_server_name="controller" if self.agent_tls(host_id) else None,
+                    credentials=self.credentials_of(host_id),
                 )
             else:  # a restarted agent process keeps nothing but what the kernel would
                 agent = Agent(
@@ -167,6 +172,7 @@ class Cluster:
                     agent.dataplane,
                     tls=agent.tls,
                     tls_server_name=agent.tls_server_name,
+                    credentials=agent.credentials,
                 )
             self.agents[host_id] = agent
             self._agent_tasks[host_id] = [

@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from ..agent.client import agent_connected
+from ..agent.credentials import CSPROOT
 from ..client.vsd import VsdClient
 from ..lab import Lab
 from .ports import free_port
@@ -41,7 +42,9 @@ def running_system(work: Path, hosts: tuple[str, ...] = ("h1", "h2")) -> Iterato
         )
         services[0].wait_until(logged_in(f"http://{url}"), "the directory")
         services.append(
-            Service(["controller", "--database", database, "--listen", controller], work / "c.log")
+            Service(
+                ["controller", "--database", database, "--listen", controller, "--insecure"], work / "c.log"
+            )
         )
         client = VsdClient(f"http://{url}")
         client.login()
@@ -53,6 +56,9 @@ def running_system(work: Path, hosts: tuple[str, ...] = ("h1", "h2")) -> Iterato
                 Service(
                     [
                         "agent",
+                        "--insecure",
+                        "--credentials",
+                        str(CSPROOT.write(work / "credentials.toml")),
                         "--controller",
                         controller,
                         "--host-id",
