@@ -30,13 +30,13 @@ def test_the_agent_refuses_plaintext_unless_insecure(tmp_path: Path) -> None:
 
 def test_credentials_others_can_read_are_refused(tmp_path: Path) -> None:
     path = RuntimeCredentials("acme", "cni", "secret").write(tmp_path / "credentials.toml")
+    agent = ["--controller", "127.0.0.1:1", "--host-id", "h", "--underlay-ip", "192.0.2.1",
+             "--socket", str(tmp_path / "a.sock")]  # fmt: skip
     assert RuntimeCredentials.load(path).password == "secret"
     os.chmod(path, 0o644)
-    refused = overcast("agent", "--insecure", "--credentials", str(path), "--controller", "127.0.0.1:1",
-                       "--host-id", "h", "--underlay-ip", "192.0.2.1", "--socket", str(tmp_path / "a.sock"))  # fmt: skip
+    refused = overcast("agent", "--insecure", "--credentials", str(path), *agent)
     assert refused.returncode == 2 and "readable by others" in refused.stderr
     os.chmod(path, 0o600)
     path.write_text('organization = "acme"\nuser = "cni"\n')
-    refused = overcast("agent", "--insecure", "--credentials", str(path), "--controller", "127.0.0.1:1",
-                       "--host-id", "h", "--underlay-ip", "192.0.2.1", "--socket", str(tmp_path / "a.sock"))  # fmt: skip
+    refused = overcast("agent", "--insecure", "--credentials", str(path), *agent)
     assert refused.returncode == 2 and "needs password" in refused.stderr

@@ -48,6 +48,27 @@ def version() -> None:
     typer.echo(__version__)
 
 
+SYSTEMD_UNIT_DIR = Path("/etc/systemd/system")
+
+
+@app.command("systemd-units")
+def systemd_units(
+    output: Annotated[Path, typer.Option(help="Where to write the unit files.")] = SYSTEMD_UNIT_DIR,
+    executable: Annotated[
+        str | None, typer.Option(help="The overcast executable the units run (default: this one).")
+    ] = None,
+) -> None:
+    """Write the systemd units of the directory, the controller, the agent and the Docker plugin.
+
+    Then: [bold]systemctl daemon-reload && systemctl enable --now overcast-directory[/] (see
+    docs/operations.md for the settings and key files each expects).
+    """
+    from ..systemd import installed_executable, write
+
+    for path in write(output, executable or installed_executable()):
+        typer.echo(f"wrote {path}")
+
+
 @app.command()
 def directory(
     listen: Annotated[str, typer.Option(help="HOST:PORT to serve the VSD API on.")] = "127.0.0.1:8443",

@@ -33,7 +33,7 @@ DEFAULT_SOCKET = "/run/overcast/agent.sock"
 # CNI error codes (SPEC.md "Error"): well-known ones, then this plugin's (>= 100).
 INCOMPATIBLE_VERSION, UNSUPPORTED_FIELD, UNKNOWN_CONTAINER = 1, 2, 3
 INVALID_CONFIG, IO_FAILURE, DECODING_FAILURE, INVALID_ENVIRONMENT, TRY_AGAIN_LATER = 4, 5, 6, 7, 11
-DIRECTORY_REFUSED, ENDPOINT_CONFLICT, AGENT_FAILED, NOT_RUNNING = 100, 101, 102, 103
+DIRECTORY_REFUSED, ENDPOINT_CONFLICT, AGENT_FAILED, NOT_RUNNING, INTERNAL = 100, 101, 102, 103, 199
 
 
 class CniError(Exception):
@@ -69,6 +69,8 @@ def parse(environ: Mapping[str, str], stdin: str) -> Invocation:
         config = json.loads(stdin or "{}")
     except json.JSONDecodeError as exc:
         raise CniError(DECODING_FAILURE, "the network configuration is not JSON", str(exc)) from None
+    except RecursionError:
+        raise CniError(DECODING_FAILURE, "the network configuration is nested too deeply") from None
     if not isinstance(config, dict):
         raise CniError(DECODING_FAILURE, "the network configuration must be a JSON object")
     args: dict[str, str] = {}
@@ -218,10 +220,18 @@ def check(invocation: Invocation, agent: Agent) -> None:
     previous = invocation.config.get("prevResult")
     if not isinstance(previous, dict):
         raise CniError(INVALID_CONFIG, "CHECK needs prevResult")
-    interface = next((i for i in previous.get("interfaces", []) if i.get("name") == invocation.ifname), None)
-    if interface is None or not interface.get("mac"):
+    interfaces, addresses = previous.get("interfaces", []), previous.get("ips", [])
+    if not isinstance(interfaces, list) or not all(isinstance(i, dict) for i in interfaces):
+        raise CniError(INVALID_CONFIG, "prevResult.interfaces must be a list of objects")
+    if not isinstance(addresses, list) or not all(isinstance(i, dict) for i in addresses):
+        raise CniError(INVALID_CONFIG, "prevResult.ips must be a list of objects")
+    interface = next((i for i in interfaces if i.get("name") == invocation.ifname), None)
+    if interface is None or not isinstance(interface.get("mac"), str) or not interface["mac"]:
         raise CniError(INVALID_CONFIG, f"prevResult has no interface {invocation.ifname}")
-    ips = [str(ipaddress.ip_interface(i["address"]).ip) for i in previous.get("ips", []) if "address" in i]
+    try:
+        ips = [str(ipaddress.ip_interface(i["address"]).ip) for i in addresses if "address" in i]
+    except (TypeError, ValueError) as exc:
+        raise CniError(INVALID_CONFIG, "prevResult.ips holds an address that is not one", str(exc)) from None
     try:
         from ..dataplane.linux.netns import in_netns
 
@@ -263,6 +273,9 @@ def run(environ: Mapping[str, str], stdin: str) -> tuple[int, str]:
         error = {"cniVersion": version, "code": exc.code, "msg": exc.message}
         if exc.details:
             error["details"] = exc.details
+        return 1, json.dumps(error)
+    except Exception as exc:  # a runtime reads stdout as CNI JSON: never a traceback
+        error = {"cniVersion": version, "code": INTERNAL, "msg": "overcast-cni failed", "details": repr(exc)}
         return 1, json.dumps(error)
 
 
