@@ -10,6 +10,7 @@ import hashlib
 import os
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -207,3 +208,21 @@ def test_the_default_password_is_warned_of_at_every_start(tmp_path: Path) -> Non
     directory.bootstrap("s3cret")
     assert csproot_warnings(directory, "s3cret", False) == []
     store.dispose()
+
+
+def test_failed_logins_are_throttled_per_account_without_naming_it(
+    sqlite_server: ServedDirectory, tenant: tuple[VsdClient, dict, dict]
+) -> None:
+    from overcast.directory.throttle import LoginThrottle
+
+    sqlite_server.directory.throttle = LoginThrottle(limit=3, window=1.5)
+    key = logged_in_key(sqlite_server)
+    for account in ("dev", "nobody"):  # a real account and an unknown one behave alike
+        statuses = [xrest(sqlite_server, account, "guess", "acme").status_code for _ in range(4)]
+        assert statuses == [401, 401, 401, 429], (account, statuses)
+    refused = xrest(sqlite_server, "dev", "first", "acme")  # even the right password, for now
+    assert refused.status_code == 429 and "try again" in refused.text
+    assert xrest(sqlite_server, "dev", key, "acme", "/enterprises").status_code == 200  # keys still work
+    assert xrest(sqlite_server, "csproot", "csproot", "csp").status_code == 200  # other accounts too
+    time.sleep(1.6)
+    assert xrest(sqlite_server, "dev", "first", "acme").status_code == 200

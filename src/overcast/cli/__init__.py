@@ -153,6 +153,9 @@ def controller(
             "(tests and the demo on loopback only).",
         ),
     ] = False,
+    max_hosts: Annotated[
+        int, typer.Option(help="The most hosts the directory records; a new host past it is refused.")
+    ] = 10_000,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log sessions and batches.")] = False,
 ) -> None:
     """Run the controller: tail the directory, compile policy per host, stream it to agents.
@@ -174,6 +177,7 @@ def controller(
         poll_interval=poll_interval,
         host_grace=host_grace,
         controller_id=controller_id,
+        max_hosts=max_hosts,
     )
     if (tls_cert is None) != (tls_key is None) or (tls_client_ca is not None and tls_cert is None):
         console.print("[red]error:[/] --tls-cert and --tls-key go together; --tls-client-ca needs them")

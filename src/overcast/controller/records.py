@@ -55,11 +55,20 @@ def _vrs(ops: Operations, host_id: str) -> Obj | None:
     return found[0] if found else None
 
 
-def register_host(directory: Directory, host_id: str, address: str, now_ms: int) -> str:
-    """Record the host as UP with its underlay address; return its vrs ID."""
+class TooManyHosts(Exception):
+    """The directory records as many hosts as the controller allows (``--max-hosts``)."""
+
+
+def register_host(
+    directory: Directory, host_id: str, address: str, now_ms: int, max_hosts: int | None = None
+) -> str:
+    """Record the host as UP with its underlay address; return its vrs ID. A host not yet
+    recorded is refused with :class:`TooManyHosts` when ``max_hosts`` are already."""
 
     def work(ops: Operations) -> str:
         vrs = _vrs(ops, host_id)
+        if vrs is None and max_hosts is not None and ops.tx.count_kind("vrs") >= max_hosts:
+            raise TooManyHosts(f"the directory already records {max_hosts} hosts (--max-hosts)")
         if vrs is None:
             vrs = ops.create_internal(
                 None,

@@ -37,6 +37,8 @@ class ControllerConfig:
     poll_interval: float = 0.025
     host_grace: float = 30.0
     controller_id: str | None = None
+    #: The most hosts the directory records; a Hello from one more is refused.
+    max_hosts: int = 10_000
 
     @property
     def database_url(self) -> str:
@@ -158,6 +160,7 @@ async def run_controller(
         poll_interval=config.poll_interval,
         host_grace=config.host_grace,
         identity_of=certificate_identity if config.tls_client_ca is not None else None,
+        max_hosts=config.max_hosts,
     )
     await service.start()
     server, port = build_server(service, config.listen, credentials)

@@ -162,11 +162,13 @@ class ControllerService:
         poll_interval: float = 0.025,
         host_grace: float = 30.0,
         identity_of: Callable[[Any], str | None] | None = None,
+        max_hosts: int = 10_000,
     ) -> None:
         self.directory = directory
         self.controller_id = controller_id or f"controller-{uuid.uuid4().hex[:8]}"
         self.poll_interval = poll_interval
         self.host_grace = host_grace
+        self.max_hosts = max_hosts
         #: The authenticated host identity of a gRPC context (mutual TLS), or None (no TLS).
         self.identity_of = identity_of or (lambda context: None)
         self.engine = PolicyEngine()
@@ -309,8 +311,11 @@ class ControllerService:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"runtime credentials refused: {exc}")
         try:
             await asyncio.to_thread(
-                records.register_host, self.directory, host_id, hello.underlay_ip, now_ms()
+                records.register_host, self.directory, host_id, hello.underlay_ip, now_ms(), self.max_hosts
             )
+        except records.TooManyHosts as exc:
+            log.warning("refused host %s from %s: %s", host_id, context.peer(), exc)
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except Exception as exc:
             log.warning("cannot record host %s: %s", host_id, exc)
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"the directory is unavailable: {exc}")

@@ -40,6 +40,7 @@ from .errors import (
     unauthorized,
 )
 from .schema import LEAF_ANCHORS, LEAF_DIRECT, REGISTRY, ROOT, Entity, Relation
+from .throttle import LoginThrottle
 from .transaction import Obj, Transaction, expand_json, missing, now_ms, row_to_obj
 
 log = logging.getLogger(__name__)
@@ -577,6 +578,7 @@ class Directory:
         self.listener = ChangeListener()
         self._auth_cache: dict[tuple[str, str, str], tuple[Principal, float, int]] = {}
         self._auth_lock = threading.Lock()
+        self.throttle = LoginThrottle()
 
     # transactions
 
@@ -722,7 +724,9 @@ class Directory:
             if enterprise is None or cred is None:
                 # The same work as a known user's wrong password: an unknown name must not
                 # answer faster (measured before: 3 ms against 49 ms).
+                self._check_throttle(organization, user_name)
                 check_password(secret, _UNKNOWN_USER_HASH)
+                self.throttle.failed(organization, user_name)
                 raise unauthorized("Unknown organization or credentials.")
             user = ops.tx.get(cred.user_id)
             key_row = ops.tx.conn.execute(
@@ -743,10 +747,13 @@ class Directory:
                 raise expired()
             expiry = int(key_row.expires)
             key: str | None = secret
-        elif check_password(secret, cred.password_hash):
-            key, expiry = None, 0
         else:
-            raise unauthorized("Unknown organization or credentials.")
+            self._check_throttle(organization, user_name)
+            if not check_password(secret, cred.password_hash):
+                self.throttle.failed(organization, user_name)
+                raise unauthorized("Unknown organization or credentials.")
+            self.throttle.succeeded(organization, user_name)
+            key, expiry = None, 0
         # Only once the secret proved right: a wrong one must not learn the account's state.
         if user is None or user.data.get("disabled"):
             raise unauthorized("This user is disabled.")
@@ -755,6 +762,16 @@ class Directory:
                 self._auth_cache.clear()
             self._auth_cache[cache_key] = (principal, time.monotonic() + 10, expiry)
         return principal, key, expiry or None
+
+    def _check_throttle(self, organization: str, user_name: str) -> None:
+        wait = self.throttle.retry_after(organization, user_name)
+        if wait > 0:
+            raise VsdError(
+                429,
+                "Too many failed logins",
+                f"Too many failed logins for this account: try again in {int(wait) + 1} s.",
+                code=2429,
+            )
 
     def login(self, organization: str | None, authorization: str | None) -> dict[str, Any]:
         """``GET /me``: authenticate and return the user with an API key (new for a password)."""

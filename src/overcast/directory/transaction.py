@@ -562,6 +562,11 @@ class Transaction:
     def select_kinds_in_enterprise(self, kinds: tuple[str, ...], enterprise_id: str) -> list[Obj]:
         return self.select(and_(objects.c.kind.in_(kinds), objects.c.enterprise_id == enterprise_id))
 
+    def count_kind(self, kind: str) -> int:
+        """How many objects of a kind the store holds (an index range: the kind leads an index)."""
+        self.flush()
+        return int(self.conn.execute(select(func.count()).where(objects.c.kind == kind)).scalar_one())
+
     def count_in_scope(self, ancestor_id: str, kind: str) -> int:
         """How many objects of a kind an object's listings include (an index lookup)."""
         self.flush()

@@ -1,0 +1,48 @@
+"""The controller records a bounded number of hosts (issue 15, finding 10: 1,000 fake hosts
+registered in 2 s, never removed)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from overcast.agent.agent import Agent
+from overcast.agent.credentials import CSPROOT
+from overcast.client.vsd import VsdClient
+from overcast.controller.server import ControllerConfig
+from overcast.dataplane.memory import MemoryDataplane
+from overcast.testing.cluster import Cluster
+from overcast.testing.directory import ServedDirectory
+
+from ..support.control import HOSTS
+
+
+def test_a_host_past_the_bound_is_refused_and_not_recorded(
+    sqlite_server: ServedDirectory, tmp_path: Path
+) -> None:
+    config = ControllerConfig(listen="127.0.0.1:0", host_grace=2.0, max_hosts=len(HOSTS))
+    with Cluster(sqlite_server.directory, tmp_path, HOSTS, controller_config=config) as cluster:
+
+        async def session_error(host_id: str) -> str:
+            dataplane = MemoryDataplane(host_id)
+            agent = Agent(host_id, "192.0.2.99", cluster.addresses(), dataplane, credentials=CSPROOT)
+            task = asyncio.create_task(agent.run())
+            try:
+                for _ in range(300):
+                    if agent.last_error or agent.controller:
+                        break
+                    await asyncio.sleep(0.02)
+                return agent.last_error or f"connected to {agent.controller}"
+            finally:
+                agent.stop()
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+        error = cluster.run(session_error("h4"))
+        assert "RESOURCE_EXHAUSTED" in error and "--max-hosts" in error
+        # A host already recorded comes back as often as it likes.
+        cluster.stop_agent("h1")
+        cluster.start_agent("h1")
+        cluster.wait_for(lambda: cluster.agents["h1"].controller is not None, "h1 to reconnect")
+    names = sorted(v["name"] for v in VsdClient(sqlite_server.url).list_all("vrss"))
+    assert names == sorted(HOSTS)
