@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from overcast.agent.state import Change
 from overcast.dataplane.base import Attachment
+from overcast.dataplane.change import Change
 from overcast.dataplane.linux.driver import LinuxDataplane
 from overcast.lab import Lab, can_run, sh
 from overcast.policy.compiler import compile_host_entries, compile_hosts

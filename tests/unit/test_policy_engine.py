@@ -16,7 +16,9 @@ from overcast.policy.compiler import (
     set_bucket,
 )
 from overcast.policy.engine import PolicyEngine, changes_between
-from overcast.protocol.codec import decode_entry, digest_of, encode_entry
+from overcast.protocol.codec import decode_entry, digest_of, encode_entry, wire_entry
+
+from ..support.world import World
 
 HOSTS = {"vrs-1": ("h1", "192.0.2.1"), "vrs-2": ("h2", "192.0.2.2"), "vrs-3": ("h3", "192.0.2.3")}
 # (subnet ID, zone ID, domain ID, address); "l2-1" is an L2 domain: its own single segment
@@ -203,7 +205,7 @@ def check(engine: PolicyEngine, agents: Agents, state: PolicyInput) -> None:
 
 
 def run(states: list[PolicyInput], *, split: bool) -> None:
-    engine, agents, previous = PolicyEngine(), Agents(), PolicyInput()
+    engine, agents, previous = PolicyEngine(wire_entry), Agents(), PolicyInput()
     for state in states:
         changes = changes_between(previous, state)
         if split:
@@ -228,7 +230,7 @@ def test_incremental_equals_recompute(specs: list[dict[str, Any]]) -> None:
 @settings(max_examples=80, deadline=None)
 @given(st.lists(world_spec, min_size=2, max_size=4), st.randoms(use_true_random=False))
 def test_order_inside_a_batch_does_not_matter(specs: list[dict[str, Any]], rng: Any) -> None:
-    engine, agents, previous = PolicyEngine(), Agents(), PolicyInput()
+    engine, agents, previous = PolicyEngine(wire_entry), Agents(), PolicyInput()
     for state in map(build, specs):
         changes = changes_between(previous, state)
         rng.shuffle(changes)
@@ -254,7 +256,7 @@ def test_an_endpoint_add_touches_only_its_sets_and_hosts() -> None:
         "macro_group": frozenset(),
         "subnet_vni": 1,
     }
-    engine = PolicyEngine()
+    engine = PolicyEngine(wire_entry)
     engine.apply(changes_between(PolicyInput(), before := build(spec)))
     spec["endpoints"] = {**spec["endpoints"], "vp-4": (0, 5, "vrs-2", frozenset({"pg-1"}), False)}
     deltas = engine.apply(changes_between(before, build(spec)))
@@ -265,3 +267,45 @@ def test_an_endpoint_add_touches_only_its_sets_and_hosts() -> None:
         assert not delta.removals
         assert sorted(k[0] for k in delta.upserts) == ["endpoint", "member"]
         assert "10.0.1.5/32" in delta.upserts[bucket]
+
+
+def test_the_engine_recomputes_only_what_a_change_touches() -> None:
+    """30 domains on 40 hosts (4 each): one endpoint added to a domain costs that endpoint, one
+    set and its domain's hosts; one ACL entry, that domain and its hosts — never the world."""
+    import copy
+
+    world = World()
+    world.hosts = {f"h{i}": world.add("vrs", name=f"h{i}", address=f"192.0.2.{i}") for i in range(1, 41)}
+    domains: dict[str, dict[str, str]] = {}
+    for d in range(30):
+        world.domain = world.add("domain", parentID="ent-1", name=f"d{d}")
+        world.zone = world.add("zone", parentID=world.domain, parentType="domain")
+        subnet, group = world.subnet("10.1.1.0"), world.group()
+        policy = world.policy("ingress")
+        world.entry(policy, "ingress", 1, locationType="POLICYGROUP", locationID=group,
+                    networkType="POLICYGROUP", networkID=group)  # fmt: skip
+        for e in range(5):
+            world.endpoint(subnet, f"10.1.1.{10 + e}", f"h{1 + (d * 4 + e % 4) % 40}", group)
+        domains[world.domain] = {"subnet": subnet, "group": group, "zone": world.zone, "policy": policy}
+    engine = PolicyEngine(wire_entry)
+    engine.apply(changes_between(PolicyInput(), world.state))
+    assert len(engine.work.domains) == 31 and len(engine.work.hosts) == 40  # (World brings one more)
+
+    target = sorted(domains)[7]
+    hosts_of_target = {h for h, ds in engine.domains_of_host.items() if target in ds}
+    assert len(hosts_of_target) == 4
+    before = copy.deepcopy(world.state)
+    world.domain, world.zone = target, domains[target]["zone"]
+    made = domains[target]
+    world.endpoint(made["subnet"], "10.1.1.99", sorted(hosts_of_target)[0], made["group"])
+    deltas = engine.apply(changes_between(before, world.state))
+    work = engine.work
+    assert work.domains == set() and work.endpoints == 1 and work.sets == 1
+    assert work.encoded == 2, work  # the endpoint and the one set bucket it lands in
+    assert work.hosts == hosts_of_target and set(deltas) == hosts_of_target
+
+    before = copy.deepcopy(world.state)
+    world.entry(domains[target]["policy"], "ingress", 2, protocol="6", destinationPort="22")
+    deltas = engine.apply(changes_between(before, world.state))
+    assert engine.work.domains == {target} and engine.work.endpoints == 0
+    assert engine.work.hosts == hosts_of_target and set(deltas) == hosts_of_target

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overcast.agent.state import HostState, StateError, compose
+from overcast.agent.state import HostState, StateError
+from overcast.dataplane.change import compose
 from overcast.dataplane.memory import MemoryDataplane
 from overcast.policy.compiler import Defaults, DomainInfo, Endpoint, Rule, RuleSet, Subnet
 from overcast.protocol import codec

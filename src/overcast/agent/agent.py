@@ -24,12 +24,13 @@ import grpc
 
 from .. import __version__
 from ..dataplane.base import Attachment, Dataplane, DataplaneError
+from ..dataplane.change import compose
 from ..policy.compiler import Endpoint
 from ..protocol import CHANNEL_OPTIONS as SESSION_OPTIONS
 from ..protocol import controller_pb2 as pb
 from ..protocol import controller_pb2_grpc as pb_grpc
 from .credentials import RuntimeCredentials
-from .state import HostState, Prepared, compose
+from .state import HostState, Prepared
 
 log = logging.getLogger("overcast.agent")
 

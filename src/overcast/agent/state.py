@@ -13,47 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..policy.compiler import DomainView, Endpoint, Key, domain_view
+from ..dataplane.change import Change
+from ..policy.compiler import DomainView, Endpoint, Key, views_of
 from ..protocol import codec
 from ..protocol import controller_pb2 as pb
 
 
 class StateError(Exception):
     """An update that cannot be applied (the agent nacks it; the controller resends a snapshot)."""
-
-
-@dataclass
-class Change:
-    """What one update changes; for a snapshot, ``upserts`` is the whole new state and
-    ``removals`` everything held before that it no longer has."""
-
-    snapshot: bool
-    upserts: dict[Key, pb.Entry] = field(default_factory=dict)
-    removals: set[Key] = field(default_factory=set)
-
-    def values(self) -> dict[Key, Any]:
-        """The upserted entries decoded."""
-        return {key: codec.decode_entry(entry)[1] for key, entry in self.upserts.items()}
-
-
-def compose(changes: list[Change]) -> Change:
-    """One change with the effect of applying ``changes`` in order (removals, then upserts).
-
-    A snapshot in the sequence replaces everything before it. A key added and then removed
-    stays in ``removals`` (removing what is not held is a no-op for every dataplane).
-    """
-    if len(changes) == 1:
-        return changes[0]
-    merged = Change(snapshot=False)
-    for change in changes:
-        if change.snapshot:
-            merged = Change(snapshot=True, upserts=dict(change.upserts), removals=set(change.removals))
-            continue
-        for key in change.removals:
-            merged.upserts.pop(key, None)
-        merged.removals |= change.removals
-        merged.upserts.update(change.upserts)
-    return merged
 
 
 @dataclass
@@ -183,11 +150,3 @@ class HostState:
     def endpoint(self, vport_id: str) -> tuple[str, Endpoint] | None:
         """(domain ID, endpoint) of a vport running on this host, if the state says so."""
         return self.local.get(vport_id)
-
-
-def views_of(entries: dict[Key, Any], host_id: str) -> list[DomainView]:
-    """Entries grouped by domain, as seen from one host."""
-    by_domain: dict[str, list[tuple[Key, Any]]] = {}
-    for key, value in entries.items():
-        by_domain.setdefault(key[1], []).append((key, value))
-    return [domain_view(items, host_id) for _, items in sorted(by_domain.items())]

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..agent.state import Change
 from ..dataplane.base import Attachment
+from ..dataplane.change import Change
 from ..dataplane.linux.driver import LinuxDataplane
 from ..lab import Lab, unanswered
 from ..policy.compiler import (

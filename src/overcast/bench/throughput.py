@@ -19,8 +19,8 @@ import subprocess
 import time
 from typing import Any
 
-from ..agent.state import Change
 from ..dataplane.base import Attachment
+from ..dataplane.change import Change
 from ..dataplane.linux.driver import LinuxDataplane
 from ..lab import Lab, sh
 from ..policy.compiler import (

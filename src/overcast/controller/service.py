@@ -171,7 +171,7 @@ class ControllerService:
         self.max_hosts = max_hosts
         #: The authenticated host identity of a gRPC context (mutual TLS), or None (no TLS).
         self.identity_of = identity_of or (lambda context: None)
-        self.engine = PolicyEngine()
+        self.engine = PolicyEngine(codec.wire_entry)
         self.revision = 0
         self.sessions: dict[str, HostSession] = {}
         self.history: dict[str, History] = {}

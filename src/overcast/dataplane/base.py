@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from ..agent.state import Change
+from .change import Change
 
 
 class DataplaneError(Exception):

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..agent.state import Change, views_of
-from ..policy.compiler import DomainView, Endpoint, Key
+from ..policy.compiler import DomainView, Endpoint, Key, views_of
 from ..policy.oracle import Decision, Packet, decide
 from ..protocol.codec import decode_entry
 from .base import Attachment, Dataplane
+from .change import Change
 
 
 @dataclass(frozen=True)

@@ -459,3 +459,11 @@ def host_views(domains: Mapping[str, Mapping[Key, Any]], hosts: Iterable[str]) -
 def compile_hosts(state: PolicyInput) -> dict[str, HostView]:
     """The full compile, as views: what every known host must hold."""
     return host_views(compile_domains(state), state.hosts())
+
+
+def views_of(entries: dict[Key, Any], host_id: str) -> list[DomainView]:
+    """Entries grouped by domain, as seen from one host."""
+    by_domain: dict[str, list[tuple[Key, Any]]] = {}
+    for key, value in entries.items():
+        by_domain.setdefault(key[1], []).append((key, value))
+    return [domain_view(items, host_id) for _, items in sorted(by_domain.items())]

@@ -21,9 +21,8 @@ import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from ..protocol.codec import WireEntry, wire_entry
 from .compiler import (
     Endpoint,
     Key,
@@ -151,17 +150,47 @@ class HostDelta:
         return bool(self.upserts or self.removals)
 
 
-class PolicyEngine:
-    """The controller's in-memory model and every domain's published entries."""
+@dataclass
+class Work:
+    """What one :meth:`PolicyEngine.apply` recomputed — the measure of its incrementality.
 
-    def __init__(self, encode: Callable[[Key, Any], WireEntry] = wire_entry) -> None:
+    ``domains``: recomputed whole (segments, rules, references); ``endpoints``: vports whose
+    endpoint was derived again; ``sets``: (domain, set) pairs whose members were; ``encoded``:
+    entries published (each encoded once, whatever the number of hosts); ``hosts``: hosts whose
+    delta was assembled (those of a domain that changed, and only those)."""
+
+    domains: set[str] = field(default_factory=set)
+    endpoints: int = 0
+    sets: int = 0
+    encoded: int = 0
+    hosts: set[str] = field(default_factory=set)
+
+
+class EncodedEntry(Protocol):
+    """An entry as the transport will send it: its bytes and their hash (the digests')."""
+
+    @property
+    def framed(self) -> bytes: ...
+
+    @property
+    def hash(self) -> int: ...
+
+
+class PolicyEngine:
+    """The controller's in-memory model and every domain's published entries.
+
+    ``encode`` turns a published entry into what is sent (the wire encoding is the protocol's
+    business, injected: the engine stays pure policy); each entry is encoded once per change,
+    for every host of its domain."""
+
+    def __init__(self, encode: Callable[[Key, Any], EncodedEntry]) -> None:
         self.state = PolicyInput()
         self._encode = encode
         #: domain ID -> published entries (present only for existing domains)
         self.domains: dict[str, dict[Key, Any]] = {}
         #: domain ID -> key -> the entry ready to send, and its hash (encoded once, sent to every
         #: host of the domain)
-        self.encoded: dict[str, dict[Key, WireEntry]] = {}
+        self.encoded: dict[str, dict[Key, EncodedEntry]] = {}
         #: domain ID -> XOR of its entries' hashes; a host's digest is the XOR over its domains
         self.digests: dict[str, int] = {}
         #: domain ID -> host -> number of its endpoints there (published endpoints only)
@@ -186,6 +215,8 @@ class PolicyEngine:
         self._upserted: list[tuple[str, str]] = []
         self._old: dict[str, dict[Key, Any]] = {}
         self._hosts_before: dict[str, frozenset[str]] = {}
+        #: What the last apply() recomputed.
+        self.work = Work()
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -228,9 +259,12 @@ class PolicyEngine:
                 self._set_members_of(change.group_id, change.member_ids)
             else:
                 self._set_groups_of(change.member_id, change.group_kind, change.group_ids)
+        self.work = Work()
         self._resolve_upserted()
+        self.work.endpoints = len(self._dirty_vports)
         for vport_id in sorted(self._dirty_vports):
             self._recompute_endpoint(vport_id)
+        self.work.domains = set(self._dirty_domains)
         for domain_id in sorted(self._dirty_domains):
             self._recompute_domain(domain_id)
         for group_id in sorted(self._dirty_groups):
@@ -408,6 +442,7 @@ class PolicyEngine:
         else:
             entries[key] = value
             encoded[key] = self._encode(key, value)
+            self.work.encoded += 1
             self.digests[domain_id] ^= encoded[key].hash
             if key[0] == "endpoint":
                 self._count_host(domain_id, value.host_id, +1)
@@ -530,6 +565,7 @@ class PolicyEngine:
             self._refs.pop(domain_id, None)
 
     def _recompute_set(self, domain_id: str, name: str) -> None:
+        self.work.sets += 1
         group_id = name[3:]
         group = self.state.get("policygroup", group_id)
         cidrs: frozenset[str] = frozenset()
@@ -558,6 +594,7 @@ class PolicyEngine:
             changed = {k: v for k, v in old_values.items() if entries.get(k, _MISSING) != v}
             before = self._hosts_before.get(domain_id, frozenset())
             after = frozenset(self.host_count.get(domain_id, ()))
+            self.work.hosts |= before | after
             for host_id in before | after:
                 delta = deltas[host_id]
                 if host_id in before and host_id in after:

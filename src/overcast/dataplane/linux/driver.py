@@ -30,9 +30,9 @@ from typing import Any
 
 from pyroute2 import IPRoute, NetlinkError
 
-from ...agent.state import Change
 from ...policy.compiler import DomainView, Key, domain_view
 from ..base import Attachment, Dataplane, DataplaneError
+from ..change import Change
 from .libnft import Nft, NftError
 from .netns import in_netns, netns_path
 from .nftables import element_changes, revoked, ruleset, short_hash
@@ -90,6 +90,7 @@ def _must_index(ipr: IPRoute, ifname: str) -> int:
 
 
 LOOPBACK = 1  # the loopback's ifindex in every namespace
+_UNSET = object()  # in an undo log: the key was not there
 
 
 @dataclass
@@ -162,23 +163,46 @@ class LinuxDataplane(Dataplane):
         self._worker.submit(self._apply, change).result()
 
     def _apply(self, change: Change) -> None:
+        """The contract of :meth:`Dataplane.apply`: on failure ``domains`` (the desired state
+        the driver plans from) is what it was, restored from an undo log of this change's own
+        edits (a copy of every touched domain would cost the hot path its size); namespaces the
+        failure left half-programmed have dropped their caches, so the next sync reads the
+        kernel again. What did get programmed stays: a refused update is followed by a snapshot."""
         values = change.values()
+        previous: dict[str, dict[Key, Any]] | None = None
+        undo: list[tuple[Key, Any]] = []  # (key, value before this change or _UNSET)
         if change.snapshot:
             touched = set(self.domains) | {k[1] for k in values}
-            self.domains = {}
+            previous, self.domains = self.domains, {}
         else:
             touched = {k[1] for k in change.upserts} | {k[1] for k in change.removals}
             for key in change.removals:
                 entries = self.domains.get(key[1])
-                if entries is not None:
-                    entries.pop(key, None)
+                if entries is not None and key in entries:
+                    undo.append((key, entries.pop(key)))
                     if not entries:
                         del self.domains[key[1]]
         for key, value in values.items():
-            self.domains.setdefault(key[1], {})[key] = value
+            entries = self.domains.setdefault(key[1], {})
+            if previous is None:
+                undo.append((key, entries.get(key, _UNSET)))
+            entries[key] = value
         try:
             self._reconcile(touched, full=change.snapshot)
-        except (NetlinkError, OSError, NftError) as exc:
+        except (NetlinkError, OSError, NftError, DataplaneError) as exc:
+            if previous is not None:
+                self.domains = previous
+            else:
+                for key, old in reversed(undo):
+                    entries = self.domains.setdefault(key[1], {})
+                    if old is _UNSET:
+                        entries.pop(key, None)
+                    else:
+                        entries[key] = old
+                    if not entries:
+                        del self.domains[key[1]]
+            if isinstance(exc, DataplaneError):
+                raise
             raise DataplaneError(f"programming the datapath failed: {exc}") from exc
 
     def attach(self, attachment: Attachment) -> None:
