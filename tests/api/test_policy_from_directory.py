@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from overcast.controller.feed import load_policy_input
-from overcast.controller.records import (
+from overcast.directory.controller_interface import (
     EndpointClaim,
     claim_endpoints,
     claim_endpoints_of_hosts,
@@ -28,7 +28,7 @@ def test_three_tier_policy_built_with_vspk(sqlite_server: ServedDirectory) -> No
         [result] = claim_endpoints(directory, host, [claim], now_ms=2, principal=SYSTEM)
         assert result.ok, result.error
 
-    views = compile_hosts(load_policy_input(directory.store))
+    views = compile_hosts(load_policy_input(directory))
     domain_id, addresses = shop.domain.id, shop.ips
     assert {h: [d.id for d in v.domains] for h, v in views.items()} == {
         h: [domain_id] for h in ("h1", "h2", "h3")
@@ -62,6 +62,6 @@ def test_claims_of_several_hosts_in_one_transaction(sqlite_server: ServedDirecto
     assert not results["h9"][0].ok and "not registered" in results["h9"][0].error
     hosts = {
         e.vport_id: e.host_id
-        for e in compile_hosts(load_policy_input(directory.store))["h1"].domains[0].local
+        for e in compile_hosts(load_policy_input(directory))["h1"].domains[0].local
     }
     assert hosts == {shop.vports["web1"].id: "h1"}

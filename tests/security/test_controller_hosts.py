@@ -38,6 +38,7 @@ def test_a_host_past_the_bound_is_refused_and_not_recorded(
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
 
+        cluster.wait_for(lambda: all(a.controller for a in cluster.agents.values()), "every host's session")
         error = cluster.run(session_error("h4"))
         assert "RESOURCE_EXHAUSTED" in error and "--max-hosts" in error
         # A host already recorded comes back as often as it likes.

@@ -11,11 +11,11 @@ import pytest
 
 from overcast.client.controller import ControllerClient
 from overcast.controller import service as controller_service
-from overcast.controller.records import EndpointClaim, claim_endpoints
 from overcast.controller.service import STUCK_AFTER, resync_delay
 from overcast.dataplane.base import DataplaneError
 from overcast.dataplane.change import Change
 from overcast.dataplane.memory import MemoryDataplane
+from overcast.directory.controller_interface import EndpointClaim, claim_endpoints
 from overcast.directory.service import SYSTEM
 from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory

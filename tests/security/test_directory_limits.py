@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from overcast.client.vsd import VsdClient
-from overcast.controller.records import register_host
 from overcast.directory import transaction
+from overcast.directory.controller_interface import register_host
 from overcast.directory.service import MAX_BULK_ELEMENTS, Directory
 from overcast.testing.builders import make_l3_subnet
 from overcast.testing.directory import ServedDirectory

@@ -41,8 +41,8 @@ import grpc
 
 from ..agent.agent import Agent
 from ..agent.credentials import CSPROOT
-from ..controller.records import EndpointClaim, claim_endpoints, register_host
 from ..dataplane.memory import MemoryDataplane
+from ..directory.controller_interface import EndpointClaim, claim_endpoints, register_host
 from ..directory.db import Store, migrate
 from ..directory.service import SYSTEM, Directory
 from ..protocol import controller_pb2 as pb

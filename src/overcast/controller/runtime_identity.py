@@ -12,8 +12,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 
-from ..directory.errors import VsdError
-from ..directory.service import Directory, Principal
+from ..directory.controller_interface import Directory, Principal, VsdError
 from ..protocol import controller_pb2 as pb
 
 

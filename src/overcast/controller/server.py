@@ -12,9 +12,7 @@ from typing import Any
 
 import grpc
 
-from ..directory.db import Store, default_sqlite_url, migrate
-from ..directory.errors import VsdError
-from ..directory.service import Directory, Principal
+from ..directory.controller_interface import Directory, Principal, VsdError, open_directory
 from ..protocol import SERVER_OPTIONS
 from ..protocol import controller_pb2 as pb
 from .service import ControllerService
@@ -39,10 +37,6 @@ class ControllerConfig:
     controller_id: str | None = None
     #: The most hosts the directory records; a Hello from one more is refused.
     max_hosts: int = 10_000
-
-    @property
-    def database_url(self) -> str:
-        return self.database or default_sqlite_url(self.state_dir)
 
 
 def _serialize(message: Any) -> bytes:
@@ -137,12 +131,6 @@ def build_server(
     return server, port
 
 
-def open_store_directory(url: str) -> Directory:
-    store = Store(url)
-    migrate(store)
-    return Directory(store)
-
-
 async def run_controller(
     config: ControllerConfig,
     *,
@@ -152,7 +140,7 @@ async def run_controller(
 ) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM when run as a process)."""
     if directory is None:
-        directory = await asyncio.to_thread(open_store_directory, config.database_url)
+        directory = await asyncio.to_thread(open_directory, config.database, config.state_dir)
     credentials = server_credentials(config)
     service = ControllerService(
         directory,

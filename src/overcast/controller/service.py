@@ -32,12 +32,13 @@ from typing import Any
 
 import grpc
 
-from ..directory.service import Directory
+from ..directory import controller_interface as records
+from ..directory.controller_interface import Directory
 from ..policy.engine import HostDelta, PolicyEngine
 from ..policy.oracle import Packet, explain
 from ..protocol import codec
 from ..protocol import controller_pb2 as pb
-from . import feed, records
+from . import feed
 from .runtime_identity import CredentialsRefused, RuntimeIdentity
 
 log = logging.getLogger("overcast.controller")
@@ -184,7 +185,7 @@ class ControllerService:
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        revision, snapshot = await asyncio.to_thread(feed.load_snapshot, self.directory.store)
+        revision, snapshot = await asyncio.to_thread(feed.load_snapshot, self.directory)
         self.engine.apply(snapshot)
         self.revision = revision
         loop = asyncio.get_running_loop()
@@ -220,7 +221,7 @@ class ControllerService:
             self._wake.clear()
             try:
                 while True:
-                    rows = await asyncio.to_thread(feed.read_changes, self.directory.store, self.revision)
+                    rows = await asyncio.to_thread(feed.read_changes, self.directory, self.revision)
                     if not rows:
                         break
                     self.apply_rows(rows)

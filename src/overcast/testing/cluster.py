@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 def expected_host_entries(directory: Directory) -> dict[str, dict[Key, Any]]:
     """What every host should hold, by a fresh full compile of the directory's store."""
-    return compile_host_entries(load_policy_input(directory.store))
+    return compile_host_entries(load_policy_input(directory))
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""What the controller writes back into the directory: hosts (``vrs``) and endpoint bindings.
+"""What controllers write into the directory: hosts (``vrs``) and endpoints of their runtimes.
+
+Part of the directory's interface for controllers (:mod:`.controller_interface`).
 
 The controller records, as the system principal, that a host is up or down. Everything a host
 asks for its runtimes — an endpoint created, removed, claimed — acts with the rights of the
@@ -19,10 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..directory.errors import VsdError
-from ..directory.schema import REGISTRY
-from ..directory.service import Directory, Operations, Principal
-from ..directory.transaction import Obj
+from .errors import VsdError
+from .schema import REGISTRY
+from .service import Directory, Operations, Principal
+from .transaction import Obj
 
 
 @dataclass(frozen=True)
