@@ -8,9 +8,10 @@ PYTHON    ?= python3
 # postgresql: the API suite runs against a throwaway PostgreSQL cluster the tests start;
 # iperf3: the dataplane benchmark; podman, runc, busybox-static, containernetworking-plugins:
 # the CNI tests run real podman containers (runc: crun refuses this kind of host's cgroups);
-# docker.io: the Docker plugin tests run dockerd in a simulated host (never the host namespace).
+# docker.io: the Docker plugin tests run dockerd in a simulated host (never the host namespace);
+# systemd: systemd-analyze checks the shipped units (nothing is started under systemd).
 APT_PACKAGES := postgresql iproute2 nftables procps openssl iputils-ping conntrack iperf3 \
-	podman runc busybox-static containernetworking-plugins docker.io
+	podman runc busybox-static containernetworking-plugins docker.io systemd
 
 .PHONY: all deps apt venv test test-fast demo lint bench proto clean
 
