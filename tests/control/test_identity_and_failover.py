@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import grpc
 import pytest
 
-from overcast.agent.agent import Agent, TlsFiles
+from overcast.agent.agent import TlsFiles
 from overcast.controller.server import ControllerConfig
-from overcast.dataplane.memory import MemoryDataplane
 from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
 from overcast.testing.pki import TestAuthority
 
-from ..support.control import HOSTS, attach, reach
+from ..support.control import HOSTS, attach, reach, session_outcome
 from ..support.vspk_topology import Shop
 
 
@@ -57,27 +55,11 @@ def test_mutual_tls_sessions_and_identity(
         cluster.assert_matches_directory()
         assert reach(cluster, "h1", shop.ips["web1"], shop.ips["db1"], 3306)
 
-        async def session_error(host_id: str, tls: TlsFiles | None) -> str:
-            """Start an agent with a given identity and wait for its session to fail."""
-            agent = Agent(host_id, "192.0.2.9", cluster.addresses(), MemoryDataplane(host_id), tls=tls,
-                          tls_server_name="controller")  # fmt: skip
-            task = asyncio.create_task(agent.run())
-            try:
-                for _ in range(300):
-                    if agent.last_error or agent.controller:
-                        break
-                    await asyncio.sleep(0.02)
-                return agent.last_error or f"connected to {agent.controller}"
-            finally:
-                agent.stop()
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-
         # h1's certificate cannot speak for h2 (so it can never report h2's endpoints).
-        error = cluster.run(session_error("h2", certs["h1"]))
+        error = cluster.run(session_outcome(cluster, "h2", tls=certs["h1"]))
         assert "PERMISSION_DENIED" in error and "certificate is for host 'h1'" in error
         # No client certificate: the TLS handshake itself fails.
-        error = cluster.run(session_error("h4", TlsFiles(authority.cert)))
+        error = cluster.run(session_outcome(cluster, "h4", tls=TlsFiles(authority.cert)))
         assert "UNAVAILABLE" in error
         cluster.assert_matches_directory()  # nothing changed for anyone
 

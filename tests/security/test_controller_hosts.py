@@ -3,18 +3,15 @@ registered in 2 s, never removed)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from overcast.agent.agent import Agent
 from overcast.agent.credentials import CSPROOT
 from overcast.client.vsd import VsdClient
 from overcast.controller.server import ControllerConfig
-from overcast.dataplane.memory import MemoryDataplane
 from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
 
-from ..support.control import HOSTS
+from ..support.control import HOSTS, session_outcome
 
 
 def test_a_host_past_the_bound_is_refused_and_not_recorded(
@@ -23,23 +20,8 @@ def test_a_host_past_the_bound_is_refused_and_not_recorded(
     config = ControllerConfig(listen="127.0.0.1:0", host_grace=2.0, max_hosts=len(HOSTS))
     with Cluster(sqlite_server.directory, tmp_path, HOSTS, controller_config=config) as cluster:
 
-        async def session_error(host_id: str) -> str:
-            dataplane = MemoryDataplane(host_id)
-            agent = Agent(host_id, "192.0.2.99", cluster.addresses(), dataplane, credentials=CSPROOT)
-            task = asyncio.create_task(agent.run())
-            try:
-                for _ in range(300):
-                    if agent.last_error or agent.controller:
-                        break
-                    await asyncio.sleep(0.02)
-                return agent.last_error or f"connected to {agent.controller}"
-            finally:
-                agent.stop()
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-
         cluster.wait_for(lambda: all(a.controller for a in cluster.agents.values()), "every host's session")
-        error = cluster.run(session_error("h4"))
+        error = cluster.run(session_outcome(cluster, "h4", credentials=CSPROOT, underlay="192.0.2.99"))
         assert "RESOURCE_EXHAUSTED" in error and "--max-hosts" in error
         # A host already recorded comes back as often as it likes.
         cluster.stop_agent("h1")

@@ -18,7 +18,7 @@ import pytest
 from vspk import v6 as vsdk
 
 from overcast.client.vsd import VsdClient, VsdClientError
-from overcast.directory import service as directory_service
+from overcast.directory import passwords as directory_passwords
 from overcast.directory.db import Store, default_sqlite_url, migrate
 from overcast.directory.server import csproot_warnings
 from overcast.directory.service import Directory
@@ -132,13 +132,13 @@ def test_an_unknown_user_costs_what_a_wrong_password_costs(
     sqlite_server: ServedDirectory, tenant: tuple[VsdClient, dict, dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
-    real = directory_service.hashlib.scrypt
+    real = directory_passwords.hashlib.scrypt
 
     def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(directory_service.hashlib, "scrypt", counting)
+    monkeypatch.setattr(directory_passwords.hashlib, "scrypt", counting)
     answers = {}
     for case, (user, org) in {
         "wrong password": ("dev", "acme"),
@@ -215,7 +215,7 @@ def test_failed_logins_are_throttled_per_account_without_naming_it(
 ) -> None:
     from overcast.directory.throttle import LoginThrottle
 
-    sqlite_server.directory.throttle = LoginThrottle(limit=3, window=1.5)
+    sqlite_server.directory.auth.throttle = LoginThrottle(limit=3, window=1.5)
     key = logged_in_key(sqlite_server)
     for account in ("dev", "nobody"):  # a real account and an unknown one behave alike
         statuses = [xrest(sqlite_server, account, "guess", "acme").status_code for _ in range(4)]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from overcast.agent.agent import Agent, TlsFiles
+from overcast.agent.credentials import RuntimeCredentials
 from overcast.dataplane.memory import MemoryDataplane, trace_between
 from overcast.policy.oracle import Packet
 from overcast.testing.cluster import Cluster
@@ -25,3 +28,28 @@ def dataplanes(cluster: Cluster) -> dict[str, MemoryDataplane]:
 def reach(cluster: Cluster, host: str, src: str, dst: str, port: int, domain: str | None = None) -> bool:
     packet = Packet(src, dst, dport=port)
     return cluster.call(lambda: trace_between(dataplanes(cluster), host, packet, domain).delivered)
+
+
+async def session_outcome(
+    cluster: Cluster,
+    host_id: str,
+    *,
+    tls: TlsFiles | None = None,
+    credentials: RuntimeCredentials | None = None,
+    underlay: str = "192.0.2.9",
+) -> str:
+    """Start an agent with this identity, wait for its session to be refused or to start, and
+    stop it: the error it saw, or ``connected to ...``."""
+    agent = Agent(host_id, underlay, cluster.addresses(), MemoryDataplane(host_id), tls=tls,
+                  tls_server_name="controller" if tls else None, credentials=credentials)  # fmt: skip
+    task = asyncio.create_task(agent.run())
+    try:
+        for _ in range(300):
+            if agent.last_error or agent.controller:
+                break
+            await asyncio.sleep(0.02)
+        return agent.last_error or f"connected to {agent.controller}"
+    finally:
+        agent.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,100 +1,55 @@
-"""The directory's operations: list, get, create, update, delete, assign, log in, events.
-
-:class:`Directory` is what the HTTP layer calls, one method per kind of request, each in its
-own transaction. :class:`Operations` is the per-transaction toolbox that the generic paths and
-the entity behaviours share, so that an object created by a template instantiation or a
-container's interface list goes through exactly the validation a client's POST does.
+"""The directory: what the HTTP layer (and the controller's interface) calls — list, get,
+create, bulk create, update, delete, assign — one method per kind of request, each in its own
+transaction through :class:`.operations.Operations`; logging in (:mod:`.authentication`) and
+the push channel (:mod:`.push`) delegated.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import logging
-import os
-import secrets
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import DBAPIError
 
-from . import filters, validation
-from .db import Store, api_keys, changes, credentials, event_channels, members, objects, scopes
-from .entities import behaviour
+from . import filters
+from .authentication import Authenticator
+from .behaviours import behaviour
+from .db import Store, members, objects, scopes
 from .errors import (
     VsdError,
     bad_request,
-    confirmation,
-    conflict,
-    expired,
-    forbidden,
-    invalid,
-    no_changes,
     not_found,
-    unauthorized,
 )
+from .operations import ENTRY_KINDS, INTERFACE_KINDS, Operations
+from .passwords import csproot_password_from_env
+from .principals import (
+    EVERYONE,
+    SYSTEM,
+    SYSTEM_USER,
+    Principal,
+    audience_of,
+    can_see_audience,
+    visible_to,
+)
+from .push import ChangeListener, PushChannels
 from .schema import LEAF_ANCHORS, LEAF_DIRECT, REGISTRY, ROOT, Entity, Relation
-from .throttle import LoginThrottle
-from .transaction import Obj, Transaction, expand_json, missing, now_ms, row_to_obj
+from .transaction import Obj, Transaction, row_to_obj
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-ENTRY_KINDS = ("ingressaclentrytemplate", "egressaclentrytemplate")
-INTERFACE_KINDS = ("containerinterface", "vminterface")
-SYSTEM_USER = "system"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: csproot-like operators see everything, others their enterprise only."""
-
-    user_id: str
-    user_name: str
-    enterprise_id: str | None
-    enterprise_name: str
-    role: str
-    is_operator: bool
-
-
-SYSTEM = Principal(SYSTEM_USER, "system", None, "CSP", "CSPROOT", True)
-
-
-# --- passwords -----------------------------------------------------------------------------
-
-
-#: A password hash no password matches, checked for unknown users (see ``authenticate``).
-_UNKNOWN_USER_HASH = "scrypt$16384$8$1$" + "00" * 16 + "$" + "00" * 64
-
-
-def key_digest(key: str) -> str:
-    """What the store keeps of an API key: its SHA-256 (the key is 192 random bits, so a fast
-    digest suffices; only the client holds the key itself)."""
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    computed = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
-    return hmac.compare_digest(computed.hex(), digest)
-
+# Re-exported: the rest of the system imports them from here.
+__all__ = [
+    "ENTRY_KINDS", "EVERYONE", "INTERFACE_KINDS", "SYSTEM", "SYSTEM_USER", "Directory", "Operations",
+    "Principal", "audience_of",
+    "can_see_audience", "csproot_password_from_env", "visible_to",
+]  # fmt: skip
 
 # --- one transaction's operations -----------------------------------------------------------
 
@@ -138,420 +93,7 @@ class _OneFailed(Exception):
     """An element of an all-or-nothing bulk attempt was refused (the attempt rolls back)."""
 
 
-#: In an audience (see :func:`audience_of`): a change every tenant may see (a global object).
-EVERYONE = "*"
-
-
-def visible_to(principal: Principal, kind: str, enterprise_id: str | None) -> bool:
-    """Whether ``principal`` may see an object (or a change of one) of ``kind`` in
-    ``enterprise_id``: the one rule reads, listings and the push channel share."""
-    if principal.is_operator:
-        return True
-    if enterprise_id is None:
-        return REGISTRY.entity(kind).global_scope
-    return enterprise_id == principal.enterprise_id
-
-
-def audience_of(changed: Iterable[tuple[str, str | None]]) -> frozenset[str]:
-    """Who besides the operator may see some of a commit's changes, given as (kind, enterprise):
-    their enterprises, and :data:`EVERYONE` for a global object. A root object no tenant sees
-    (a ``vrs``) adds nobody."""
-    audience = set()
-    for kind, enterprise_id in changed:
-        if enterprise_id is not None:
-            audience.add(enterprise_id)
-        elif REGISTRY.entity(kind).global_scope:
-            audience.add(EVERYONE)
-    return frozenset(audience)
-
-
-def can_see_audience(principal: Principal, audience: frozenset[str]) -> bool:
-    return principal.is_operator or EVERYONE in audience or principal.enterprise_id in audience
-
-
-class Operations:
-    def __init__(self, tx: Transaction, principal: Principal) -> None:
-        self.tx = tx
-        self.principal = principal
-        self.doomed: set[str] = set()
-        self.endpoints_to_refresh: set[str] = set()
-        #: Whether creating an interface refreshes its container / VM at once.
-        self.refresh_endpoints = True
-        #: Users whose API keys this transaction revoked (password change, disable, deletion).
-        self.revoked_users: set[str] = set()
-
-    # access control
-
-    def visible(self, obj: Obj) -> bool:
-        return visible_to(self.principal, obj.kind, obj.enterprise_id)
-
-    def check_write(self, entity: Entity, obj: Obj | None) -> None:
-        if entity.server_managed and self.principal is not SYSTEM:
-            raise VsdError(
-                405, "Method not allowed", f"{entity.resource} are maintained by the system.", code=2405
-            )
-        if self.principal.is_operator:
-            return
-        if entity.operator_only or entity.global_scope or (obj is not None and obj.enterprise_id is None):
-            raise forbidden(f"Only the operator (csproot) may change {entity.resource}.")
-
-    def need(self, object_id: str | None, kind: str | tuple[str, ...], *, prop: str = "") -> Obj:
-        """An object a request names (by an attribute: ``prop``), of that kind, that the caller
-        may see — else the answer an unknown ID gets (another tenant's object does not exist)."""
-        obj = self.tx.need(object_id, kind, prop=prop)
-        if not self.visible(obj):
-            raise missing((kind,) if isinstance(kind, str) else kind, object_id, prop)
-        return obj
-
-    def visible_or_404(self, obj: Obj | None, rest_name: str, object_id: str) -> Obj:
-        if obj is None or not self.visible(obj):
-            raise not_found(rest_name, object_id)
-        return obj
-
-    # create
-
-    def create(self, parent: Obj | None, entity: Entity, body: Any) -> Obj:
-        """A client's create: permissions, then the same path as internal creations."""
-        self.check_write(entity, parent)
-        if parent is not None and not self.visible(parent):
-            raise not_found(parent.kind, parent.id)
-        data = validation.clean_body(entity, body, creating=True)
-        return self._create(parent, entity, data)
-
-    def create_internal(
-        self, parent: Obj | None, kind: str, data: dict[str, Any], *, refresh: bool = True
-    ) -> Obj:
-        """Create on the server's own behalf (template contents, an endpoint's interfaces),
-        with the same validation as a client's create. ``refresh=False``: the caller refreshes
-        the parent endpoint itself, once, after creating all its interfaces."""
-        entity = REGISTRY.entity(kind)
-        cleaned = validation.clean_body(entity, data, creating=True)
-        if "password" in data and kind == "user":
-            cleaned["password"] = data["password"]
-        outer, self.refresh_endpoints = self.refresh_endpoints, refresh
-        try:
-            return self._create(parent, entity, cleaned)
-        finally:
-            self.refresh_endpoints = outer
-
-    def _create(self, parent: Obj | None, entity: Entity, data: dict[str, Any]) -> Obj:
-        for attr, value in entity.defaults.items():
-            data.setdefault(attr, value)
-        obj = Obj(
-            kind=entity.rest_name,
-            id=self.tx.new_id(),
-            parent_id=parent.id if parent else None,
-            parent_type=parent.kind if parent else None,
-            enterprise_id=None,
-            data=data,
-        )
-        beh = behaviour(entity.rest_name)
-        obj.enterprise_id = beh.enterprise_of(self, parent, obj)
-        validation.require(entity, obj.data)
-        self._check_unique(entity, obj)
-        beh.prepare(self, obj, parent, None)
-        self.tx.insert(obj, beh.links(obj))
-        self.tx.record("CREATE", obj)
-        beh.after_create(self, obj, parent)
-        return obj
-
-    def _check_unique(self, entity: Entity, obj: Obj, *, exclude: str | None = None) -> None:
-        if entity.unique_scope is None:
-            return
-        value = obj.data.get(entity.unique_attr)
-        if value is None:
-            return
-        if entity.unique_scope == "parent":
-            if obj.parent_id:
-                self.tx.get(obj.parent_id, lock=True)
-            else:
-                self.tx.lock_name(f"root:{entity.rest_name}")
-        elif entity.unique_scope == "enterprise" and obj.enterprise_id:
-            self.tx.get(obj.enterprise_id, lock=True)
-        else:
-            self.tx.lock_name(f"global:{entity.rest_name}")
-        if self.tx.exists_unique(
-            entity, value, parent_id=obj.parent_id, enterprise_id=obj.enterprise_id, exclude=exclude
-        ):
-            where = {"parent": "in this parent", "enterprise": "in this enterprise", "global": "already"}[
-                entity.unique_scope
-            ]
-            raise conflict(
-                f"A {entity.rest_name} with {entity.unique_attr} '{value}' exists {where}.",
-                prop=entity.unique_attr,
-                title="Duplicate name",
-                code=2510,
-            )
-
-    # update
-
-    def update(self, obj: Obj, body: Any, *, confirmed: bool) -> Obj:
-        entity = obj.entity
-        self.check_write(entity, obj)
-        if entity.rest_name == "enterprise" and not self.principal.is_operator:
-            raise forbidden("Only the operator (csproot) may change an enterprise.")
-        requested = validation.clean_body(entity, body, creating=False)
-        if entity.rest_name == "user" and isinstance(body, dict) and body.get("password"):
-            requested["password"] = str(body["password"])
-        changed = {k: v for k, v in requested.items() if obj.data.get(k) != v or k == "password"}
-        if not changed:
-            raise no_changes()
-        new = Obj(
-            kind=obj.kind,
-            id=obj.id,
-            parent_id=obj.parent_id,
-            parent_type=obj.parent_type,
-            enterprise_id=obj.enterprise_id,
-            data={**obj.data, **changed},
-            created=obj.created,
-            updated=obj.updated,
-            owner=obj.owner,
-            last_updated_by=obj.last_updated_by,
-            stored_keys=obj.stored_keys,  # (an update that keeps them rewrites data only)
-        )
-        beh = behaviour(obj.kind)
-        validation.require(entity, new.data, creating=False)
-        if entity.unique_attr in changed:
-            self._check_unique(entity, new, exclude=obj.id)
-        beh.prepare(self, new, self.tx.get(obj.parent_id), obj)
-        question = beh.confirm_update(self, obj, new)
-        if question and not confirmed:
-            raise confirmation(question)
-        links = beh.links(new)
-        self.tx.save(new, links if links != beh.links(obj) else None)
-        self.tx.record("UPDATE", new)
-        beh.after_update(self, obj, new)
-        return new
-
-    def touch(self, obj: Obj, *, relink: bool = False) -> None:
-        """Save a related object changed as a side effect (unless it is being deleted)."""
-        if obj.id in self.doomed:
-            return
-        self.tx.save(obj, behaviour(obj.kind).links(obj) if relink else None)
-        self.tx.record("UPDATE", obj)
-
-    # delete
-
-    def delete(self, obj: Obj, *, confirmed: bool) -> None:
-        self.check_write(obj.entity, obj)
-        beh = behaviour(obj.kind)
-        doomed = self._collect(obj)
-        if beh.confirm_delete(self, obj) and not confirmed:
-            raise confirmation(
-                f"Deleting {obj.kind} '{obj.data.get('name') or obj.id}' also deletes "
-                f"{len(doomed) - 1} object(s) below it. Confirm to proceed."
-            )
-        ids = {d.id for d in doomed}
-        for d in doomed:
-            behaviour(d.kind).check_delete(self, d, ids)
-        self.doomed |= ids
-        for d in reversed(doomed):
-            behaviour(d.kind).on_delete(self, d)
-            self.tx.remove(d)
-            self.tx.record("DELETE", d)
-        for endpoint_id in self.endpoints_to_refresh - self.doomed:
-            endpoint = self.tx.get(endpoint_id)
-            if endpoint is not None:
-                self.refresh_endpoint(endpoint)
-
-    def _collect(self, root: Obj) -> list[Obj]:
-        """The object, everything it owns, and what goes with them; parents before children."""
-        order: list[Obj] = []
-        seen: set[str] = set()
-        queue = [root]
-        while queue:
-            current = queue.pop(0)
-            if current.id in seen:
-                continue
-            seen.add(current.id)
-            order.append(current)
-            queue.extend(self.tx.children(current.id))
-            queue.extend(behaviour(current.kind).extra_doomed(self, current))
-        return order
-
-    # associations
-
-    def assign(self, parent: Obj, child_entity: Entity, ids: Any) -> list[str]:
-        relation, of_parent = REGISTRY.member_relation(parent.kind, child_entity.rest_name)
-        self.check_write(parent.entity, parent)
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise bad_request("An assignment body is a JSON list of IDs.")
-        unique = list(dict.fromkeys(ids))
-        self.tx.prefetch(unique)  # a few queries instead of one per member
-        for other_id in unique:
-            other = self.tx.get(other_id)
-            if other is None or other.kind != child_entity.rest_name or not self.visible(other):
-                raise conflict(
-                    f"{child_entity.rest_name} with ID {other_id} does not exist.",
-                    prop="ID",
-                    title="Invalid input",
-                )
-            self._check_member_scope(parent, other)
-        self.tx.get(parent.id, lock=True)
-        self.tx.set_members(relation, parent.id, unique, of_parent=of_parent)
-        self.tx.record("ASSIGN", parent, assignedEntityType=child_entity.rest_name, memberIDs=unique)
-        return unique
-
-    def _check_member_scope(self, a: Obj, b: Obj) -> None:
-        def network_scope(obj: Obj) -> str | None:
-            if obj.kind == "vport":
-                return obj.data.get("domainID")
-            if obj.kind == "policygroup":
-                return obj.parent_id
-            return obj.parent_id  # macros and macro groups: their enterprise
-
-        if network_scope(a) != network_scope(b):
-            raise conflict(
-                f"{b.kind} {b.id} and {a.kind} {a.id} are not in the same "
-                f"{'domain' if 'vport' in (a.kind, b.kind) else 'enterprise'}.",
-                prop="ID",
-                title="Invalid input",
-            )
-
-    # helpers for behaviours
-
-    def set_password(self, user: Obj, password: str) -> None:
-        if len(password) < 1:
-            raise invalid("password", "The password may not be empty.")
-        hashed = hash_password(password)
-        self.revoke_keys(user.id)  # a new password ends every session of the old one
-        self.tx.conn.execute(delete(credentials).where(credentials.c.user_id == user.id))
-        self.tx.conn.execute(
-            insert(credentials).values(
-                user_id=user.id,
-                enterprise_id=user.enterprise_id or "",
-                user_name=user.data.get("userName"),
-                password_hash=hashed,
-            )
-        )
-
-    def forget_credentials(self, user_id: str) -> None:
-        self.tx.conn.execute(delete(credentials).where(credentials.c.user_id == user_id))
-        self.revoke_keys(user_id)
-
-    def revoke_keys(self, user_id: str) -> None:
-        """End every API key of a user, at once: in the store, and (after the commit) in the
-        authentication cache of this process (:meth:`Directory._write`)."""
-        self.tx.conn.execute(delete(api_keys).where(api_keys.c.user_id == user_id))
-        self.revoked_users.add(user_id)
-
-    @staticmethod
-    def readonly_of(kind: str) -> frozenset[str]:
-        entity = REGISTRY.entity(kind)
-        return entity.readonly | {"ID", "parentID", "parentType"}
-
-    def acl_entries_referencing(self, object_id: str) -> list[Obj]:
-        return self.tx.select(
-            and_(
-                objects.c.kind.in_(ENTRY_KINDS),
-                or_(
-                    objects.c.data["locationID"].as_string() == object_id,
-                    objects.c.data["networkID"].as_string() == object_id,
-                ),
-            )
-        )
-
-    def in_scope(self, target: Obj, scope: Obj) -> bool:
-        return scope.id in self.tx.ancestors(target.id)
-
-    def set_fip_assignment(self, fip_id: str, vport: Obj | None) -> None:
-        fip = self.tx.get(fip_id)
-        if fip is None:
-            return
-        fip.data["assigned"] = vport is not None
-        fip.data["assignedToObjectType"] = "vport" if vport is not None else None
-        self.touch(fip)
-
-    def interfaces_of_vports(self, vport_ids: list[str]) -> dict[str, list[Obj]]:
-        """The interfaces bound to each of several vports, in one query per 500 vports."""
-        found: dict[str, list[Obj]] = {}
-        for start in range(0, len(vport_ids), 500):
-            ids = select(scopes.c.object_id).where(
-                scopes.c.ancestor_id.in_(vport_ids[start : start + 500]), scopes.c.kind.in_(INTERFACE_KINDS)
-            )
-            for interface in self.tx.select(objects.c.id.in_(ids)):
-                found.setdefault(str(interface.data.get("VPortID")), []).append(interface)
-        return found
-
-    def interfaces_of_vport(self, vport_id: str) -> list[Obj]:
-        ids = select(scopes.c.object_id).where(
-            scopes.c.ancestor_id == vport_id, scopes.c.kind.in_(INTERFACE_KINDS)
-        )
-        # Only the scope rows filter by kind: with a kind filter on objects too, SQLite picks the
-        # kind index and scans every interface (measured: 155 ms instead of 1 ms at 20k).
-        return self.tx.select(objects.c.id.in_(ids))
-
-    def refresh_endpoint(
-        self, endpoint: Obj, *, record: bool = True, interfaces: list[Obj] | None = None
-    ) -> None:
-        """Recompute a container's / VM's interface list and network IDs from its interfaces
-        (read from the store unless the caller has just created them all)."""
-        kind = "containerinterface" if endpoint.kind == "container" else "vminterface"
-        beh = behaviour(endpoint.kind)
-        links_before = beh.links(endpoint)
-        if interfaces is None:
-            interfaces = [i for i in self.tx.children(endpoint.id, kind) if i.id not in self.doomed]
-        endpoint.data["interfaces"] = [_interface_summary(i) for i in interfaces]
-        subnet_ids = [
-            i.data.get("attachedNetworkID")
-            for i in interfaces
-            if i.data.get("attachedNetworkType") == "SUBNET"
-        ]
-
-        def ids(values: Any) -> list[str]:
-            return sorted(str(v) for v in values if v)
-
-        endpoint.data.update(
-            domainIDs=ids(
-                {i.data.get("domainID") for i in interfaces if i.data.get("attachedNetworkType") == "SUBNET"}
-            ),
-            zoneIDs=ids({i.data.get("zoneID") for i in interfaces}),
-            subnetIDs=ids(set(subnet_ids)),
-            l2DomainIDs=ids(
-                {
-                    i.data.get("attachedNetworkID")
-                    for i in interfaces
-                    if i.data.get("attachedNetworkType") == "L2DOMAIN"
-                }
-            ),
-        )
-        links = beh.links(endpoint)
-        self.tx.save(endpoint, links if links != links_before else None)
-        if record:
-            self.tx.record("UPDATE", endpoint)
-
-
-def _interface_summary(interface: Obj) -> dict[str, Any]:
-    out = interface.to_json()
-    for key in ("owner", "lastUpdatedBy", "entityScope", "embeddedMetadata"):
-        out.pop(key, None)
-    return {k: v for k, v in out.items() if v is not None}
-
-
 # --- the directory --------------------------------------------------------------------------
-
-
-class ChangeListener:
-    """Wakes long-polls when this process commits (other processes are seen by polling)."""
-
-    def __init__(self) -> None:
-        self._callbacks: list[Callable[[int, frozenset[str]], None]] = []
-        self._lock = threading.Lock()
-
-    def subscribe(self, callback: Callable[[int, frozenset[str]], None]) -> None:
-        """``callback(revision, audience)`` after each commit of this process; ``audience``
-        as :func:`audience_of` says (the operator sees every commit)."""
-        with self._lock:
-            self._callbacks.append(callback)
-
-    def notify(self, revision: int, audience: frozenset[str] = frozenset()) -> None:
-        with self._lock:
-            callbacks = list(self._callbacks)
-        for callback in callbacks:
-            try:
-                callback(revision, audience)
-            except Exception:  # a listener's failure must not fail the committed request
-                log.exception("change listener failed")
 
 
 @dataclass
@@ -576,9 +118,8 @@ class Directory:
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
         self.listener = ChangeListener()
-        self._auth_cache: dict[tuple[str, str, str], tuple[Principal, float, int]] = {}
-        self._auth_lock = threading.Lock()
-        self.throttle = LoginThrottle()
+        self.auth = Authenticator(self)
+        self.push = PushChannels(self)
 
     # transactions
 
@@ -592,7 +133,7 @@ class Directory:
                     audience = audience_of((c.obj.kind, c.obj.enterprise_id) for c in tx.changes)
                     revision = tx.finish()
                 if ops.revoked_users:
-                    self._forget_sessions(ops.revoked_users)
+                    self.auth.forget_sessions(ops.revoked_users)
                 if revision is not None:
                     self.listener.notify(revision, audience)
                 return result
@@ -606,12 +147,6 @@ class Directory:
                     continue
                 raise
         raise AssertionError("unreachable")
-
-    def _forget_sessions(self, user_ids: set[str]) -> None:
-        with self._auth_lock:
-            for cache_key, (principal, _, _) in list(self._auth_cache.items()):
-                if principal.user_id in user_ids:
-                    del self._auth_cache[cache_key]
 
     def write_as(self, principal: Principal, work: Callable[[Operations], T]) -> T:
         """Run ``work`` in one write transaction judged as ``principal`` (the controller acting
@@ -672,138 +207,40 @@ class Directory:
 
         self._write(SYSTEM, work)
 
-    def password_matches(self, organization: str, user_name: str, password: str) -> bool:
-        """Whether ``password`` is the user's (start-up checks; not a login: no key, no cache)."""
-        with self._read(SYSTEM) as ops:
-            enterprise = self._enterprise_by_org(ops, organization)
-            if enterprise is None:
-                return False
-            cred = ops.tx.conn.execute(
-                select(credentials).where(
-                    credentials.c.enterprise_id == enterprise.id, credentials.c.user_name == user_name
-                )
-            ).first()
-        return cred is not None and check_password(password, cred.password_hash)
-
-    def _enterprise_by_org(self, conn_ops: Operations, organization: str) -> Obj | None:
-        found = conn_ops.tx.select(
-            and_(objects.c.kind == "enterprise", func.lower(objects.c.name) == organization.lower()),
-            limit=1,
-        )
-        return found[0] if found else None
-
     def authenticate(
         self, organization: str | None, authorization: str | None, *, login: bool = False
     ) -> tuple[Principal, str | None, int | None]:
-        """Check ``XREST`` credentials; return the principal and, for a login, its API key.
-
-        An API key that has expired answers 419 (bambou then logs in again); anything else
-        that does not authenticate answers 401.
-        """
-        user_name, secret = _decode_xrest(authorization)
-        if not organization:
-            raise unauthorized("The X-Nuage-Organization header is missing.")
-        cache_key = (organization.lower(), user_name, secret)
-        if not login:
-            with self._auth_lock:
-                cached = self._auth_cache.get(cache_key)
-            if cached and cached[1] > time.monotonic():
-                if cached[2] and cached[2] < now_ms():
-                    raise expired()
-                return cached[0], secret, cached[2] or None
-        with self._read(SYSTEM) as ops:
-            enterprise = self._enterprise_by_org(ops, organization)
-            cred = None
-            if enterprise is not None:
-                cred = ops.tx.conn.execute(
-                    select(credentials).where(
-                        credentials.c.enterprise_id == enterprise.id,
-                        credentials.c.user_name == user_name,
-                    )
-                ).first()
-            if enterprise is None or cred is None:
-                # The same work as a known user's wrong password: an unknown name must not
-                # answer faster (measured before: 3 ms against 49 ms).
-                self._check_throttle(organization, user_name)
-                check_password(secret, _UNKNOWN_USER_HASH)
-                self.throttle.failed(organization, user_name)
-                raise unauthorized("Unknown organization or credentials.")
-            user = ops.tx.get(cred.user_id)
-            key_row = ops.tx.conn.execute(
-                select(api_keys).where(
-                    api_keys.c.key == key_digest(secret), api_keys.c.user_id == cred.user_id
-                )
-            ).first()
-        principal = Principal(
-            user_id=cred.user_id,
-            user_name=user_name,
-            enterprise_id=enterprise.id,
-            enterprise_name=enterprise.data.get("name", ""),
-            role="CSPROOT" if enterprise.data.get("enterpriseType") == "CSP" else "ORGADMIN",
-            is_operator=enterprise.data.get("enterpriseType") == "CSP",
-        )
-        if key_row is not None:
-            if key_row.expires < now_ms():
-                raise expired()
-            expiry = int(key_row.expires)
-            key: str | None = secret
-        else:
-            self._check_throttle(organization, user_name)
-            if not check_password(secret, cred.password_hash):
-                self.throttle.failed(organization, user_name)
-                raise unauthorized("Unknown organization or credentials.")
-            self.throttle.succeeded(organization, user_name)
-            key, expiry = None, 0
-        # Only once the secret proved right: a wrong one must not learn the account's state.
-        if user is None or user.data.get("disabled"):
-            raise unauthorized("This user is disabled.")
-        with self._auth_lock:
-            if len(self._auth_cache) > 10000:
-                self._auth_cache.clear()
-            self._auth_cache[cache_key] = (principal, time.monotonic() + 10, expiry)
-        return principal, key, expiry or None
-
-    def _check_throttle(self, organization: str, user_name: str) -> None:
-        wait = self.throttle.retry_after(organization, user_name)
-        if wait > 0:
-            raise VsdError(
-                429,
-                "Too many failed logins",
-                f"Too many failed logins for this account: try again in {int(wait) + 1} s.",
-                code=2429,
-            )
+        """See :meth:`.authentication.Authenticator.authenticate`."""
+        return self.auth.authenticate(organization, authorization, login=login)
 
     def login(self, organization: str | None, authorization: str | None) -> dict[str, Any]:
-        """``GET /me``: authenticate and return the user with an API key (new for a password)."""
-        principal, key, expiry = self.authenticate(organization, authorization, login=True)
-        if key is None:
-            key = secrets.token_hex(24)
-            expiry = now_ms() + int(self.api_key_ttl * 1000)
+        """``GET /me``: see :meth:`.authentication.Authenticator.login`."""
+        return self.auth.login(organization, authorization)
 
-            def work(ops: Operations) -> None:
-                ops.tx.conn.execute(delete(api_keys).where(api_keys.c.expires < now_ms()))
-                ops.tx.conn.execute(
-                    insert(api_keys).values(key=key_digest(key), user_id=principal.user_id, expires=expiry)
-                )
+    def password_matches(self, organization: str, user_name: str, password: str) -> bool:
+        return self.auth.password_matches(organization, user_name, password)
 
-            self._write(principal, work)
-        with self._read(principal) as ops:
-            user = ops.tx.need(principal.user_id, "user")
-        me = dict.fromkeys(REGISTRY.me_attrs)
-        me.update({k: v for k, v in user.data.items() if k in me})
-        me.update(
-            ID=user.id,
-            userName=principal.user_name,
-            password=None,
-            APIKey=key,
-            APIKeyExpiry=expiry,
-            enterpriseID=principal.enterprise_id,
-            enterpriseName=principal.enterprise_name,
-            role=principal.role,
-            parentID=user.parent_id,
-            parentType="enterprise",
-        )
-        return me
+    # the change log and the push channel (push.py)
+
+    def head_revision(self) -> int:
+        return self.push.head_revision()
+
+    def open_channel(self, principal: Principal) -> str:
+        return self.push.open_channel(principal)
+
+    def channel_cursor(self, principal: Principal, channel: str) -> int | None:
+        return self.push.channel_cursor(principal, channel)
+
+    def poll_events(
+        self, principal: Principal, channel: str, cursor: int, limit: int = 500
+    ) -> tuple[list[dict[str, Any]], int]:
+        return self.push.poll_events(principal, channel, cursor, limit)
+
+    def save_channel(self, principal: Principal, channel: str, cursor: int) -> None:
+        self.push.save_channel(principal, channel, cursor)
+
+    def changes_since(self, revision: int, limit: int = 1000) -> list[dict[str, Any]]:
+        return self.push.changes_since(revision, limit)
 
     # reads
 
@@ -1113,108 +550,3 @@ class Directory:
         return self._write(principal, work)
 
     # change log and push channels
-
-    def head_revision(self) -> int:
-        with self.store.read() as conn:
-            return int(conn.execute(select(func.coalesce(func.max(changes.c.revision), 0))).scalar_one())
-
-    def open_channel(self, principal: Principal) -> str:
-        channel = secrets.token_hex(16)
-        head = self.head_revision()
-
-        def work(ops: Operations) -> None:
-            stale = now_ms() - 24 * 3600 * 1000
-            ops.tx.conn.execute(delete(event_channels).where(event_channels.c.last_poll < stale))
-            ops.tx.conn.execute(
-                insert(event_channels).values(
-                    id=channel, user_id=principal.user_id, cursor=head, last_poll=now_ms()
-                )
-            )
-
-        self._write(principal, work)
-        return channel
-
-    def channel_cursor(self, principal: Principal, channel: str) -> int | None:
-        with self.store.read() as conn:
-            row = conn.execute(select(event_channels).where(event_channels.c.id == channel)).first()
-        if row is None or row.user_id != principal.user_id:
-            return None
-        return int(row.cursor)
-
-    def poll_events(
-        self, principal: Principal, channel: str, cursor: int, limit: int = 500
-    ) -> tuple[list[dict[str, Any]], int]:
-        """Events after ``cursor`` visible to the caller, and the cursor past what was read
-        (read only: :meth:`save_channel` records it)."""
-        with self.store.read() as conn:
-            query = (
-                select(changes).where(changes.c.revision > cursor).order_by(changes.c.revision).limit(limit)
-            )
-            rows = list(conn.execute(query))
-        if not rows:
-            return [], cursor
-        events = [_event(row) for row in rows if visible_to(principal, row.entity_type, row.enterprise_id)]
-        return events, int(rows[-1].revision)
-
-    def save_channel(self, principal: Principal, channel: str, cursor: int) -> None:
-        """Record how far a channel has read (once per poll answered, never per commit seen:
-        100 idle polls writing at every commit once cut another tenant's creates from 282/s
-        to 6/s)."""
-
-        def work(ops: Operations) -> None:
-            ops.tx.conn.execute(
-                update(event_channels)
-                .where(event_channels.c.id == channel, event_channels.c.user_id == principal.user_id)
-                .values(cursor=cursor, last_poll=now_ms())
-            )
-
-        self._write(principal, work)
-
-    def changes_since(self, revision: int, limit: int = 1000) -> list[dict[str, Any]]:
-        """The raw change log after ``revision`` (what a controller tails)."""
-        with self.store.read() as conn:
-            rows = conn.execute(
-                select(changes).where(changes.c.revision > revision).order_by(changes.c.revision).limit(limit)
-            )
-            return [{**row._mapping, "data": expand_json(row.entity_type, row.data)} for row in rows]
-
-
-def _event(row: Any) -> dict[str, Any]:
-    return {
-        "type": row.type,
-        "entityType": row.entity_type,
-        "entityParentType": row.parent_type,
-        "entityParentID": row.parent_id,
-        "updateMechanism": "DEFAULT",
-        "entities": [expand_json(row.entity_type, row.data)],
-        "eventReceivedTime": row.created,
-        "requestID": str(row.revision),
-        "revision": row.revision,
-        "user": row.user_id,
-        "enterprise": row.enterprise_id,
-    }
-
-
-def _decode_xrest(authorization: str | None) -> tuple[str, str]:
-    import base64
-    import binascii
-
-    if not authorization:
-        raise unauthorized("The Authorization header is missing.")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.upper() not in ("XREST", "BASIC"):
-        raise unauthorized("Use the XREST authorization scheme.")
-    try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise unauthorized("The Authorization header is not valid base64.") from None
-    user, sep, secret = decoded.partition(":")
-    if not sep or not user:
-        raise unauthorized("The Authorization header must carry user:secret.")
-    return user, secret
-
-
-def csproot_password_from_env() -> tuple[str, bool]:
-    """The initial csproot password and whether it is the insecure default."""
-    password = os.environ.get("OVERCAST_CSPROOT_PASSWORD")
-    return (password, False) if password else ("csproot", True)
