@@ -23,7 +23,6 @@ import ipaddress
 import logging
 import os
 import socket
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +32,7 @@ from pyroute2 import IPRoute, NetlinkError
 from ...policy.compiler import DomainView, Key, domain_view
 from ..base import Attachment, Dataplane, DataplaneError
 from ..change import Change
+from . import kernel
 from .libnft import Nft, NftError
 from .netns import in_netns, netns_path
 from .nftables import element_changes, revoked, ruleset, short_hash
@@ -53,13 +53,6 @@ from .rtnl import NTF_MASTER, NTF_SELF, NUD_NOARP, NUD_PERMANENT, Batch, rtnl_so
 log = logging.getLogger("overcast.dataplane.linux")
 
 VXLAN_PORT = 4789
-
-
-def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(args, input=stdin, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise DataplaneError(f"{' '.join(args[:4])}…: {result.stderr.strip() or result.stdout.strip()}")
-    return result
 
 
 def _socket(name: str | None) -> IPRoute:
@@ -310,7 +303,7 @@ class LinuxDataplane(Dataplane):
             if str(_attr(link, "IFLA_IFNAME") or "").startswith(VETH):
                 namespace.ipr.link("del", index=link["index"])
         namespace.close()
-        _run("ip", "netns", "del", name)
+        kernel.delete_netns(name)
         log.info("removed %s", name)
 
     def _namespace_for_removal(self, name: str) -> _Namespace:
@@ -320,9 +313,8 @@ class LinuxDataplane(Dataplane):
     def _namespace(self, name: str) -> _Namespace:
         if name not in self._namespaces:
             if not os.path.exists(f"/run/netns/{name}"):
-                _run("ip", "netns", "add", name)
-                _run("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=1",
-                     "net.bridge.bridge-nf-call-iptables=1")  # fmt: skip
+                kernel.add_netns(name)
+                kernel.set_sysctls(name, kernel.ROUTER_SYSCTLS)
             with in_netns(name):
                 ipr, nft, rtnl = IPRoute(), Nft(), rtnl_socket()
                 nft.run("list tables")  # opens libnftables' netlink socket here, in the namespace
@@ -563,22 +555,11 @@ class LinuxDataplane(Dataplane):
         judged by the rules again (TCP is picked up mid-stream), so what policy no longer allows
         stops, and what it still allows carries on."""
         if any(n.prefixlen != 32 for n in networks) or len(networks) > 64:
-            self._flush_conntrack(name)
+            kernel.flush_conntrack(name)
             return
-        addresses = " ".join(str(n.network_address) for n in networks)
-        script = f"for a in {addresses}; do conntrack -D -s $a; conntrack -D -d $a; done; true"
-        command = ["ip", "netns", "exec", name, "sh", "-c", script]
-        result = subprocess.run(command, capture_output=True, text=True)
-        failures = [line for line in result.stderr.splitlines() if "flow entries have been" not in line]
-        if failures:
-            raise DataplaneError(f"conntrack -D in {name}: {failures[0]}")
+        kernel.forget_flows(name, (n.network_address for n in networks))
 
     def _flush_conntrack(self, name: str) -> None:
         """Forget the domain's tracked flows: each is judged again by the new rules on its next
-        packet. Through the conntrack tool inside the namespace: pyroute2's conntrack socket did
-        not follow setns when tried (it flushed the root namespace's table instead)."""
-        result = subprocess.run(
-            ["ip", "netns", "exec", name, "conntrack", "-F"], capture_output=True, text=True
-        )
-        if result.returncode != 0 and "0 flow entries" not in result.stderr:
-            raise DataplaneError(f"conntrack -F in {name}: {result.stderr.strip()}")
+        packet."""
+        kernel.flush_conntrack(name)
