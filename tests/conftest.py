@@ -11,7 +11,7 @@ import pytest
 from overcast.testing.directory import ServedDirectory, served_directory
 from overcast.testing.postgres import postgres_bindir, throwaway_postgres
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+from .support.stores import BACKENDS
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ from overcast.agent.client import AgentClientError
 from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
 
-from ..support.control import HOSTS, attach, reach
-from ..support.vspk_topology import Shop, session_for
+from ...support.control import HOSTS, attach, reach
+from ...support.vspk_topology import Shop, session_for
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from overcast.testing.builders import make_l3_subnet
 from overcast.testing.ports import free_port
 from overcast.testing.processes import Service, logged_in
 
-from ..support.sockets import exchange, links_of, open_connection
-from .conftest import needs_root
+from ...support.lab import needs_root
+from ...support.sockets import exchange, links_of, open_connection
 
 pytestmark = needs_root
 

@@ -17,8 +17,8 @@ from overcast.policy.compiler import compile_host_entries, compile_hosts
 from overcast.policy.oracle import Packet, verdict
 from overcast.protocol.codec import encode_entry
 
-from ..support.sockets import exchange, links_of, open_connection
-from ..support.world import World
+from ...support.sockets import exchange, links_of, open_connection
+from ...support.world import World
 
 
 class Site:

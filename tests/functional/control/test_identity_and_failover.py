@@ -13,8 +13,8 @@ from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
 from overcast.testing.pki import TestAuthority
 
-from ..support.control import HOSTS, attach, reach, session_outcome
-from ..support.vspk_topology import Shop
+from ...support.control import HOSTS, attach, reach, session_outcome
+from ...support.vspk_topology import Shop
 
 
 @pytest.fixture(scope="module")

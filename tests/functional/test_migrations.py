@@ -8,7 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from overcast.directory.db import Store, metadata, migrate
-from tests.conftest import BACKENDS
+
+from ..support.stores import BACKENDS
 
 
 @pytest.mark.parametrize("database_url", BACKENDS, indirect=True)

@@ -14,7 +14,7 @@ from overcast.policy.compiler import compile_hosts
 from overcast.policy.oracle import Packet, verdict
 from overcast.testing.directory import ServedDirectory
 
-from ..support.vspk_topology import Shop
+from ...support.vspk_topology import Shop
 
 
 def test_three_tier_policy_built_with_vspk(sqlite_server: ServedDirectory) -> None:

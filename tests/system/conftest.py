@@ -1,4 +1,4 @@
-"""A namespace lab per test, deleted even when the test fails."""
+"""The system tier: a namespace lab per test, deleted even when the test fails."""
 
 from __future__ import annotations
 
@@ -7,12 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from overcast.lab import Lab, can_run
-
-#: Marks for tests that need real namespaces (root, iproute2, nftables).
-needs_root = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables"),
-]
 
 
 @pytest.fixture

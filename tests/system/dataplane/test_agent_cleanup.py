@@ -13,8 +13,8 @@ from overcast.lab import Lab, sh
 from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
 
-from ..support.vspk_topology import Shop
-from .conftest import needs_root
+from ...support.lab import needs_root
+from ...support.vspk_topology import Shop
 
 pytestmark = needs_root
 

@@ -14,7 +14,7 @@ from overcast.client.vsd import VsdClient, VsdClientError
 from overcast.testing.cluster import Cluster
 from overcast.testing.directory import ServedDirectory
 
-from ..support.control import HOSTS
+from ...support.control import HOSTS
 
 
 class Scenario:

@@ -22,7 +22,7 @@ from overcast.testing.ports import free_port
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def command_paths() -> list[list[str]]:

@@ -13,7 +13,7 @@ from vspk import v6 as vsdk
 
 from overcast.testing.directory import ServedDirectory
 
-from ..support.vspk_topology import build_domain, session_for
+from ...support.vspk_topology import build_domain, session_for
 
 
 def http_error(call) -> BambouHTTPError:  # type: ignore[no-untyped-def]
