@@ -19,12 +19,10 @@ own thread, no helper processes: forking beside gRPC's threads crashes).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from pyroute2 import IPRoute, NetlinkError
@@ -33,9 +31,11 @@ from ...policy.compiler import DomainView, Key, domain_view
 from ..base import Attachment, Dataplane, DataplaneError
 from ..change import Change
 from . import kernel
+from .firewall import program_firewall
+from .forwarding import program_forwarding
 from .libnft import Nft, NftError
 from .netns import in_netns, netns_path
-from .nftables import element_changes, revoked, ruleset, short_hash
+from .nftables import short_hash
 from .plan import (
     BRIDGE,
     OWNED_LINK_PREFIXES,
@@ -43,12 +43,12 @@ from .plan import (
     VXLAN,
     BridgeSpec,
     DomainPlan,
-    FdbKey,
     PortSpec,
     plan_domain,
     veth_name,
 )
-from .rtnl import NTF_MASTER, NTF_SELF, NUD_NOARP, NUD_PERMANENT, Batch, rtnl_socket
+from .programmed import LOOPBACK, Namespace, Programmed
+from .rtnl import NTF_SELF, NUD_NOARP, NUD_PERMANENT, Batch, rtnl_socket
 
 log = logging.getLogger("overcast.dataplane.linux")
 
@@ -82,51 +82,7 @@ def _must_index(ipr: IPRoute, ifname: str) -> int:
     return index
 
 
-LOOPBACK = 1  # the loopback's ifindex in every namespace
 _UNSET = object()  # in an undo log: the key was not there
-
-
-@dataclass
-class _Namespace:
-    """A domain namespace's handles, and what the driver last programmed into it."""
-
-    name: str
-    ipr: IPRoute
-    nft: Nft
-    rtnl: socket.socket  # for batched requests (:mod:`.rtnl`)
-    #: The cache: None until read from the kernel (first sync, or after a failure).
-    programmed: _Programmed | None = None
-    #: The firewall shape this process last loaded (kept across full syncs): loading a
-    #: different one means the rules changed, and tracked flows must be judged again.
-    loaded_table: str | None = None
-
-    def close(self) -> None:
-        self.ipr.close()
-        self.nft.close()
-        self.rtnl.close()
-
-
-@dataclass
-class _Programmed:
-    links: dict[str, int] = field(default_factory=dict)  # owned link -> ifindex
-    bridges: dict[str, BridgeSpec] = field(default_factory=dict)  # configured as
-    vxlans: dict[str, tuple[int, str]] = field(default_factory=dict)
-    ports: dict[str, PortSpec] = field(default_factory=dict)
-    neighbours: dict[tuple[str, str], str] = field(default_factory=dict)
-    fdb: dict[FdbKey, str | None] = field(default_factory=dict)
-    table: str | None = None  # the firewall's shape as last loaded (None: load it)
-    sets: dict[str, frozenset[str]] = field(default_factory=dict)
-    #: The highest ifindex of any link in the namespace (ours or not): new endpoint ports are
-    #: created with the indexes after it, so creating them needs no lookup.
-    highest_index: int = LOOPBACK
-
-    def forget_link(self, name: str) -> None:
-        self.links.pop(name, None)
-        self.bridges.pop(name, None)
-        self.vxlans.pop(name, None)
-        self.ports.pop(name, None)
-        self.fdb = {k: v for k, v in self.fdb.items() if k[0] != name}
-        self.neighbours = {k: v for k, v in self.neighbours.items() if k[0] != name}
 
 
 class LinuxDataplane(Dataplane):
@@ -143,7 +99,7 @@ class LinuxDataplane(Dataplane):
         #: The desired state, decoded, by domain.
         self.domains: dict[str, dict[Key, Any]] = {}
         self.attachments: dict[str, Attachment] = {}
-        self._namespaces: dict[str, _Namespace] = {}
+        self._namespaces: dict[str, Namespace] = {}
         self._host: IPRoute | None = None
         # pyroute2's synchronous sockets belong to the thread that made them: used from another
         # thread they talk to that thread's namespace (measured: bridges landed in the root
@@ -306,11 +262,11 @@ class LinuxDataplane(Dataplane):
         kernel.delete_netns(name)
         log.info("removed %s", name)
 
-    def _namespace_for_removal(self, name: str) -> _Namespace:
+    def _namespace_for_removal(self, name: str) -> Namespace:
         with in_netns(name):
-            return _Namespace(name, IPRoute(), Nft(), rtnl_socket())
+            return Namespace(name, IPRoute(), Nft(), rtnl_socket())
 
-    def _namespace(self, name: str) -> _Namespace:
+    def _namespace(self, name: str) -> Namespace:
         if name not in self._namespaces:
             if not os.path.exists(f"/run/netns/{name}"):
                 kernel.add_netns(name)
@@ -319,7 +275,7 @@ class LinuxDataplane(Dataplane):
                 ipr, nft, rtnl = IPRoute(), Nft(), rtnl_socket()
                 nft.run("list tables")  # opens libnftables' netlink socket here, in the namespace
             ipr.link("set", index=LOOPBACK, state="up")
-            self._namespaces[name] = _Namespace(name, ipr, nft, rtnl)
+            self._namespaces[name] = Namespace(name, ipr, nft, rtnl)
         return self._namespaces[name]
 
     def _host_socket(self) -> IPRoute:
@@ -338,14 +294,14 @@ class LinuxDataplane(Dataplane):
         for vport_id, reason in plan.refused.items():
             log.warning("not plumbing vport %s: %s", vport_id, reason)
         self._program_links(namespace, plan, programmed)
-        self._program_neighbours(namespace, plan, programmed)
-        self._program_firewall(namespace, view, plan, programmed)
+        program_forwarding(namespace, plan, programmed)
+        program_firewall(namespace, view, plan, programmed)
         namespace.programmed = programmed
 
-    def _read_kernel(self, ipr: IPRoute) -> _Programmed:
+    def _read_kernel(self, ipr: IPRoute) -> Programmed:
         """What the namespace holds of ours. Link settings are not read back: every owned link
         is configured once more on a full sync (the same values: nothing visibly changes)."""
-        programmed = _Programmed()
+        programmed = Programmed()
         names: dict[int, str] = {}
         for link in ipr.get_links():
             ifname = _attr(link, "IFLA_IFNAME")
@@ -373,7 +329,7 @@ class LinuxDataplane(Dataplane):
 
     # --- links -----------------------------------------------------------------------------------
 
-    def _program_links(self, namespace: _Namespace, plan: DomainPlan, programmed: _Programmed) -> None:
+    def _program_links(self, namespace: Namespace, plan: DomainPlan, programmed: Programmed) -> None:
         ipr, links = namespace.ipr, programmed.links
         for name in sorted(set(links) - plan.links()):
             ipr.link("del", index=links[name])
@@ -408,10 +364,10 @@ class LinuxDataplane(Dataplane):
 
     def _create_ports(
         self,
-        namespace: _Namespace,
+        namespace: Namespace,
         created: list[tuple[str, PortSpec]],
         plan: DomainPlan,
-        programmed: _Programmed,
+        programmed: Programmed,
     ) -> None:
         """Endpoints' veths, all in one batch: each enslaved and up on its bridge with the next
         free ifindex, the peer created directly in the container's namespace (moving it costs
@@ -477,7 +433,7 @@ class LinuxDataplane(Dataplane):
             ipr.addr("add", index=index, address=address, prefixlen=length)
         ipr.link("set", index=index, state="up")
 
-    def _create_vxlan(self, namespace: _Namespace, name: str, vni: int) -> int:
+    def _create_vxlan(self, namespace: Namespace, name: str, vni: int) -> int:
         # Created in the host namespace so its UDP socket binds the underlay, then moved.
         host = self._host_socket()
         stale = _index(host, name)
@@ -496,70 +452,3 @@ class LinuxDataplane(Dataplane):
             if value is not None:
                 return value
         raise DataplaneError(f"no endpoint for vport {vport_id}")
-
-    # --- neighbours and forwarding entries -------------------------------------------------------
-
-    def _program_neighbours(self, namespace: _Namespace, plan: DomainPlan, programmed: _Programmed) -> None:
-        ipr, links = namespace.ipr, programmed.links
-        for (bridge, ip), mac in list(programmed.neighbours.items()):
-            if plan.neighbours.get((bridge, ip)) != mac:
-                ipr.neigh("del", ifindex=links[bridge], dst=ip, lladdr=mac)
-                del programmed.neighbours[(bridge, ip)]
-        for key, dst in list(programmed.fdb.items()):
-            if key not in plan.fdb or plan.fdb[key] != dst:
-                device, mac, kind = key
-                if kind == "self":
-                    ipr.fdb("del", ifindex=links[device], lladdr=mac, dst=dst, flags=NTF_SELF)
-                else:
-                    master = links.get(plan.master_of(device)) if device in plan.links() else None
-                    ipr.fdb("del", ifindex=links[device], lladdr=mac, master=master, flags=NTF_MASTER)
-                del programmed.fdb[key]
-        additions = Batch()
-        for (bridge, ip), mac in plan.neighbours.items():
-            if programmed.neighbours.get((bridge, ip)) != mac:
-                additions.neighbour(links[bridge], ip, mac)
-        for (device, mac, kind), dst in plan.fdb.items():
-            if (device, mac, kind) in programmed.fdb:
-                continue
-            if kind == "self":
-                additions.fdb_self(links[device], mac, dst or "")
-            else:
-                additions.fdb_master(links[device], mac)
-        additions.send(namespace.rtnl)
-        programmed.neighbours.update(plan.neighbours)
-        programmed.fdb.update(plan.fdb)
-
-    # --- the firewall ----------------------------------------------------------------------------
-
-    def _program_firewall(
-        self, namespace: _Namespace, view: DomainView, plan: DomainPlan, programmed: _Programmed
-    ) -> None:
-        if programmed.table != plan.table:
-            namespace.nft.run(ruleset(view, plan.sets))
-            if namespace.loaded_table not in (None, plan.table):
-                self._flush_conntrack(namespace.name)  # established flows are judged again by the new rules
-            programmed.table, programmed.sets = plan.table, dict(plan.sets)
-            namespace.loaded_table = plan.table
-            return
-        changed = {n: c for n, c in plan.sets.items() if programmed.sets.get(n) != c}
-        if not changed:
-            return
-        namespace.nft.run(element_changes(programmed.sets, changed))
-        cut = [net for n, c in changed.items() for net in revoked(programmed.sets.get(n, ()), c)]
-        programmed.sets.update(changed)
-        if cut:
-            self._cut_conntrack(namespace.name, cut)
-
-    def _cut_conntrack(self, name: str, networks: list[ipaddress.IPv4Network]) -> None:
-        """Forget the tracked flows of addresses a set no longer matches: their next packet is
-        judged by the rules again (TCP is picked up mid-stream), so what policy no longer allows
-        stops, and what it still allows carries on."""
-        if any(n.prefixlen != 32 for n in networks) or len(networks) > 64:
-            kernel.flush_conntrack(name)
-            return
-        kernel.forget_flows(name, (n.network_address for n in networks))
-
-    def _flush_conntrack(self, name: str) -> None:
-        """Forget the domain's tracked flows: each is judged again by the new rules on its next
-        packet."""
-        kernel.flush_conntrack(name)
