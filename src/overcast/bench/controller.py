@@ -21,7 +21,6 @@ Measured:
 from __future__ import annotations
 
 import asyncio
-import base64
 import ipaddress
 import json
 import math
@@ -41,6 +40,7 @@ import grpc
 
 from ..agent.agent import Agent
 from ..agent.credentials import CSPROOT
+from ..client.vsd import xrest
 from ..dataplane.memory import MemoryDataplane
 from ..directory.controller_interface import EndpointClaim, claim_endpoints, register_host
 from ..directory.db import Store, migrate
@@ -222,8 +222,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 async def _controller_status(address: str) -> pb.StatusReply:
     """The controller's Status, asked as csproot (the benchmarks' directories keep its password)."""
-    token = base64.b64encode(b"csproot:csproot").decode()
-    metadata = (("authorization", f"XREST {token}"), ("x-nuage-organization", "csp"))
+    metadata = (("authorization", xrest("csproot", "csproot")), ("x-nuage-organization", "csp"))
     async with grpc.aio.insecure_channel(address) as channel:
         return await pb_grpc.ControllerStub(channel).Status(pb.StatusRequest(), timeout=5, metadata=metadata)
 

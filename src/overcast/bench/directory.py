@@ -11,7 +11,6 @@ would have run).
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import multiprocessing
@@ -29,7 +28,7 @@ from typing import Any
 from sqlalchemy import create_engine
 
 from .. import jsoncodec
-from ..client.vsd import VsdClient
+from ..client.vsd import VsdClient, xrest
 from ..directory.schema import REGISTRY
 from ..testing.builders import make_l3_subnet
 from ..testing.ports import free_port
@@ -73,9 +72,8 @@ class LeanClient:
     def __init__(self, url: str, api_key: str) -> None:
         host, port = url.split("//", 1)[1].split(":")
         self.conn = http.client.HTTPConnection(host, int(port), timeout=120)
-        token = base64.b64encode(f"csproot:{api_key}".encode()).decode()
         self.headers = {
-            "Authorization": f"XREST {token}",
+            "Authorization": xrest("csproot", api_key),
             "X-Nuage-Organization": "csp",
             "Content-Type": "application/json",
         }

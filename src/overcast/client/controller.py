@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import grpc
@@ -10,6 +9,7 @@ import grpc
 from ..agent.agent import TlsFiles
 from ..protocol import controller_pb2 as pb
 from ..protocol import controller_pb2_grpc as pb_grpc
+from .vsd import xrest
 
 
 class ControllerClientError(Exception):
@@ -30,8 +30,7 @@ class ControllerClient:
         the controller answers what that user may see (Status: the operator only)."""
         self.target, self.timeout = target, timeout
         organization, user, secret = credentials
-        token = base64.b64encode(f"{user}:{secret}".encode()).decode()
-        self._metadata = (("authorization", f"XREST {token}"), ("x-nuage-organization", organization))
+        self._metadata = (("authorization", xrest(user, secret)), ("x-nuage-organization", organization))
         if tls is None:
             self._channel = grpc.insecure_channel(target)
         else:

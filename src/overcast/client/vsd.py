@@ -16,6 +16,11 @@ from typing import Any
 import httpx
 
 
+def xrest(user: str, secret: str) -> str:
+    """An ``Authorization`` value as bambou sends it: ``XREST base64(user:password-or-key)``."""
+    return "XREST " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+
+
 class VsdClientError(Exception):
     def __init__(self, status: int, body: Any) -> None:
         self.status = status
@@ -69,9 +74,8 @@ class VsdClient:
         self.me: dict[str, Any] = {}
 
     def _auth(self, secret: str) -> dict[str, str]:
-        token = base64.b64encode(f"{self.user}:{secret}".encode()).decode()
         return {
-            "Authorization": f"XREST {token}",
+            "Authorization": xrest(self.user, secret),
             "X-Nuage-Organization": self.organization,
             "Content-Type": "application/json",
         }

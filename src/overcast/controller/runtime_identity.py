@@ -9,16 +9,11 @@ once more, so a changed password or a disabled user ends the host's rights at it
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 
+from ..client.vsd import xrest
 from ..directory.controller_interface import Directory, Principal, VsdError
 from ..protocol import controller_pb2 as pb
-
-
-def xrest(user: str, secret: str) -> str:
-    """An ``Authorization`` header value as bambou sends it."""
-    return "XREST " + base64.b64encode(f"{user}:{secret}".encode()).decode()
 
 
 class CredentialsRefused(Exception):

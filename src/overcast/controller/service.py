@@ -32,7 +32,7 @@ from typing import Any
 
 import grpc
 
-from ..directory import controller_interface as records
+from ..directory import controller_interface as directory_api
 from ..directory.controller_interface import Directory
 from ..policy.engine import HostDelta, PolicyEngine
 from ..policy.oracle import Packet, explain
@@ -149,7 +149,7 @@ class HostSession:
 class PendingClaim:
     session: HostSession
     request_id: str
-    claim: records.EndpointClaim
+    claim: directory_api.EndpointClaim
 
 
 class ControllerService:
@@ -311,10 +311,11 @@ class ControllerService:
                 log.warning("host %s: runtime credentials of %s refused: %s", host_id, runtime.user, exc)
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"runtime credentials refused: {exc}")
         try:
+            address, bound = hello.underlay_ip, self.max_hosts
             await asyncio.to_thread(
-                records.register_host, self.directory, host_id, hello.underlay_ip, now_ms(), self.max_hosts
+                directory_api.register_host, self.directory, host_id, address, now_ms(), bound
             )
-        except records.TooManyHosts as exc:
+        except directory_api.TooManyHosts as exc:
             log.warning("refused host %s from %s: %s", host_id, context.peer(), exc)
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except Exception as exc:
@@ -376,7 +377,7 @@ class ControllerService:
                     self._on_ack(session, message.ack)
                 elif kind == "endpoint":
                     report = message.endpoint
-                    claim = records.EndpointClaim(
+                    claim = directory_api.EndpointClaim(
                         report.vport_id, report.mac, up=report.state == pb.EndpointReport.UP
                     )
                     self._claims.put_nowait(PendingClaim(session, report.request_id, claim))
@@ -437,7 +438,7 @@ class ControllerService:
         self._down_timers.pop(host_id, None)
         try:
             if await asyncio.to_thread(
-                records.mark_host_down, self.directory, host_id, disconnected, now_ms()
+                directory_api.mark_host_down, self.directory, host_id, disconnected, now_ms()
             ):
                 log.info("host %s is DOWN (no session for %.0f s)", host_id, self.host_grace)
         except Exception:
@@ -453,7 +454,7 @@ class ControllerService:
             if message.WhichOneof("body") == "create":
                 request = message.create
                 result.request_id = request.request_id
-                spec = records.EndpointSpec(
+                spec = directory_api.EndpointSpec(
                     request.enterprise,
                     request.domain,
                     request.zone,
@@ -465,7 +466,7 @@ class ControllerService:
                     request.ip or None,
                 )
                 created = await asyncio.to_thread(
-                    records.create_endpoint, self.directory, principal, session.host_id, spec
+                    directory_api.create_endpoint, self.directory, principal, session.host_id, spec
                 )
                 result.ok = True
                 result.vport_id, result.mac, result.ip = created.vport_id, created.mac, created.ip
@@ -474,7 +475,7 @@ class ControllerService:
                 ensure = message.ensure_subnet
                 result.request_id = ensure.request_id
                 await asyncio.to_thread(
-                    records.ensure_subnet,
+                    directory_api.ensure_subnet,
                     self.directory,
                     principal,
                     ensure.enterprise,
@@ -490,9 +491,9 @@ class ControllerService:
                 try:
                     uuid_ = message.remove.uuid
                     removed = await asyncio.to_thread(
-                        records.remove_endpoint, self.directory, principal, session.host_id, uuid_
+                        directory_api.remove_endpoint, self.directory, principal, session.host_id, uuid_
                     )
-                except records.NotThisHosts:
+                except directory_api.NotThisHosts:
                     # Answered as an unknown identity (removal is idempotent) and logged: the
                     # host learns nothing of another host's or tenant's endpoint.
                     log.warning(
@@ -505,7 +506,7 @@ class ControllerService:
             self._wake.set()
         except CredentialsRefused as exc:
             result.ok, result.error, result.code = False, f"runtime credentials refused: {exc}", 401
-        except records.EndpointRefused as exc:
+        except directory_api.EndpointRefused as exc:
             if exc.status == 403:
                 log.warning("host %s: %s", session.host_id, exc)
             result.ok, result.error, result.code = False, str(exc), exc.status
@@ -543,7 +544,7 @@ class ControllerService:
             try:
                 principals = await asyncio.to_thread(self._principals, sessions)
                 results = await asyncio.to_thread(
-                    records.claim_endpoints_of_hosts,
+                    directory_api.claim_endpoints_of_hosts,
                     self.directory,
                     {host_id: [p.claim for p in pendings] for host_id, pendings in by_host.items()},
                     now_ms(),
@@ -551,7 +552,7 @@ class ControllerService:
                 )
             except Exception as exc:
                 log.warning("cannot record endpoints of %s: %s", ", ".join(by_host), exc)
-                failed = records.ClaimResult(False, f"the directory is unavailable: {exc}")
+                failed = directory_api.ClaimResult(False, f"the directory is unavailable: {exc}")
                 results = {host_id: [failed] * len(pendings) for host_id, pendings in by_host.items()}
             self._wake.set()
             for host_id, pendings in by_host.items():

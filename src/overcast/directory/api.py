@@ -20,8 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import jsoncodec
 from .errors import VsdError, bad_request
+from .principals import Principal, can_see_audience
 from .schema import REGISTRY, ROOT, Entity
-from .service import Directory, Principal, can_see_audience
+from .service import Directory
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,6 @@ class _Wakeup:
             pass
         finally:
             del self._waiters[waiter]
-
-    def waiting(self) -> int:
-        return len(self._waiters)
 
 
 def internal_error(exc: BaseException) -> VsdError:

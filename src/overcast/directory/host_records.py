@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import VsdError
+from .principals import Principal, visible_to
 from .schema import REGISTRY
-from .service import Directory, Operations, Principal
+from .service import Directory, Operations
 from .transaction import Obj
 
 
@@ -45,11 +46,6 @@ class ClaimResult:
 #: A container's ``externalID`` when a host created it for a runtime (VSD's attribute for "the
 #: integration that owns this object"): that host may answer for it and remove it.
 HOST_MARK = "overcast-host:"
-
-
-def _as(ops: Operations, principal: Principal) -> Operations:
-    """The same transaction, judged as ``principal`` (claims run as the system in one batch)."""
-    return Operations(ops.tx, principal)
 
 
 def _vrs(ops: Operations, host_id: str) -> Obj | None:
@@ -166,8 +162,11 @@ def _claim(
     vport = ops.tx.get(claim.vport_id)
     if claim.up and principal is None:
         return ClaimResult(False, NO_CREDENTIALS)
-    if vport is None or vport.kind != "vport" or (claim.up and not _as(ops, principal).visible(vport)):  # type: ignore[arg-type]
-        return ClaimResult(False, f"vport {claim.vport_id} does not exist")
+    missing = ClaimResult(False, f"vport {claim.vport_id} does not exist")
+    if vport is None or vport.kind != "vport":
+        return missing
+    if claim.up and principal is not None and not visible_to(principal, vport.kind, vport.enterprise_id):
+        return missing  # another tenant's: answered as a missing one
     mac = claim.mac.lower()
     interfaces = [i for i in interfaces_of_vport if str(i.data.get("MAC", "")).lower() == mac]
     if not interfaces:

@@ -31,16 +31,24 @@ def key_digest(key: str) -> str:
 #: so each worker thread that ever hashed held 16 MiB (a controller whose 40 agents logged in at
 #: once: +75-90 MB peak, measured). One thread, one arena; a burst of logins waits its turn and
 #: cannot exhaust memory. Made again in a forked child (its parent's thread is not there).
-_hasher: tuple[int, ThreadPoolExecutor] | None = None
+_hasher: ThreadPoolExecutor | None = None
 _hasher_lock = threading.Lock()
+
+
+def _forget_hasher() -> None:
+    global _hasher
+    _hasher = None
+
+
+os.register_at_fork(after_in_child=_forget_hasher)
 
 
 def _scrypt(secret: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
     global _hasher
     with _hasher_lock:
-        if _hasher is None or _hasher[0] != os.getpid():
-            _hasher = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="scrypt"))
-        executor = _hasher[1]
+        if _hasher is None:
+            _hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scrypt")
+        executor = _hasher
     return executor.submit(hashlib.scrypt, secret, salt=salt, n=n, r=r, p=p).result()
 
 

@@ -12,7 +12,8 @@ from rich.console import Console
 
 from .api import create_app
 from .db import Store, default_sqlite_url, migrate
-from .service import Directory, csproot_password_from_env
+from .passwords import csproot_password_from_env
+from .service import Directory
 
 log = logging.getLogger(__name__)
 

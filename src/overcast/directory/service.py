@@ -26,16 +26,11 @@ from .errors import (
     bad_request,
     not_found,
 )
-from .operations import ENTRY_KINDS, INTERFACE_KINDS, Operations
-from .passwords import csproot_password_from_env
+from .operations import Operations
 from .principals import (
-    EVERYONE,
     SYSTEM,
-    SYSTEM_USER,
     Principal,
     audience_of,
-    can_see_audience,
-    visible_to,
 )
 from .push import ChangeListener, PushChannels
 from .schema import LEAF_ANCHORS, LEAF_DIRECT, REGISTRY, ROOT, Entity, Relation
@@ -45,11 +40,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Re-exported: the rest of the system imports them from here.
-__all__ = [
-    "ENTRY_KINDS", "EVERYONE", "INTERFACE_KINDS", "SYSTEM", "SYSTEM_USER", "Directory", "Operations",
-    "Principal", "audience_of",
-    "can_see_audience", "csproot_password_from_env", "visible_to",
-]  # fmt: skip
+__all__ = ["SYSTEM", "Directory", "Operations", "Principal"]
 
 # --- one transaction's operations -----------------------------------------------------------
 

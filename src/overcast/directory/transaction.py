@@ -141,14 +141,17 @@ _POOL_BYTES = 10 * 256
 
 
 def _random_bits_80() -> int:
-    """80 bits from a per-thread pool of the OS generator's bytes (refilled in a forked child:
-    an API process must not reuse its parent's bytes)."""
+    """80 bits from a per-thread pool of the OS generator's bytes."""
     local = _RANDOM
     at = getattr(local, "at", _POOL_BYTES)
-    if at >= _POOL_BYTES or local.pid != os.getpid():
-        local.pool, local.pid, at = os.urandom(_POOL_BYTES), os.getpid(), 0
+    if at >= _POOL_BYTES:
+        local.pool, at = os.urandom(_POOL_BYTES), 0
     local.at = at + 10
     return int.from_bytes(local.pool[at : at + 10], "big")
+
+
+# A forked child (an API process) must not reuse its parent's bytes: it starts a new pool.
+os.register_at_fork(after_in_child=lambda: _RANDOM.__dict__.clear())
 
 
 def missing(kinds: tuple[str, ...], object_id: str | None, prop: str = "") -> VsdError:
