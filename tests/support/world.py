@@ -52,7 +52,7 @@ class World:
             "containerinterface",
             parentID=container,
             VPortID=vport,
-            MAC=f"02:00:00:00:00:{next(_ids) % 256:02x}",
+            MAC="02:00:00:" + ":".join(f"{b:02x}" for b in next(_ids).to_bytes(3, "big")),
             IPAddress=ip,
             attachedNetworkID=subnet,
             domainID=self.domain,

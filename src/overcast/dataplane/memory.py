@@ -1,10 +1,16 @@
-"""The in-memory dataplane: holds what it was told and traces packets through it.
+"""The in-memory dataplane: what the Linux driver would program, run through models of the kernel.
 
-It is the reachability oracle's twin inside an agent: a packet leaving a local endpoint is
-judged by this host's ingress rules; one arriving for a local endpoint by its egress rules; a
-packet for a remote endpoint leaves towards that endpoint's VTEP. :func:`trace_between` composes
-two hosts' dataplanes into the whole path. Fail closed: an endpoint the host was not told
-about sends and receives nothing.
+It holds the entries it was told, and when a packet is traced it programs each domain the way
+the Linux driver would — the same :func:`~overcast.dataplane.linux.plan.plan_domain` and the
+same nftables scripts, loaded into :mod:`.model.nftables` — and walks the packet through that
+(:mod:`.model.namespace`): the endpoint's port, the bridge, routing by the anycast gateway,
+the FDB, the VXLAN device to the destination's VTEP, and on the destination's host the same
+again. So a test that compares traces with the reachability oracle checks the compiler's
+views, the driver's plan and the ruleset generator together, without root and at any size;
+the Linux tests check the same scenarios with real packets.
+
+Without runtimes, every local endpoint counts as plumbed (its port exists). Fail closed: an
+endpoint the host was not told about is in no set and has no port.
 """
 
 from __future__ import annotations
@@ -14,26 +20,36 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..policy.compiler import DomainView, Endpoint, Key, views_of
-from ..policy.oracle import Decision, Packet, decide
+from ..policy.oracle import IPV4, Decision, Packet
 from ..protocol.codec import decode_entry
 from .base import Attachment, Dataplane
 from .change import Change
+from .linux.plan import plan_domain, veth_name
+from .model.namespace import DomainNamespace, Walk
+from .model.nftables import Frame, Step
 
 
 @dataclass(frozen=True)
 class Hop:
     host_id: str
     direction: str  # ingress (leaving the source) | egress (arriving at the destination)
-    decision: Decision
+    decision: Decision  # the rule's comment (its ACL entry, or "default") and its verdict
+
+
+@dataclass(frozen=True)
+class Tunnel:
+    vtep: str  # the underlay address the frame is sent to
+    vni: int
+    frame: Frame
 
 
 @dataclass(frozen=True)
 class Trace:
     delivered: bool
-    reason: str  # delivered | dropped by <entry or default> | no-endpoint | other-domain | ...
+    reason: str  # delivered | dropped by <entry or default> | no-endpoint | gateway | tunnelled | ...
     hops: tuple[Hop, ...] = ()
-    next_vtep: str | None = None  # the underlay address the packet is tunnelled to
-    domain_id: str | None = None  # the domain it is tunnelled in
+    tunnel: Tunnel | None = None  # on its way to another host
+    vport_id: str | None = None  # delivered to this endpoint
 
 
 class MemoryDataplane(Dataplane):
@@ -43,6 +59,8 @@ class MemoryDataplane(Dataplane):
         self.attachments: dict[str, Attachment] = {}
         self.applied = 0
         self._views: list[DomainView] | None = None
+        self._namespaces: dict[str, DomainNamespace] = {}
+        self._programmed = -1  # the ``applied`` count the namespaces were programmed at
 
     def apply(self, change: Change) -> None:
         if change.snapshot:
@@ -74,6 +92,23 @@ class MemoryDataplane(Dataplane):
             self._views = views_of(decoded, self.host_id)
         return self._views
 
+    def namespaces(self) -> dict[str, DomainNamespace]:
+        """Every domain's namespace, programmed from the entries held now (as the driver
+        would: a firewall whose shape is unchanged only gets its set elements updated)."""
+        if self._programmed != self.applied:
+            live = {}
+            for view in self.views():
+                namespace = self._namespaces.get(view.id) or DomainNamespace()
+                present = {veth_name(e.vport_id) for e in view.local}
+                namespace.program(view, plan_domain(view, self.attachments, present, self.host_id))
+                live[view.id] = namespace
+            self._namespaces, self._programmed = live, self.applied
+        return self._namespaces
+
+    def underlay(self) -> str | None:
+        """This host's VTEP address, as the entries give it."""
+        return next((e.vtep for view in self.views() for e in view.local if e.vtep), None)
+
     def _find(self, ip: str, domain_id: str | None = None) -> tuple[DomainView, Endpoint] | None:
         found = [
             (view, endpoint)
@@ -87,57 +122,83 @@ class MemoryDataplane(Dataplane):
         return found[0] if found else None
 
     def send(self, packet: Packet, domain_id: str | None = None) -> Trace:
-        """A packet leaving a local endpoint (of ``domain_id`` when addresses are reused):
-        this host's ingress policy, then local delivery (egress here too) or the tunnel to the
-        destination's VTEP."""
+        """A packet leaving a local endpoint (of ``domain_id`` when addresses are reused), as
+        far as this host takes it: delivered here, dropped, or tunnelled to another host."""
         source = self._find(packet.src, domain_id)
         if source is None:
             return Trace(False, "no-endpoint")
-        view, local = source
-        ingress = decide(view, "ingress", local, packet)
-        hops: tuple[Hop, ...] = (Hop(self.host_id, "ingress", ingress),)
-        if not ingress.allowed:
-            return Trace(False, f"dropped by {ingress.decided_by}", hops)
-        destination = next((e for e in (*view.local, *view.remote) if e.ip == packet.dst), None)
-        if destination is None:
-            return Trace(False, "no-endpoint", hops)
-        if destination.host_id != self.host_id:
-            return Trace(True, "tunnelled", hops, next_vtep=destination.vtep, domain_id=view.id)
-        arrival = self.receive(packet, view.id)
-        return Trace(arrival.delivered, arrival.reason, hops + arrival.hops)
-
-    def receive(self, packet: Packet, domain_id: str | None = None) -> Trace:
-        """A packet arriving for a local endpoint (of ``domain_id``, the VNI it came on):
-        this host's egress policy decides."""
-        destination = self._find(packet.dst, domain_id)
-        if destination is None:
+        view, endpoint = source
+        namespace = self.namespaces()[view.id]
+        port = veth_name(endpoint.vport_id)
+        if port not in namespace.planned.ports:
+            return Trace(False, namespace.planned.refused.get(endpoint.vport_id, "not plumbed"))
+        if packet.ether_type == IPV4:
+            next_mac = namespace.next_hop_mac(port, packet.dst)
+        else:  # a raw frame, sent to the destination's MAC
+            owner = (e for e in (*view.local, *view.remote) if e.ip == packet.dst)
+            next_mac = next((e.mac.lower() for e in owner), None)
+        if next_mac is None:
             return Trace(False, "no-endpoint")
-        view, local = destination
-        if not any(e.ip == packet.src for e in (*view.local, *view.remote)):
-            return Trace(False, "other-domain")
-        egress = decide(view, "egress", local, packet)
-        hop = Hop(self.host_id, "egress", egress)
-        if not egress.allowed:
-            return Trace(False, f"dropped by {egress.decided_by}", (hop,))
-        return Trace(True, "delivered", (hop,))
+        frame = _frame(packet, endpoint.mac.lower(), next_mac)
+        return self._trace(view.id, namespace.from_port(port, frame))
+
+    def receive(self, tunnel: Tunnel) -> Trace:
+        """A frame arriving from the underlay: into the domain that has its VNI."""
+        for domain_id, namespace in self.namespaces().items():
+            if tunnel.vni in {vni for vni, _ in namespace.planned.vxlans.values()}:
+                return self._trace(domain_id, namespace.from_vxlan(tunnel.vni, tunnel.frame))
+        return Trace(False, f"no VNI {tunnel.vni} on {self.host_id}")
+
+    def _trace(self, domain_id: str, walk: Walk) -> Trace:
+        hops = tuple(
+            Hop(self.host_id, step.chain, Decision(step.verdict != "drop", step.comment or ""))
+            for step in walk.steps
+            if step.chain in ("ingress", "egress") and step.verdict in ("accept", "return", "drop")
+        )
+        if walk.outcome == "delivered":
+            namespace = self._namespaces[domain_id]
+            assert walk.port is not None
+            return Trace(True, "delivered", hops, vport_id=namespace.planned.ports[walk.port].vport_id)
+        if walk.outcome == "local":
+            return Trace(True, "gateway", hops)
+        if walk.outcome == "tunnelled":
+            assert walk.vtep is not None and walk.vni is not None
+            return Trace(False, "tunnelled", hops, tunnel=Tunnel(walk.vtep, walk.vni, walk.frame))
+        if walk.reason == "firewall":
+            return Trace(False, f"dropped by {_decisive(walk.steps)}", hops)
+        return Trace(False, walk.reason, hops)
+
+
+def _frame(packet: Packet, src_mac: str, dst_mac: str) -> Frame:
+    if packet.ether_type != IPV4:
+        return Frame(packet.ether_type, src_mac, dst_mac)
+    return Frame(IPV4, src_mac, dst_mac, saddr=packet.src, daddr=packet.dst, l4proto=packet.protocol,
+                 sport=packet.sport, dport=packet.dport, icmp_type=packet.icmp_type,
+                 icmp_code=packet.icmp_code)  # fmt: skip
+
+
+def _decisive(steps: tuple[Step, ...]) -> str:
+    """What dropped the packet: the ACL entry (or "default") of the policy chains, else the
+    chain (a base chain's rule or policy)."""
+    last = steps[-1]
+    if last.chain in ("ingress", "egress"):
+        return last.comment or ""
+    return f"{last.table} {last.chain} {'policy' if last.rule is None else f'rule {last.rule}'}"
 
 
 def trace_between(
     dataplanes: Mapping[str, MemoryDataplane], source_host: str, packet: Packet, domain_id: str | None = None
 ) -> Trace:
     """Follow a packet from a host's local endpoint to wherever it ends (across hosts)."""
-    first = dataplanes[source_host].send(packet, domain_id)
-    if not first.delivered or first.next_vtep is None:
-        return first
-    target = next(
-        (
-            dp
-            for dp in dataplanes.values()
-            if any(e.vtep == first.next_vtep for v in dp.views() for e in v.local)
-        ),
-        None,
-    )
-    if target is None:
-        return Trace(False, f"no host at {first.next_vtep}", first.hops)
-    arrival = target.receive(packet, first.domain_id)
-    return Trace(arrival.delivered, arrival.reason, first.hops + arrival.hops)
+    trace = dataplanes[source_host].send(packet, domain_id)
+    hops = trace.hops
+    for _ in range(len(dataplanes)):
+        if trace.tunnel is None:
+            break
+        vtep = trace.tunnel.vtep
+        target = next((dp for dp in dataplanes.values() if dp.underlay() == vtep), None)
+        if target is None:
+            return Trace(False, f"no host at {vtep}", hops)
+        trace = target.receive(trace.tunnel)
+        hops += trace.hops
+    return Trace(trace.delivered, trace.reason, hops, trace.tunnel, trace.vport_id)

@@ -1,4 +1,6 @@
-"""The Linux dataplane with real namespaces and real packets, judged against the oracle."""
+"""The Linux dataplane with real namespaces and real packets, judged against the oracle: the
+behaviour suite (tests/support/behaviour.py, which the memory dataplane runs too), and what only
+a kernel shows — live changes, adoption after a restart, deltas against a full sync, the underlay."""
 
 from __future__ import annotations
 
@@ -13,27 +15,30 @@ from overcast.dataplane.base import Attachment
 from overcast.dataplane.change import Change
 from overcast.dataplane.linux.driver import LinuxDataplane
 from overcast.lab import Lab, can_run, sh
-from overcast.policy.compiler import compile_host_entries, compile_hosts
-from overcast.policy.oracle import Packet, verdict
+from overcast.policy.compiler import compile_host_entries
 from overcast.protocol.codec import encode_entry
 
+from ...support.behaviour import SCENARIOS, Flow, Scenario, tenants_overlap, three_tier
 from ...support.sockets import exchange, links_of, open_connection
-from ...support.world import World
 
 
 class Site:
-    """A World (directory state) deployed on a lab: one LinuxDataplane per host."""
+    """A behaviour scenario deployed on a lab: one LinuxDataplane per host, a namespace per
+    endpoint."""
 
-    def __init__(self, lab: Lab, world: World) -> None:
-        self.lab, self.world = lab, world
+    def __init__(self, lab: Lab, scenario: Scenario) -> None:
+        self.lab, self.scenario, self.world = lab, scenario, scenario.world
+        world = scenario.world
         self.dataplanes: dict[str, LinuxDataplane] = {}
         self.containers: dict[str, str] = {}  # vport ID -> container netns
         self.ips: dict[str, str] = {}  # vport ID -> IP
         self.listening: set[tuple[str, str, int]] = set()
+        self.host_of: dict[str, str] = {}  # the scenario's host name -> the lab's
         for index, (short, vrs_id) in enumerate(sorted(world.hosts.items()), start=1):
             host_ns = lab.host(short, f"10.99.0.{index}")
             vrs = world.state.objects["vrs"][vrs_id]
             vrs.update(name=f"{lab.tag}{short}", address=f"10.99.0.{index}")
+            self.host_of[short] = vrs["name"]
             self.dataplanes[vrs["name"]] = LinuxDataplane(vrs["name"], vrs["address"], host_netns=host_ns)
         for subnet in world.state.objects["subnet"].values():
             subnet["gatewayMACAddress"] = f"02:ac:00:00:{subnet['vnId'] % 256:02x}:01"
@@ -55,44 +60,37 @@ class Site:
             upserts = {k: encode_entry(k, v) for k, v in per_host.get(host, {}).items()}
             dataplane.apply(Change(snapshot=True, upserts=upserts))
 
-    def expected(self, src: str, dst: str, proto: str, port: int) -> bool:
-        """The oracle's verdict for a new flow between two vports."""
-        protocol = {"tcp": 6, "udp": 17, "icmp": 1}[proto]
-        packet = Packet(
-            self.ips[src],
-            self.ips[dst],
-            protocol=protocol,
-            dport=port,
-            icmp_type=8 if proto == "icmp" else None,
-        )
-        views = compile_hosts(self.world.state)
-        src_domain = next(
-            d.id for v in views.values() for d in v.domains for e in d.local if e.vport_id == src
-        )
-        dst_domain = next(
-            d.id for v in views.values() for d in v.domains for e in d.local if e.vport_id == dst
-        )
-        if src_domain != dst_domain:
-            return False
-        only = {h: type(v)(h, tuple(d for d in v.domains if d.id == src_domain)) for h, v in views.items()}
-        return verdict(only, packet).allowed
-
-    def observed(self, src: str, dst: str, proto: str, port: int) -> bool:
+    def observed(self, flow: Flow) -> bool:
         """Whether real packets get through."""
-        if proto == "icmp":
-            return self.lab.pings(self.containers[src], self.ips[dst])
-        return self.lab.connects(self.containers[src], proto, self.ips[dst], port)
+        source = self.containers[flow.src]
+        if flow.proto == "raw":
+            mac = self.scenario.interface(flow.dst)["MAC"]
+            return self.lab.frame_passes(source, self.containers[flow.dst], mac, flow.ether_type)
+        if flow.proto == "icmp":
+            return self.lab.pings(source, self.ips[flow.dst])
+        return self.lab.connects(source, flow.proto, self.ips[flow.dst], flow.port)
+
+    def listen(self, netns: str, proto: str, port: int) -> None:
+        if (netns, proto, port) not in self.listening:
+            self.lab.listen(netns, proto, port)
+            self.listening.add((netns, proto, port))
 
     def listen_everywhere(self, *services: tuple[str, int]) -> None:
         """Listeners in every container that does not have them yet."""
         for netns in self.containers.values():
             for proto, port in services:
-                if (netns, proto, port) not in self.listening:
-                    self.lab.listen(netns, proto, port)
-                    self.listening.add((netns, proto, port))
+                self.listen(netns, proto, port)
 
-    def check(self, flows: list[tuple[str, str, str, int]]) -> dict[Any, tuple[bool, bool]]:
-        results = {flow: (self.expected(*flow), self.observed(*flow)) for flow in flows}
+    def listen_for(self, flows: list[Flow]) -> None:
+        """A listener at each flow's destination only: a flow that reaches another endpoint
+        with the same address (another tenant's) then fails, as it must."""
+        for flow in flows:
+            if flow.proto in ("tcp", "udp"):
+                self.listen(self.containers[flow.dst], flow.proto, flow.port)
+
+    def check(self, flows: list[Flow]) -> dict[Flow, tuple[bool, bool]]:
+        """(the oracle's verdict, what real packets did) per flow; they must agree."""
+        results = {flow: (self.scenario.expected(flow), self.observed(flow)) for flow in flows}
         assert all(expected == observed for expected, observed in results.values()), results
         return results
 
@@ -101,63 +99,41 @@ class Site:
             dataplane.close()
 
 
-def three_tier(world: World) -> dict[str, str]:
-    """web (h1, h2), db (h3, h1); web -> db tcp/3306 and ping allowed, the rest denied."""
-    web, db = world.group(), world.group()
-    vports = {
-        "web1": world.endpoint(world.web_net, "10.1.1.10", "h1", web),
-        "web2": world.endpoint(world.web_net, "10.1.1.20", "h2", web),
-        "db1": world.endpoint(world.db_net, "10.1.2.10", "h3", db),
-        "db2": world.endpoint(world.db_net, "10.1.2.20", "h1", db),
-    }
-    ingress, egress = world.policy("ingress"), world.policy("egress")
-    vports.update(web=web, db=db, ingress=ingress, egress=egress)
-    for proto, port in (("6", "3306"), ("1", None)):
-        match: dict[str, Any] = {"protocol": proto}
-        if port:
-            match["destinationPort"] = port
-        world.entry(ingress, "ingress", 10, locationType="POLICYGROUP", locationID=web,
-                    networkType="POLICYGROUP", networkID=db, **match)  # fmt: skip
-        world.entry(egress, "egress", 10, locationType="POLICYGROUP", locationID=db,
-                    networkType="POLICYGROUP", networkID=web, **match)  # fmt: skip
-    return vports
-
-
 @pytest.fixture
 def site(lab: Lab) -> Iterator[tuple[Site, dict[str, str]]]:
-    world = World()
-    names = three_tier(world)
-    deployed = Site(lab, world)
+    scenario = three_tier()
+    deployed = Site(lab, scenario)
     try:
         deployed.attach_all()
         deployed.sync()
         deployed.listen_everywhere(("tcp", 3306), ("tcp", 22), ("udp", 53))
-        yield deployed, names
+        yield deployed, scenario.names
     finally:
         deployed.close()
 
 
-def matrix(n: dict[str, str]) -> list[tuple[str, str, str, int]]:
-    """The behaviour suite both dataplanes run: (source vport, destination vport, proto, port)."""
-    return [
-        (n["web1"], n["db1"], "tcp", 3306),  # routed across hosts, allowed
-        (n["web1"], n["db2"], "tcp", 3306),  # routed on one host, allowed
-        (n["web2"], n["db1"], "icmp", 0),  # allowed ping
-        (n["web1"], n["db1"], "tcp", 22),  # wrong port
-        (n["db1"], n["web1"], "tcp", 3306),  # wrong direction
-        (n["web1"], n["web2"], "tcp", 3306),  # same subnet across hosts, no rule
-        (n["web1"], n["db1"], "udp", 53),  # wrong protocol
-    ]
+@pytest.mark.slow
+@pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables")
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_the_behaviour_suite_on_real_packets(name: str, lab: Lab) -> None:
+    """Every scenario of the suite the memory dataplane runs (tests/unit), with real packets:
+    each flow does what the oracle says."""
+    scenario = SCENARIOS[name]()
+    deployed = Site(lab, scenario)
+    try:
+        deployed.attach_all()
+        deployed.sync()
+        deployed.listen_for(scenario.flows)
+        deployed.check(scenario.flows)
+    finally:
+        deployed.close()
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables")
-def test_three_hosts_policy_matrix_matches_the_oracle(site: tuple[Site, dict[str, str]], lab: Lab) -> None:
-    deployed, n = site
-    flows = matrix(n)
-    results = deployed.check(flows)
-    assert results[flows[0]] == (True, True) and results[flows[3]] == (False, False)
-    # Nothing floods: the VXLAN ports have learning and every flood off, ARP suppressed.
+def test_nothing_floods_between_hosts(site: tuple[Site, dict[str, str]], lab: Lab) -> None:
+    """The VXLAN ports have learning and every flood off, ARP suppressed."""
+    deployed, _ = site
     domain_ns = deployed.dataplanes[f"{lab.tag}h1"].netns_name(deployed.world.domain)
     detail = sh("bridge", "-n", domain_ns, "-d", "link", "show").stdout
     assert "neigh_suppress on" in detail and "bcast_flood off" in detail
@@ -168,7 +144,8 @@ def test_three_hosts_policy_matrix_matches_the_oracle(site: tuple[Site, dict[str
 def test_live_policy_changes_open_and_cut_flows(site: tuple[Site, dict[str, str]], lab: Lab) -> None:
     deployed, n = site
     world = deployed.world
-    assert not deployed.observed(n["web1"], n["db1"], "tcp", 22)
+    ssh = Flow(n["web1"], n["db1"], "tcp", 22)
+    assert not deployed.observed(ssh)
     # Allow ssh web -> db: the denied flow becomes allowed, nothing restarted.
     for direction, policy, location, network in (("ingress", n["ingress"], n["web"], n["db"]),
                                                  ("egress", n["egress"], n["db"], n["web"])):  # fmt: skip
@@ -176,10 +153,7 @@ def test_live_policy_changes_open_and_cut_flows(site: tuple[Site, dict[str, str]
                     networkType="POLICYGROUP", networkID=network, protocol="6",
                     destinationPort="22")  # fmt: skip
     deployed.sync()
-    assert deployed.check([(n["web1"], n["db1"], "tcp", 22)])[(n["web1"], n["db1"], "tcp", 22)] == (
-        True,
-        True,
-    )
+    assert deployed.check([ssh])[ssh] == (True, True)
 
     # An established connection is cut when policy stops allowing it.
     with open_connection(deployed.containers[n["web1"]], deployed.ips[n["db1"]], 3306) as conn:
@@ -190,7 +164,7 @@ def test_live_policy_changes_open_and_cut_flows(site: tuple[Site, dict[str, str]
                     del world.state.objects[kind][entry_id]
         deployed.sync()
         assert not exchange(conn)
-    assert deployed.check([(n["web1"], n["db1"], "tcp", 3306)])
+    assert deployed.check([Flow(n["web1"], n["db1"], "tcp", 3306)])
 
 
 @pytest.mark.slow
@@ -207,7 +181,7 @@ def test_a_restarted_driver_adopts_what_is_there(site: tuple[Site, dict[str, str
     deployed.dataplanes[host] = fresh
     deployed.sync()
     assert links_of(namespace) == before  # nothing recreated: same names, same ifindexes
-    assert deployed.check([(n["web1"], n["db1"], "tcp", 3306), (n["web1"], n["db1"], "tcp", 22)])
+    assert deployed.check([Flow(n["web1"], n["db1"], "tcp", 3306), Flow(n["web1"], n["db1"], "tcp", 22)])
 
 
 @pytest.mark.slow
@@ -249,7 +223,11 @@ def test_one_delta_at_a_time_leaves_what_a_full_sync_leaves(site: tuple[Site, di
                 del objects[object_id]
     step()
     deployed.listen_everywhere(("tcp", 3306))
-    flows = [(web3, db3, "tcp", 3306), (n["web1"], db3, "tcp", 3306), (n["web2"], db3, "tcp", 3306)]
+    flows = [
+        Flow(web3, db3, "tcp", 3306),
+        Flow(n["web1"], db3, "tcp", 3306),
+        Flow(n["web2"], db3, "tcp", 3306),
+    ]
     assert deployed.check(flows)[flows[0]] == (True, True)
 
     def kernel() -> dict[str, dict[str, Any]]:
@@ -319,34 +297,21 @@ class UnderlayCapture:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables")
-def test_tenants_overlap_without_meeting_and_nothing_floods(lab: Lab) -> None:
-    world = World()
-    n = three_tier(world)
-    other = World()
-    other.state, other.hosts = world.state, world.hosts  # a second tenant, same addresses
-    other.domain = other.add("domain", parentID="ent-2", name="d2")
-    other.zone = other.add("zone", parentID=other.domain, parentType="domain")
-    other_web, other_db = other.subnet("10.1.1.0"), other.subnet("10.1.2.0")
-    x1 = other.endpoint(other_web, "10.1.1.10", "h2")
-    x2 = other.endpoint(other_db, "10.1.2.10", "h1")
-    for tenant in (world, other):  # allow everything: isolation must come from the domains
-        tenant.allow_all_ingress()
-        tenant.allow_all_egress()
-    deployed = Site(lab, world)
+def test_tenants_overlap_without_flooding_the_underlay(lab: Lab) -> None:
+    """Two tenants with the same addresses: what crosses the underlay is unicast VXLAN, never
+    ARP or a broadcast, and an unknown address sends nothing out of the host."""
+    scenario = tenants_overlap()
+    n = scenario.names
+    deployed = Site(lab, scenario)
     try:
         deployed.attach_all()
         deployed.sync()
-        lab.listen(deployed.containers[n["db1"]], "tcp", 3306)
-        lab.listen(deployed.containers[x2], "tcp", 8080)
+        deployed.listen_for(scenario.flows)
         capture = UnderlayCapture(lab)
         for netns in deployed.containers.values():
             sh("ip", "-n", netns, "neigh", "flush", "all")
+        deployed.check(scenario.flows)
         web1 = deployed.containers[n["web1"]]
-        assert lab.connects(web1, "tcp", "10.1.2.10", 3306)  # its own tenant's db1 (h1 -> h3)
-        assert not lab.connects(web1, "tcp", "10.1.2.10", 8080)  # the other tenant's listener
-        assert lab.connects(deployed.containers[x1], "tcp", "10.1.2.10", 8080)  # h2 -> h1, tenant 2
-        assert not lab.connects(deployed.containers[x1], "tcp", "10.1.2.10", 3306)
-        assert lab.pings(web1, "10.1.1.20")  # same subnet across hosts (h1 -> h2)
         assert not lab.pings(web1, "10.1.1.99")  # unknown address: nothing leaves the host
         inner = capture.stop()
         assert inner, "cross-host traffic must show up as VXLAN on the underlay"
@@ -356,125 +321,23 @@ def test_tenants_overlap_without_meeting_and_nothing_floods(lab: Lab) -> None:
         deployed.close()
 
 
-def test_the_memory_dataplane_runs_the_same_suite() -> None:
-    """The matrix above, traced through memory dataplanes fed the same way: same verdicts."""
-    from overcast.dataplane.memory import MemoryDataplane, trace_between
-
-    world = World()
-    n = three_tier(world)
-    per_host = compile_host_entries(world.state)
-    dataplanes = {host: MemoryDataplane(host) for host in per_host}
-    for host, dataplane in dataplanes.items():
-        dataplane.apply(
-            Change(snapshot=True, upserts={k: encode_entry(k, v) for k, v in per_host[host].items()})
-        )
-    views = compile_hosts(world.state)
-    where = {e.vport_id: (h, e.ip) for h, v in views.items() for d in v.domains for e in d.local}
-    for src, dst, proto, port in matrix(n):
-        protocol = {"tcp": 6, "udp": 17, "icmp": 1}[proto]
-        packet = Packet(where[src][1], where[dst][1], protocol=protocol, dport=port,
-                        icmp_type=8 if proto == "icmp" else None)  # fmt: skip
-        traced = trace_between(dataplanes, where[src][0], packet, world.domain)
-        assert traced.delivered == verdict(views, packet).allowed, (src, dst, proto, port, traced)
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables")
-def test_brackets_ranges_zones_macros_relative_and_stateless_match_the_oracle(lab: Lab) -> None:
-    """Every kind of match the compiler emits, on real packets, against the oracle."""
-    world = World()
-    other_zone = world.add("zone", parentID=world.domain, parentType="domain")
-    far_net = world.subnet("10.1.3.0", zone=other_zone)
-    web, db = world.group(), world.group()
-    n = {
-        "web1": world.endpoint(world.web_net, "10.1.1.10", "h1", web),
-        "web2": world.endpoint(world.web_net, "10.1.1.20", "h2", web),
-        "db1": world.endpoint(world.db_net, "10.1.2.10", "h3", db),
-        "far1": world.endpoint(far_net, "10.1.3.10", "h2"),
-    }
-    macro = world.add("enterprisenetwork", parentID="ent-1", address="10.1.3.0", netmask="255.255.255.0")
-    world.allow_all_egress()  # judge ingress translation here; egress has its own test above
-    top = world.policy("ingress", bracket="TOP", priority=1)
-    middle = world.policy("ingress", priority=5)
-    bottom = world.policy("ingress", bracket="BOTTOM", priority=1, allow_ip=True)
-    # TOP: web may never reach db on 22 (even though BOTTOM's default would allow it)
-    world.entry(top, "ingress", 1, action="DROP", locationType="POLICYGROUP", locationID=web,
-                networkType="POLICYGROUP", networkID=db, protocol="6", destinationPort="22")  # fmt: skip
-    # a port range to a subnet, a zone, and the macro
-    world.entry(middle, "ingress", 1, locationType="POLICYGROUP", locationID=web, networkType="SUBNET",
-                networkID=world.db_net, protocol="6", destinationPort="8000-8100")  # fmt: skip
-    world.entry(middle, "ingress", 2, action="DROP", locationType="ANY", networkType="ZONE",
-                networkID=other_zone, protocol="17")  # fmt: skip
-    world.entry(middle, "ingress", 3, action="DROP", locationType="ANY", networkType="ENTERPRISE_NETWORK",
-                networkID=macro, protocol="6", destinationPort="9000")  # fmt: skip
-    # within one's own subnet: ssh denied (relative to the sending endpoint)
-    world.entry(middle, "ingress", 4, action="DROP", locationType="ANY", networkType="ENDPOINT_SUBNET",
-                protocol="6", destinationPort="22")  # fmt: skip
-    # BOTTOM: no ICMP at all
-    world.entry(bottom, "ingress", 1, action="DROP", locationType="ANY", networkType="ANY", protocol="1")
-    deployed = Site(lab, world)
+def test_arp_resolves_while_non_ip_is_denied(lab: Lab) -> None:
+    """defaultAllowNonIP=false denies raw frames (the suite checks that) but never ARP: the
+    bridge answers for every known endpoint and for the gateway."""
+    scenario = SCENARIOS["non-ip-denied"]()
+    n = scenario.names
+    deployed = Site(lab, scenario)
     try:
         deployed.attach_all()
         deployed.sync()
-        deployed.listen_everywhere(("tcp", 22), ("tcp", 8050), ("tcp", 8200), ("tcp", 9000), ("udp", 53))
-        flows = [
-            (n["web1"], n["db1"], "tcp", 22),  # TOP drop beats BOTTOM default allow
-            (n["web1"], n["db1"], "tcp", 8050),  # range to a subnet
-            (n["web1"], n["db1"], "tcp", 8200),  # outside the range: BOTTOM default allows
-            (n["web1"], n["far1"], "udp", 53),  # zone drop
-            (n["db1"], n["far1"], "udp", 53),  # zone drop, any location
-            (n["web1"], n["far1"], "tcp", 9000),  # macro drop
-            (n["web1"], n["far1"], "tcp", 22),  # another subnet: relative rule does not apply
-            (n["web1"], n["web2"], "tcp", 22),  # same subnet: relative drop
-            (n["web1"], n["db1"], "icmp", 0),  # BOTTOM drop
-        ]
-        results = deployed.check(flows)
-        assert {e for e, _ in results.values()} == {True, False}, results  # both verdicts occur
-    finally:
-        deployed.close()
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not can_run(), reason="needs root, iproute2 and nftables")
-def test_non_ip_follows_default_allow_non_ip_and_arp_still_resolves(lab: Lab) -> None:
-    """Raw frames of an experimental ether type, across hosts and on one bridge, against the
-    oracle: denied by defaultAllowNonIP=false (while IP and ARP resolution keep working), allowed
-    when both sides allow it, and a non-IP DROP entry beats the default."""
-    world = World()
-    a = world.endpoint(world.web_net, "10.1.1.10", "h1")
-    b = world.endpoint(world.web_net, "10.1.1.20", "h2")
-    c = world.endpoint(world.web_net, "10.1.1.30", "h1")
-    ingress, egress = world.policy("ingress", allow_ip=True), world.policy("egress", allow_ip=True)
-    deployed = Site(lab, world)
-    try:
-        deployed.attach_all()
-        deployed.sync()
-        macs = {i["VPortID"]: i["MAC"] for i in world.state.objects["containerinterface"].values()}
-        views = compile_hosts(world.state)
-
-        def frames(expected_by_oracle: bool, ether_type: int) -> None:
-            for src, dst in ((a, b), (b, a), (a, c)):
-                packet = Packet(deployed.ips[src], deployed.ips[dst], ether_type=ether_type)
-                assert verdict(views, packet).allowed == expected_by_oracle, (src, dst, hex(ether_type))
-                observed = lab.frame_passes(deployed.containers[src], deployed.containers[dst], macs[dst],
-                                            ether_type)  # fmt: skip
-                assert observed == expected_by_oracle, (src, dst, hex(ether_type))
-
-        frames(False, 0x88B5)
         for netns in deployed.containers.values():
             sh("ip", "-n", netns, "neigh", "flush", "all")
-        assert lab.pings(deployed.containers[a], deployed.ips[b])  # ARP answered by the bridge
-        assert lab.pings(deployed.containers[a], deployed.ips[c])
-        assert lab.pings(deployed.containers[a], "10.1.1.1")  # the gateway
-        for kind, policy in (("ingressacltemplate", ingress), ("egressacltemplate", egress)):
-            world.state.objects[kind][policy]["defaultAllowNonIP"] = True
-        deployed.sync()
-        views = compile_hosts(world.state)
-        frames(True, 0x88B5)
-        world.entry(egress, "egress", 5, action="DROP", etherType="0x88B5")
-        deployed.sync()
-        views = compile_hosts(world.state)
-        frames(False, 0x88B5)
-        frames(True, 0x88B6)
+        a = deployed.containers[n["a"]]
+        assert lab.pings(a, deployed.ips[n["b"]])  # across hosts
+        assert lab.pings(a, deployed.ips[n["c"]])  # on one bridge
+        assert lab.pings(a, "10.1.1.1")  # the gateway
+        assert not deployed.observed(Flow(n["a"], n["b"], "raw", ether_type=0x88B5))
     finally:
         deployed.close()

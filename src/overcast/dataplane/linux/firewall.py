@@ -8,7 +8,7 @@ import ipaddress
 
 from ...policy.compiler import DomainView
 from . import kernel
-from .nftables import element_changes, revoked, ruleset
+from .nftables import firewall_update, revoked
 from .plan import DomainPlan
 from .programmed import Namespace, Programmed
 
@@ -18,21 +18,22 @@ def program_firewall(
 ) -> None:
     """Load the ruleset when its shape changed (flows are then judged again), else update set
     elements (flows of revoked members are forgotten); the record follows."""
-    if programmed.table != plan.table:
-        namespace.nft.run(ruleset(view, plan.sets))
+    update = firewall_update(view, plan.table, plan.sets, programmed.table, programmed.sets)
+    if update is None:
+        return
+    namespace.nft.run(update.script)
+    if update.reload:
         if namespace.loaded_table not in (None, plan.table):
             kernel.flush_conntrack(namespace.name)  # established flows are judged again by the new rules
         programmed.table, programmed.sets = plan.table, dict(plan.sets)
         namespace.loaded_table = plan.table
         return
-    changed = {n: c for n, c in plan.sets.items() if programmed.sets.get(n) != c}
-    if not changed:
-        return
-    namespace.nft.run(element_changes(programmed.sets, changed))
+    changed = update.changed
     cut = [net for n, c in changed.items() for net in revoked(programmed.sets.get(n, ()), c)]
     programmed.sets.update(changed)
     if cut:
         cut_flows(namespace.name, cut)
+
 
 def cut_flows(name: str, networks: list[ipaddress.IPv4Network]) -> None:
     """Forget the tracked flows of addresses a set no longer matches: their next packet is

@@ -24,11 +24,13 @@ element changes; rules refer to sets, never to endpoint pairs.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 
 import xxhash
 
 from ...policy.compiler import RELATIVE, Defaults, DomainView, Rule
+from ...policy.oracle import covers
 
 TABLE = "overcast"
 STATELESS_MARK = "0x00000001"
@@ -242,7 +244,7 @@ def bridge_table(view: DomainView) -> list[str]:
     lines = [f"table bridge {TABLE} {{}}", f"delete table bridge {TABLE}", f"table bridge {TABLE} {{"]
     for name in referenced:
         cidrs = view.set(name)
-        macs = sorted({e.mac for e in view.local if e.ip and _covers(cidrs, e.ip)})
+        macs = sorted({e.mac for e in view.local if e.ip and covers(cidrs, e.ip)})
         body = f" elements = {{ {', '.join(macs)} }}" if macs else ""
         lines.append(f"  set {set_name(name)}_mac {{ type ether_addr;{body} }}")
     lines += [
@@ -278,8 +280,29 @@ def bridge_table(view: DomainView) -> list[str]:
     return lines
 
 
-def _covers(cidrs: frozenset[str], address: str) -> bool:
-    if f"{address}/32" in cidrs:
-        return True
-    ip = ipaddress.IPv4Address(address)
-    return any(ip in ipaddress.IPv4Network(c) for c in cidrs if not c.endswith("/32"))
+@dataclass(frozen=True)
+class FirewallUpdate:
+    """The nft script that brings a domain's firewall from what was loaded to what is planned."""
+
+    script: str
+    reload: bool  # the table's shape changed: the whole table is replaced
+    changed: dict[str, frozenset[str]]  # the sets whose contents change (every set on a reload)
+
+
+def firewall_update(
+    view: DomainView,
+    table: str,
+    sets: Mapping[str, frozenset[str]],
+    loaded_table: str | None,
+    loaded_sets: Mapping[str, frozenset[str]],
+) -> FirewallUpdate | None:
+    """What to run, or None when nothing changes: the whole table when its shape (``table``,
+    as :func:`ruleset` without elements) differs from the one loaded, else only the elements
+    of the sets that changed. The Linux driver runs it through libnftables; the memory
+    dataplane through its model of nftables."""
+    if loaded_table != table:
+        return FirewallUpdate(ruleset(view, dict(sets)), True, dict(sets))
+    changed = {n: c for n, c in sets.items() if loaded_sets.get(n) != c}
+    if not changed:
+        return None
+    return FirewallUpdate(element_changes(dict(loaded_sets), changed), False, changed)
