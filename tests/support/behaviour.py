@@ -13,6 +13,7 @@ from typing import Any
 
 from overcast.policy.compiler import HostView, compile_hosts
 from overcast.policy.oracle import IPV4, Packet, Verdict, verdict
+from overcast.testing.paths import in_domain
 
 from .world import World
 
@@ -66,9 +67,7 @@ class Scenario:
         if self.domain(flow.src) != self.domain(flow.dst):
             return None
         views = compile_hosts(self.world.state) if views is None else views
-        domain = self.domain(flow.src)
-        only = {h: HostView(h, tuple(d for d in v.domains if d.id == domain)) for h, v in views.items()}
-        return verdict(only, self.packet(flow))
+        return verdict(in_domain(views, self.domain(flow.src)), self.packet(flow))
 
     def expected(self, flow: Flow, views: dict[str, HostView] | None = None) -> bool:
         judged = self.oracle(flow, views)
