@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from overcast.client.vsd import VsdClient
+from overcast.directory.objects import time_ordered_uuid
 from overcast.directory.service import Directory
-from overcast.directory.transaction import time_ordered_uuid
 from overcast.testing.builders import make_l3_subnet
 from overcast.testing.directory import ServedDirectory
 

@@ -130,7 +130,7 @@ def test_object_ids_are_version_7_uuids_in_time_order() -> None:
     import time
     import uuid
 
-    from overcast.directory.transaction import time_ordered_uuid
+    from overcast.directory.objects import time_ordered_uuid
 
     first = time_ordered_uuid()
     time.sleep(0.002)

@@ -17,11 +17,11 @@ from sqlalchemy import and_, delete, func, insert, select
 
 from .db import api_keys, credentials, objects
 from .errors import VsdError, expired, unauthorized
+from .objects import Obj, now_ms
 from .passwords import UNKNOWN_USER_HASH, check_password, decode_xrest, key_digest
 from .principals import SYSTEM, Principal
 from .schema import REGISTRY
 from .throttle import LoginThrottle
-from .transaction import Obj, now_ms
 
 if TYPE_CHECKING:
     from .service import Directory, Operations

@@ -39,9 +39,9 @@ from .host_records import (
     register_host,
     remove_endpoint,
 )
+from .objects import row_to_obj
 from .schema import REGISTRY
 from .service import SYSTEM, Directory, Principal
-from .transaction import row_to_obj
 
 __all__ = [
     "HOST_MARK", "NO_CREDENTIALS", "SYSTEM", "ClaimResult", "CreatedEndpoint", "Directory", "EndpointClaim",

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import VsdError
+from .objects import Obj
 from .principals import Principal, visible_to
 from .schema import REGISTRY
 from .service import Directory, Operations
-from .transaction import Obj
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from . import validation
 from .behaviours import behaviour
 from .db import api_keys, credentials, objects, scopes
 from .errors import VsdError, bad_request, confirmation, conflict, forbidden, invalid, no_changes, not_found
+from .objects import Obj, missing
 from .passwords import hash_password
 from .principals import SYSTEM, Principal, visible_to
 from .schema import REGISTRY, Entity
-from .transaction import Obj, Transaction, missing
+from .transaction import Transaction
 
 ENTRY_KINDS = ("ingressaclentrytemplate", "egressaclentrytemplate")
 INTERFACE_KINDS = ("containerinterface", "vminterface")

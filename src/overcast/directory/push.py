@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, select, update
 
 from .db import changes, event_channels
+from .objects import expand_json, now_ms
 from .principals import Principal, visible_to
-from .transaction import expand_json, now_ms
 
 if TYPE_CHECKING:
     from .service import Directory, Operations

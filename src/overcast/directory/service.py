@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from . import filters
 from .authentication import Authenticator
+from .backends import backend_for
 from .behaviours import behaviour
 from .db import Store, members, objects, scopes
 from .errors import (
@@ -26,6 +27,7 @@ from .errors import (
     bad_request,
     not_found,
 )
+from .objects import Obj, row_to_obj
 from .operations import Operations
 from .principals import (
     SYSTEM,
@@ -34,7 +36,7 @@ from .principals import (
 )
 from .push import ChangeListener, PushChannels
 from .schema import LEAF_ANCHORS, LEAF_DIRECT, REGISTRY, ROOT, Entity, Relation
-from .transaction import Obj, Transaction, row_to_obj
+from .transaction import Transaction
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,6 +107,7 @@ class Directory:
         max_page_size: int = 500,
     ) -> None:
         self.store = store
+        self.backend = backend_for(store.url)
         self.api_key_ttl = api_key_ttl
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
@@ -118,7 +121,7 @@ class Directory:
         for attempt in range(8):
             try:
                 with self.store.write() as conn:
-                    tx = Transaction(conn, is_sqlite=self.store.is_sqlite, user_id=principal.user_id)
+                    tx = Transaction(conn, backend=self.backend, user_id=principal.user_id)
                     ops = Operations(tx, principal)
                     result = work(ops)
                     audience = audience_of((c.obj.kind, c.obj.enterprise_id) for c in tx.changes)
@@ -152,7 +155,7 @@ class Directory:
     @contextmanager
     def _read(self, principal: Principal) -> Iterator[Operations]:
         with self.store.read() as conn:
-            yield Operations(Transaction(conn, is_sqlite=self.store.is_sqlite), principal)
+            yield Operations(Transaction(conn, backend=self.backend), principal)
 
     # bootstrap and authentication
 

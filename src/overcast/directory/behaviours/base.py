@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from .. import validation
 from ..errors import conflict, invalid
-from ..transaction import Obj
+from ..objects import Obj
 
 if TYPE_CHECKING:
     from ..operations import Operations

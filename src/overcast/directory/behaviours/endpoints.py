@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import ipam, validation
 from ..errors import conflict, invalid
-from ..transaction import Obj, Reference
+from ..objects import Obj, Reference
 from .base import Behaviour, check_prefix, gateway_mac
 
 if TYPE_CHECKING:

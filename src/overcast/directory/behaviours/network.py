@@ -7,7 +7,7 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from ..errors import conflict, invalid
-from ..transaction import Obj
+from ..objects import Obj
 from .base import (
     DISRUPTIVE_DOMAIN_ATTRS,
     ROUTE_ASN,

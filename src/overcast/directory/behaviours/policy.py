@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import validation
 from ..errors import conflict, invalid
-from ..transaction import Obj
+from ..objects import Obj
 from .base import Behaviour, ipv4_only, network_of, reference_in_use
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import conflict, invalid
-from ..transaction import Obj
+from ..objects import Obj
 from .base import Behaviour
 
 if TYPE_CHECKING:
