@@ -1,9 +1,9 @@
 """One write (or read) transaction over the directory tables.
 
 A :class:`Transaction` is the only code that writes stored objects (reads for listings, the
-change log's tail and authentication query the tables too). This module holds reading with its caches, the scope
-closure (the ancestors whose listings include an object), savepoints, and the writes it defers
-and sends in batches; its parts are :mod:`.uniqueness`, :mod:`.allocations` (counters,
+change log's tail and authentication query the tables too). This module holds reading with its
+caches, the scope closure (the ancestors whose listings include an object), savepoints, and the
+writes it defers and sends in batches; its parts are :mod:`.uniqueness`, :mod:`.allocations` (counters,
 addresses, MACs, name locks) and :mod:`.change_log` (records appended with consecutive
 revisions as the last statement before commit). What differs between SQLite and PostgreSQL is
 asked of its :class:`~overcast.directory.backends.Backend`, never branched on here.

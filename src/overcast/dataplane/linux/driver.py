@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,52 +33,27 @@ from . import kernel
 from .firewall import program_firewall
 from .forwarding import program_forwarding
 from .libnft import Nft, NftError
-from .netns import in_netns, netns_path
+from .links import Host, program_links
+from .netns import in_netns
 from .nftables import short_hash
 from .plan import (
     BRIDGE,
     OWNED_LINK_PREFIXES,
     VETH,
     VXLAN,
-    BridgeSpec,
-    DomainPlan,
-    PortSpec,
     plan_domain,
     veth_name,
 )
 from .programmed import LOOPBACK, Namespace, Programmed
-from .rtnl import NTF_SELF, NUD_NOARP, NUD_PERMANENT, Batch, rtnl_socket
+from .rtnl import NTF_SELF, NUD_NOARP, NUD_PERMANENT, attr, index_of, rtnl_socket
 
 log = logging.getLogger("overcast.dataplane.linux")
-
-VXLAN_PORT = 4789
 
 
 def _socket(name: str | None) -> IPRoute:
     """A netlink socket bound to a namespace (the socket keeps it after we switch back)."""
     with in_netns(name):
         return IPRoute()
-
-
-def _attr(message: Any, name: str) -> Any:
-    return message.get_attr(name)
-
-
-def _index(ipr: IPRoute, ifname: str) -> int | None:
-    """A link's ifindex by name — one request (``link_lookup`` dumps every link)."""
-    try:
-        return int(ipr.link("get", ifname=ifname)[0]["index"])
-    except NetlinkError as exc:
-        if exc.code == 19:  # ENODEV
-            return None
-        raise
-
-
-def _must_index(ipr: IPRoute, ifname: str) -> int:
-    index = _index(ipr, ifname)
-    if index is None:
-        raise DataplaneError(f"link {ifname} is missing")
-    return index
 
 
 _UNSET = object()  # in an undo log: the key was not there
@@ -101,6 +75,7 @@ class LinuxDataplane(Dataplane):
         self.attachments: dict[str, Attachment] = {}
         self._namespaces: dict[str, Namespace] = {}
         self._host: IPRoute | None = None
+        self._links_host = Host(self._host_socket, underlay_ip, mtu)
         # pyroute2's synchronous sockets belong to the thread that made them: used from another
         # thread they talk to that thread's namespace (measured: bridges landed in the root
         # namespace). Every kernel operation therefore runs on this one thread.
@@ -165,7 +140,7 @@ class LinuxDataplane(Dataplane):
             return
         name = veth_name(vport_id)
         for namespace in self._namespaces.values():
-            index = _index(namespace.ipr, name)
+            index = index_of(namespace.ipr, name)
             if index is not None:
                 namespace.ipr.link("del", index=index)
             if namespace.programmed is not None:
@@ -207,7 +182,7 @@ class LinuxDataplane(Dataplane):
             removed.append(f"netns {name}")
         host = self._host_socket()
         for link in host.get_links():
-            ifname = str(_attr(link, "IFLA_IFNAME") or "")
+            ifname = str(attr(link, "IFLA_IFNAME") or "")
             if ifname.startswith(VXLAN) and link.get_attr("IFLA_LINKINFO") is not None:
                 host.link("del", index=link["index"])
                 removed.append(f"link {ifname}")
@@ -256,7 +231,7 @@ class LinuxDataplane(Dataplane):
         # until then the containers would keep interfaces to nowhere.
         namespace = self._namespaces.pop(name, None) or self._namespace_for_removal(name)
         for link in namespace.ipr.get_links():
-            if str(_attr(link, "IFLA_IFNAME") or "").startswith(VETH):
+            if str(attr(link, "IFLA_IFNAME") or "").startswith(VETH):
                 namespace.ipr.link("del", index=link["index"])
         namespace.close()
         kernel.delete_netns(name)
@@ -293,7 +268,7 @@ class LinuxDataplane(Dataplane):
         plan = plan_domain(view, self.attachments, programmed.links, self.host_id)
         for vport_id, reason in plan.refused.items():
             log.warning("not plumbing vport %s: %s", vport_id, reason)
-        self._program_links(namespace, plan, programmed)
+        program_links(namespace, plan, programmed, self._links_host, self.attachments, self._endpoint)
         program_forwarding(namespace, plan, programmed)
         program_firewall(namespace, view, plan, programmed)
         namespace.programmed = programmed
@@ -304,7 +279,7 @@ class LinuxDataplane(Dataplane):
         programmed = Programmed()
         names: dict[int, str] = {}
         for link in ipr.get_links():
-            ifname = _attr(link, "IFLA_IFNAME")
+            ifname = attr(link, "IFLA_IFNAME")
             programmed.highest_index = max(programmed.highest_index, link["index"])
             if ifname and ifname.startswith(OWNED_LINK_PREFIXES):
                 programmed.links[ifname] = link["index"]
@@ -314,137 +289,18 @@ class LinuxDataplane(Dataplane):
                 continue
             for entry in ipr.get_neighbours(ifindex=index, family=2):
                 if entry["state"] & NUD_PERMANENT:
-                    programmed.neighbours[(ifname, _attr(entry, "NDA_DST"))] = _attr(entry, "NDA_LLADDR")
+                    programmed.neighbours[(ifname, attr(entry, "NDA_DST"))] = attr(entry, "NDA_LLADDR")
         for entry in ipr.fdb("dump"):
-            ifname, mac = names.get(entry["ifindex"]), _attr(entry, "NDA_LLADDR")
+            ifname, mac = names.get(entry["ifindex"]), attr(entry, "NDA_LLADDR")
             if ifname is None or mac is None or mac == "00:00:00:00:00:00":
                 continue
             if entry["flags"] & NTF_SELF:
                 # Ours: the VXLAN's per-MAC tunnel entries (not a veth's multicast list).
                 if ifname.startswith(VXLAN) and entry["state"] & NUD_PERMANENT:
-                    programmed.fdb[(ifname, mac, "self")] = _attr(entry, "NDA_DST")
+                    programmed.fdb[(ifname, mac, "self")] = attr(entry, "NDA_DST")
             elif entry["state"] & NUD_NOARP:  # static; the bridge's own port addresses are permanent
                 programmed.fdb[(ifname, mac, "master")] = None
         return programmed
-
-    # --- links -----------------------------------------------------------------------------------
-
-    def _program_links(self, namespace: Namespace, plan: DomainPlan, programmed: Programmed) -> None:
-        ipr, links = namespace.ipr, programmed.links
-        for name in sorted(set(links) - plan.links()):
-            ipr.link("del", index=links[name])
-            programmed.forget_link(name)
-        for name, spec in plan.bridges.items():
-            if name not in links:
-                ipr.link("add", ifname=name, kind="bridge", br_stp_state=0, br_mcast_snooping=0)
-                links[name] = _must_index(ipr, name)
-            if programmed.bridges.get(name) != spec:
-                self._configure_bridge(ipr, links[name], spec)
-                programmed.bridges[name] = spec
-        for name, (vni, bridge) in plan.vxlans.items():
-            if name not in links:
-                links[name] = self._create_vxlan(namespace, name, vni)
-            if programmed.vxlans.get(name) != (vni, bridge):
-                index = links[name]
-                ipr.link("set", index=index, master=links[bridge], mtu=self.mtu)
-                ipr.brport(
-                    "set", index=index, learning=0, neigh_suppress=1, unicast_flood=0, mcast_flood=0,
-                    bcast_flood=0,
-                )  # fmt: skip
-                ipr.link("set", index=index, state="up")
-                programmed.vxlans[name] = (vni, bridge)
-        created = [(name, port) for name, port in plan.ports.items() if name not in links]
-        for name, port in plan.ports.items():
-            if name in links and programmed.ports.get(name) != port:
-                ipr.link("set", index=links[name], master=links[port.bridge], mtu=self.mtu, state="up")
-                ipr.brport("set", index=links[name], learning=0, proxyarp=1)
-                programmed.ports[name] = port
-        if created:
-            self._create_ports(namespace, created, plan, programmed)
-
-    def _create_ports(
-        self,
-        namespace: Namespace,
-        created: list[tuple[str, PortSpec]],
-        plan: DomainPlan,
-        programmed: Programmed,
-    ) -> None:
-        """Endpoints' veths, all in one batch: each enslaved and up on its bridge with the next
-        free ifindex, the peer created directly in the container's namespace (moving it costs
-        ~16 ms, datapath.md §2.12) with its MAC and MTU; learning off (a container cannot claim
-        another's MAC), proxy ARP on (the bridge answers for every known endpoint). Then each
-        container side gets its address and default route via the anycast gateway."""
-        links = programmed.links
-        highest = max([programmed.highest_index, *links.values()])
-        batch, descriptors = Batch(), {}
-        endpoints = {port.vport_id: self._endpoint(port.vport_id) for _, port in created}
-        try:
-            for name, port in created:
-                attachment = self.attachments[port.vport_id]
-                netns = attachment.netns
-                assert netns is not None  # the plan has ports for plumbed attachments only
-                if netns not in descriptors:
-                    descriptors[netns] = os.open(netns_path(netns), os.O_RDONLY)
-                highest += 1
-                batch.add_veth(
-                    name, highest, master=links[port.bridge], mtu=self.mtu, peer=attachment.ifname,
-                    peer_netns_fd=descriptors[netns], peer_mac=endpoints[port.vport_id].mac,
-                )  # fmt: skip
-                batch.bridge_port(highest, learning=0, proxyarp=1)
-                links[name], programmed.ports[name] = highest, port
-            programmed.highest_index = highest
-            batch.send(namespace.rtnl)
-        finally:
-            for descriptor in descriptors.values():
-                os.close(descriptor)
-        for _, port in created:
-            attachment = self.attachments[port.vport_id]
-            if attachment.configure:
-                spec = plan.bridges[port.bridge]
-                self._configure_container(attachment, endpoints[port.vport_id], spec)
-
-    def _configure_container(self, attachment: Attachment, endpoint: Any, spec: BridgeSpec) -> None:
-        container = Batch()
-        with in_netns(attachment.netns):
-            peer = socket.if_nametoindex(attachment.ifname)
-            sock = rtnl_socket()
-        try:
-            container.link_up(peer)
-            container.link_up(LOOPBACK)
-            if endpoint.ip and spec.address:
-                container.add_address(peer, endpoint.ip, spec.address[1])
-                if attachment.ifname == "eth0":  # a second network's interface gets its subnet only
-                    container.add_default_route(spec.address[0])
-            container.send(sock)
-        finally:
-            sock.close()
-
-    def _configure_bridge(self, ipr: IPRoute, index: int, spec: BridgeSpec) -> None:
-        # Only when it differs: setting a link's MAC, even to the same value, flushes every
-        # neighbour entry on it (permanent ones included).
-        current = _attr(ipr.get_links(index)[0], "IFLA_ADDRESS")
-        if spec.mac and current != spec.mac.lower():
-            ipr.link("set", index=index, address=spec.mac)
-        have = {(_attr(a, "IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index, family=2)}
-        want = {spec.address} if spec.address else set()
-        for address, length in have - want:
-            ipr.addr("del", index=index, address=address, prefixlen=length)
-        for address, length in want - have:
-            ipr.addr("add", index=index, address=address, prefixlen=length)
-        ipr.link("set", index=index, state="up")
-
-    def _create_vxlan(self, namespace: Namespace, name: str, vni: int) -> int:
-        # Created in the host namespace so its UDP socket binds the underlay, then moved.
-        host = self._host_socket()
-        stale = _index(host, name)
-        if stale is not None:
-            host.link("del", index=stale)
-        host.link(
-            "add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=self.underlay_ip,
-            vxlan_port=VXLAN_PORT, vxlan_learning=0, vxlan_ttl=64,
-        )  # fmt: skip
-        host.link("set", index=_must_index(host, name), net_ns_fd=namespace.name)
-        return _must_index(namespace.ipr, name)
 
     def _endpoint(self, vport_id: str) -> Any:
         for domain_id, entries in self.domains.items():

@@ -16,13 +16,15 @@ import socket
 import struct
 from typing import Any
 
-from pyroute2 import NetlinkError
+from pyroute2 import IPRoute, NetlinkError
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST
 from pyroute2.netlink.rtnl import RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE, RTM_SETLINK
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 from pyroute2.netlink.rtnl.ndmsg import ndmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
+
+from ..base import DataplaneError
 
 AF_BRIDGE = 7
 IFF_UP = 1
@@ -183,3 +185,27 @@ class Batch:
                         failure = (-error, chunk[sequence - first_sequence][3])
                 offset += (length + 3) & ~3 if length else len(data)
         return failure
+
+
+# --- pyroute2 messages --------------------------------------------------------------------------
+
+
+def attr(message: Any, name: str) -> Any:
+    return message.get_attr(name)
+
+
+def index_of(ipr: IPRoute, ifname: str) -> int | None:
+    """A link's ifindex by name — one request (``link_lookup`` dumps every link)."""
+    try:
+        return int(ipr.link("get", ifname=ifname)[0]["index"])
+    except NetlinkError as exc:
+        if exc.code == 19:  # ENODEV
+            return None
+        raise
+
+
+def must_index(ipr: IPRoute, ifname: str) -> int:
+    index = index_of(ipr, ifname)
+    if index is None:
+        raise DataplaneError(f"link {ifname} is missing")
+    return index
