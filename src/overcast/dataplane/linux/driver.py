@@ -75,7 +75,7 @@ class LinuxDataplane(Dataplane):
         self.attachments: dict[str, Attachment] = {}
         self._namespaces: dict[str, Namespace] = {}
         self._host: IPRoute | None = None
-        self._links_host = Host(self._host_socket, underlay_ip, mtu)
+        self._links_host = Host(self._host_socket, underlay_ip, mtu, self.attachments, self._endpoint)
         # pyroute2's synchronous sockets belong to the thread that made them: used from another
         # thread they talk to that thread's namespace (measured: bridges landed in the root
         # namespace). Every kernel operation therefore runs on this one thread.
@@ -268,7 +268,7 @@ class LinuxDataplane(Dataplane):
         plan = plan_domain(view, self.attachments, programmed.links, self.host_id)
         for vport_id, reason in plan.refused.items():
             log.warning("not plumbing vport %s: %s", vport_id, reason)
-        program_links(namespace, plan, programmed, self._links_host, self.attachments, self._endpoint)
+        program_links(namespace, plan, programmed, self._links_host)
         program_forwarding(namespace, plan, programmed)
         program_firewall(namespace, view, plan, programmed)
         namespace.programmed = programmed

@@ -24,11 +24,14 @@ VXLAN_PORT = 4789
 
 @dataclass(frozen=True)
 class Host:
-    """What programming links needs of the host: where VXLAN devices are born, and the MTU."""
+    """What programming links needs of the host: where VXLAN devices are born, the MTU, and
+    where endpoints' interfaces go."""
 
     socket: Callable[[], IPRoute]  # a netlink socket in the host's (underlay) namespace
     underlay_ip: str
     mtu: int
+    attachments: Mapping[str, Attachment]  # vport ID -> its local wiring (the driver's, live)
+    endpoint_of: Callable[[str], Any]  # vport ID -> its endpoint in the desired state
 
 
 def program_links(
@@ -36,8 +39,6 @@ def program_links(
     plan: DomainPlan,
     programmed: Programmed,
     host: Host,
-    attachments: Mapping[str, Attachment],
-    endpoint_of: Callable[[str], Any],
 ) -> None:
     """Make the namespace's links the plan's: owned links it no longer has removed, bridges and
     VXLAN devices created and configured, endpoint ports enslaved (new ones created in one
@@ -72,7 +73,7 @@ def program_links(
             ipr.brport("set", index=links[name], learning=0, proxyarp=1)
             programmed.ports[name] = port
     if created:
-        _create_ports(namespace, created, plan, programmed, host, attachments, endpoint_of)
+        _create_ports(namespace, created, plan, programmed, host)
 
 
 def _create_ports(
@@ -81,8 +82,6 @@ def _create_ports(
     plan: DomainPlan,
     programmed: Programmed,
     host: Host,
-    attachments: Mapping[str, Attachment],
-    endpoint_of: Callable[[str], Any],
 ) -> None:
     """Endpoints' veths, all in one batch: each enslaved and up on its bridge with the next
     free ifindex, the peer created directly in the container's namespace (moving it costs
@@ -92,10 +91,10 @@ def _create_ports(
     links = programmed.links
     highest = max([programmed.highest_index, *links.values()])
     batch, descriptors = Batch(), {}
-    endpoints = {port.vport_id: endpoint_of(port.vport_id) for _, port in created}
+    endpoints = {port.vport_id: host.endpoint_of(port.vport_id) for _, port in created}
     try:
         for name, port in created:
-            attachment = attachments[port.vport_id]
+            attachment = host.attachments[port.vport_id]
             netns = attachment.netns
             assert netns is not None  # the plan has ports for plumbed attachments only
             if netns not in descriptors:
@@ -113,7 +112,7 @@ def _create_ports(
         for descriptor in descriptors.values():
             os.close(descriptor)
     for _, port in created:
-        attachment = attachments[port.vport_id]
+        attachment = host.attachments[port.vport_id]
         if attachment.configure:
             spec = plan.bridges[port.bridge]
             _configure_container(attachment, endpoints[port.vport_id], spec)
