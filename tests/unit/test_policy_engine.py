@@ -71,8 +71,19 @@ world_spec = st.fixed_dictionaries(
         "macros": st.frozensets(st.sampled_from(["10.8.0.0", "10.7.0.0"])),
         "macro_group": st.frozensets(st.sampled_from(["10.8.0.0", "10.7.0.0"])),
         "subnet_vni": st.integers(1, 3),
+        "domain_pat": st.sampled_from([None, "ENABLED", "DISABLED"]),
+        "subnet_pat": st.sampled_from([None, "INHERITED", "ENABLED", "DISABLED"]),  # sub-2's
+        "advertise": st.booleans(),  # sub-3's
+        "fips": st.dictionaries(
+            st.sampled_from([f"vp-{i}" for i in range(8)]), st.sampled_from(["fip-1", "fip-2"]), max_size=2
+        ),
+        "fip_octet": st.integers(10, 11),
     }
 )
+
+
+#: A spec's north-south part when a test has nothing to say about it.
+NO_NORTH_SOUTH = {"domain_pat": None, "subnet_pat": None, "advertise": False, "fips": {}, "fip_octet": 10}
 
 
 def build(spec: dict[str, Any]) -> PolicyInput:
@@ -94,8 +105,12 @@ def build(spec: dict[str, Any]) -> PolicyInput:
         if zone_id is None:
             state.add("l2domain", {**segment, "parentID": "ent-1"})
             continue
-        state.add("domain", {"ID": domain_id, "parentID": "ent-1"})
+        state.add("domain", {"ID": domain_id, "parentID": "ent-1", "PATEnabled": spec["domain_pat"]})
         state.add("zone", {"ID": zone_id, "parentID": domain_id, "parentType": "domain"})
+        if subnet_id == "sub-2":
+            segment["PATEnabled"] = spec["subnet_pat"]
+        if subnet_id == "sub-3":
+            segment["advertise"] = spec["advertise"]
         state.add(
             "subnet", {**segment, "parentID": zone_id, "parentType": "zone", "gateway": address[:-1] + "1"}
         )
@@ -106,7 +121,15 @@ def build(spec: dict[str, Any]) -> PolicyInput:
         subnet_id, zone_id, domain_id, address = SEGMENTS[segment]
         if domain_id not in spec["domains"]:
             continue
-        state.add("vport", {"ID": vport_id, "parentID": subnet_id})
+        vport = {"ID": vport_id, "parentID": subnet_id}
+        fip = spec["fips"].get(vport_id)
+        if (
+            fip is not None
+            and domain_id != "l2-1"
+            and min(v for v, f in spec["fips"].items() if f == fip) == vport_id
+        ):
+            vport["associatedFloatingIPID"] = f"{fip}-{domain_id}"  # one vport per floating IP
+        state.add("vport", vport)
         owner_kind = "vm" if is_vm else "container"
         owner = {"ID": f"{owner_kind}-{vport_id}", "VRSID": vrs_id if vrs_id in spec["hosts"] else vrs_id}
         state.add(owner_kind, owner)
@@ -126,6 +149,10 @@ def build(spec: dict[str, Any]) -> PolicyInput:
         for group_id in groups:
             if state.get("policygroup", group_id) is not None:
                 state.members[group_id] = state.members.get(group_id, frozenset()) | {vport_id}
+    for domain_id in spec["domains"] - {"l2-1"}:  # floating IPs allocated in each domain
+        for n, fip in enumerate(("fip-1", "fip-2")):
+            address = f"203.0.113.{spec['fip_octet'] + 10 * n}"
+            state.add("floatingip", {"ID": f"{fip}-{domain_id}", "parentID": domain_id, "address": address})
     for address in spec["macros"]:
         state.add("enterprisenetwork", {"ID": f"net-{address}", "address": address, "netmask": "255.255.0.0"})
     state.add("networkmacrogroup", {"ID": "mg-1", "parentID": "ent-1"})
@@ -255,6 +282,7 @@ def test_an_endpoint_add_touches_only_its_sets_and_hosts() -> None:
         "macros": frozenset(),
         "macro_group": frozenset(),
         "subnet_vni": 1,
+        **NO_NORTH_SOUTH,
     }
     engine = PolicyEngine(wire_entry)
     engine.apply(changes_between(PolicyInput(), before := build(spec)))
@@ -309,3 +337,41 @@ def test_the_engine_recomputes_only_what_a_change_touches() -> None:
     deltas = engine.apply(changes_between(before, world.state))
     assert engine.work.domains == {target} and engine.work.endpoints == 0
     assert engine.work.hosts == hosts_of_target and set(deltas) == hosts_of_target
+
+
+def test_north_south_changes_reach_endpoints_and_subnets() -> None:
+    """One north-south attribute at a time (independent random states rarely keep everything
+    else equal): a floating IP assigned, its address changed, PAT on the domain, overridden by
+    a subnet, a subnet advertised, the floating IP unassigned — each step equal to a recompute."""
+    base = {
+        "domains": frozenset({"dom-1"}),
+        "hosts": frozenset(HOSTS),
+        "endpoints": {
+            "vp-1": (0, 2, "vrs-1", frozenset(), False),
+            "vp-2": (1, 3, "vrs-2", frozenset(), False),
+        },
+        "groups": frozenset(),
+        "entries": {},
+        "templates_active": True,
+        "allow_ip": True,
+        "macros": frozenset(),
+        "macro_group": frozenset(),
+        "subnet_vni": 1,
+        **NO_NORTH_SOUTH,
+    }
+    steps = [
+        {"fips": {"vp-1": "fip-1"}},
+        {"fips": {"vp-1": "fip-1"}, "fip_octet": 11},
+        {"fips": {"vp-1": "fip-1"}, "fip_octet": 11, "domain_pat": "ENABLED"},
+        {"fips": {"vp-1": "fip-1"}, "fip_octet": 11, "domain_pat": "ENABLED", "subnet_pat": "DISABLED"},
+        {"fips": {"vp-1": "fip-1"}, "fip_octet": 11, "domain_pat": "DISABLED", "subnet_pat": "INHERITED"},
+        {"fips": {"vp-1": "fip-1"}, "fip_octet": 11, "advertise": True},
+        {"fips": {}, "advertise": True},
+    ]
+    states = [build(base)] + [build({**base, **step}) for step in steps]
+    run(states, split=True)
+    run(states, split=False)
+    endpoint = compile_domains(states[2])["dom-1"][("endpoint", "dom-1", "vp-1")]
+    assert endpoint.floating_ip == "203.0.113.11"
+    subnets = {k[2]: v for k, v in compile_domains(states[4])["dom-1"].items() if k[0] == "subnet"}
+    assert subnets["sub-1"].pat and not subnets["sub-2"].pat

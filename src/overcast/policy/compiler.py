@@ -43,6 +43,11 @@ class Subnet(NamedTuple):
     gateway: str | None
     gateway_mac: str | None
     vni: int | None
+    #: Endpoints without a floating IP reach outside addresses, translated to an address
+    #: Overcast owns (VSD's PATEnabled: the subnet's, or its domain's when INHERITED).
+    pat: bool = False
+    #: Announced to the data-center routers as is (public addresses, no NAT).
+    advertise: bool = False
 
 
 class Endpoint(NamedTuple):
@@ -55,6 +60,7 @@ class Endpoint(NamedTuple):
     zone_id: str | None
     host_id: str | None
     vtep: str | None  # the underlay address of its host
+    floating_ip: str | None = None  # the floating IP assigned to its vport
 
 
 class Rule(NamedTuple):
@@ -228,15 +234,22 @@ def referenced_sets(rule_sets: Iterable[RuleSet]) -> frozenset[str]:
     )
 
 
-def subnet_of(obj: Mapping[str, Any]) -> Subnet:
-    """A subnet (or an L2 domain, its own single segment) as the datapath needs it."""
+def subnet_of(obj: Mapping[str, Any], domain: Mapping[str, Any] | None = None) -> Subnet:
+    """A subnet (or an L2 domain, its own single segment) as the datapath needs it; ``domain``:
+    the L3 domain it belongs to (its PATEnabled is the subnet's when the subnet inherits)."""
+    pat = obj.get("PATEnabled")
+    if pat in (None, "INHERITED"):
+        pat = (domain or {}).get("PATEnabled")
+    l3 = obj.get("parentType") == "zone"
     return Subnet(
         id=obj["ID"],
-        zone_id=obj.get("parentID") if obj.get("parentType") == "zone" else None,
+        zone_id=obj.get("parentID") if l3 else None,
         prefix=_prefix(obj) or "",
         gateway=obj.get("gateway"),
         gateway_mac=obj.get("gatewayMACAddress"),
         vni=obj.get("vnId"),
+        pat=l3 and pat == "ENABLED",  # an L2 domain routes nothing
+        advertise=l3 and bool(obj.get("advertise")),
     )
 
 
@@ -259,6 +272,8 @@ def endpoint_of(state: PolicyInput, interface: Mapping[str, Any]) -> tuple[str, 
     vrs = state.get("vrs", (owner or {}).get("VRSID"))
     if vrs is None or not vrs.get("name"):
         return None
+    vport = state.get("vport", vport_id) or {}
+    floating = state.get("floatingip", vport.get("associatedFloatingIPID"))
     endpoint = Endpoint(
         vport_id=vport_id,
         mac=str(interface.get("MAC", "")).lower(),
@@ -267,6 +282,7 @@ def endpoint_of(state: PolicyInput, interface: Mapping[str, Any]) -> tuple[str, 
         zone_id=interface.get("zoneID"),
         host_id=vrs["name"],
         vtep=vrs.get("address"),
+        floating_ip=floating.get("address") if floating else None,
     )
     return domain_id, endpoint
 
@@ -359,7 +375,7 @@ def compile_domains(state: PolicyInput) -> dict[str, dict[Key, Any]]:
                 zones = {z["ID"] for z in state.of("zone") if z.get("parentID") == domain_id}
                 segments = [s for s in state.of("subnet") if s.get("parentID") in zones]
             for segment in segments:
-                subnet = subnet_of(segment)
+                subnet = subnet_of(segment, domain if kind == "domain" else None)
                 entries[subnet_key(domain_id, subnet)] = subnet
             rule_sets = []
             for direction in ("ingress", "egress"):

@@ -47,7 +47,7 @@ OWNER_KINDS = ("container", "vm")
 TEMPLATE_KINDS = ("ingressacltemplate", "egressacltemplate")
 ENTRY_KINDS = {"ingressaclentrytemplate": "ingress", "egressaclentrytemplate": "egress"}
 #: Kinds the engine reads; changes to any other kind are ignored.
-_SEGMENT = ("address", "netmask", "gateway", "gatewayMACAddress", "vnId")
+_SEGMENT = ("address", "netmask", "gateway", "gatewayMACAddress", "vnId", "PATEnabled", "advertise")
 _ENTRY = (
     "priority",
     "action",
@@ -69,11 +69,12 @@ _INTERFACE = ("VPortID", "MAC", "IPAddress", "attachedNetworkID", "domainID", "z
 #: only these, so an update touching nothing else (a container's status, a host's counters)
 #: costs a comparison and no recomputation, and the model stays small.
 RELEVANT: dict[str, tuple[str, ...]] = {
-    "domain": (),
+    "domain": ("PATEnabled",),
     "l2domain": _SEGMENT,
     "zone": (),
     "subnet": _SEGMENT,
-    "vport": (),
+    "vport": ("associatedFloatingIPID",),
+    "floatingip": ("address",),
     "policygroup": (),
     "containerinterface": _INTERFACE,
     "vminterface": _INTERFACE,
@@ -200,6 +201,7 @@ class PolicyEngine:
         self._children: dict[str, set[tuple[str, str]]] = defaultdict(set)  # parent ID -> (kind, ID)
         self._interfaces_by_vport: dict[str, set[tuple[str, str]]] = defaultdict(set)
         self._owners_by_vrs: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self._vports_by_fip: dict[str, set[tuple[str, str]]] = defaultdict(set)  # floating IP -> vports
         self._groups_of: dict[str, set[str]] = defaultdict(set)  # member ID -> group IDs
         self._domain_of: dict[str, str] = {}  # zone/subnet/template/entry/group ID -> domain ID
         # derived model (independent of whether the domain exists)
@@ -298,6 +300,10 @@ class PolicyEngine:
                 self._dirty_vports.add(obj["VPortID"])
         elif kind in OWNER_KINDS:
             self._mark_owner(object_id)
+        elif kind == "vport":
+            self._dirty_vports.add(object_id)
+        elif kind == "floatingip":
+            self._dirty_vports.update(vport_id for _kind, vport_id in self._vports_by_fip.get(object_id, ()))
         elif kind == "vrs":
             for _kind, owner_id in self._owners_by_vrs.get(object_id, ()):
                 self._mark_owner(owner_id)
@@ -333,6 +339,8 @@ class PolicyEngine:
             update(self._interfaces_by_vport, obj.get("VPortID"))
         if kind in OWNER_KINDS:
             update(self._owners_by_vrs, obj.get("VRSID"))
+        if kind == "vport":
+            update(self._vports_by_fip, obj.get("associatedFloatingIPID"))
 
     def _upsert(self, kind: str, obj: dict[str, Any]) -> None:
         old = self.state.get(kind, obj["ID"])
@@ -518,7 +526,8 @@ class PolicyEngine:
         entries = self.domains[domain_id]
         self._publish(domain_id, ("domain", domain_id), info)
         segments = self._segments(domain_id)
-        subnets = {subnet_key(domain_id, s): s for s in map(subnet_of, segments)}
+        l3 = self.state.get("domain", domain_id)
+        subnets = {subnet_key(domain_id, s): s for s in (subnet_of(segment, l3) for segment in segments)}
         for key in [k for k in entries if k[0] == "subnet" and k not in subnets]:
             self._publish(domain_id, key, _MISSING)
         for key, subnet in subnets.items():

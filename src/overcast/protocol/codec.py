@@ -39,6 +39,8 @@ def encode_entry(key: Key, value: Any) -> pb.Entry:
                 gateway=value.gateway,
                 gateway_mac=value.gateway_mac,
                 vni=value.vni,
+                pat=value.pat,
+                advertise=value.advertise,
             )
         )
     elif family == "endpoint":
@@ -51,6 +53,7 @@ def encode_entry(key: Key, value: Any) -> pb.Entry:
                 zone_id=value.zone_id,
                 host_id=value.host_id,
                 vtep=value.vtep,
+                floating_ip=value.floating_ip,
             )
         )
     elif family == "member":
@@ -133,6 +136,8 @@ def decode_entry(entry: pb.Entry) -> tuple[Key, Any]:
             gateway=_get(s, "gateway"),
             gateway_mac=_get(s, "gateway_mac"),
             vni=_get(s, "vni"),
+            pat=s.pat,
+            advertise=s.advertise,
         )
     elif family == "endpoint":
         e = entry.endpoint
@@ -144,6 +149,7 @@ def decode_entry(entry: pb.Entry) -> tuple[Key, Any]:
             zone_id=_get(e, "zone_id"),
             host_id=_get(e, "host_id"),
             vtep=_get(e, "vtep"),
+            floating_ip=_get(e, "floating_ip"),
         )
     elif family == "member":
         value = frozenset(entry.member.cidrs)

@@ -300,23 +300,27 @@ class DomainInfo(_message.Message):
     def __init__(self, enterprise_id: _Optional[str] = ..., l2: _Optional[bool] = ...) -> None: ...
 
 class Subnet(_message.Message):
-    __slots__ = ("id", "zone_id", "prefix", "gateway", "gateway_mac", "vni")
+    __slots__ = ("id", "zone_id", "prefix", "gateway", "gateway_mac", "vni", "pat", "advertise")
     ID_FIELD_NUMBER: _ClassVar[int]
     ZONE_ID_FIELD_NUMBER: _ClassVar[int]
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_MAC_FIELD_NUMBER: _ClassVar[int]
     VNI_FIELD_NUMBER: _ClassVar[int]
+    PAT_FIELD_NUMBER: _ClassVar[int]
+    ADVERTISE_FIELD_NUMBER: _ClassVar[int]
     id: str
     zone_id: str
     prefix: str
     gateway: str
     gateway_mac: str
     vni: int
-    def __init__(self, id: _Optional[str] = ..., zone_id: _Optional[str] = ..., prefix: _Optional[str] = ..., gateway: _Optional[str] = ..., gateway_mac: _Optional[str] = ..., vni: _Optional[int] = ...) -> None: ...
+    pat: bool
+    advertise: bool
+    def __init__(self, id: _Optional[str] = ..., zone_id: _Optional[str] = ..., prefix: _Optional[str] = ..., gateway: _Optional[str] = ..., gateway_mac: _Optional[str] = ..., vni: _Optional[int] = ..., pat: _Optional[bool] = ..., advertise: _Optional[bool] = ...) -> None: ...
 
 class Endpoint(_message.Message):
-    __slots__ = ("vport_id", "mac", "ip", "subnet_id", "zone_id", "host_id", "vtep")
+    __slots__ = ("vport_id", "mac", "ip", "subnet_id", "zone_id", "host_id", "vtep", "floating_ip")
     VPORT_ID_FIELD_NUMBER: _ClassVar[int]
     MAC_FIELD_NUMBER: _ClassVar[int]
     IP_FIELD_NUMBER: _ClassVar[int]
@@ -324,6 +328,7 @@ class Endpoint(_message.Message):
     ZONE_ID_FIELD_NUMBER: _ClassVar[int]
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     VTEP_FIELD_NUMBER: _ClassVar[int]
+    FLOATING_IP_FIELD_NUMBER: _ClassVar[int]
     vport_id: str
     mac: str
     ip: str
@@ -331,7 +336,8 @@ class Endpoint(_message.Message):
     zone_id: str
     host_id: str
     vtep: str
-    def __init__(self, vport_id: _Optional[str] = ..., mac: _Optional[str] = ..., ip: _Optional[str] = ..., subnet_id: _Optional[str] = ..., zone_id: _Optional[str] = ..., host_id: _Optional[str] = ..., vtep: _Optional[str] = ...) -> None: ...
+    floating_ip: str
+    def __init__(self, vport_id: _Optional[str] = ..., mac: _Optional[str] = ..., ip: _Optional[str] = ..., subnet_id: _Optional[str] = ..., zone_id: _Optional[str] = ..., host_id: _Optional[str] = ..., vtep: _Optional[str] = ..., floating_ip: _Optional[str] = ...) -> None: ...
 
 class SetBucket(_message.Message):
     __slots__ = ("set", "bucket", "cidrs")
