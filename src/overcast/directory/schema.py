@@ -339,6 +339,17 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
         operator_only=True,
         defaults={"type": "PUBLIC", "DHCPManaged": True},
     ),
+    # Which enterprises may use a shared resource (a floating-IP pool): none = every one.
+    "enterprisepermission": dict(
+        owners=("sharednetworkresource",),
+        readonly={"permittedEntityName", "permittedEntityType", "permittedEntityDescription"},
+        required=("permittedEntityID",),
+        immutable={"permittedEntityID"},
+        unique_scope="parent",
+        unique_attr="permittedEntityID",
+        operator_only=True,
+        defaults={"permittedAction": "USE"},
+    ),
     "floatingip": dict(
         owners=("domain",),
         readonly={"assigned", "assignedToObjectType", "assignedToObjectID"},

@@ -227,6 +227,10 @@ class Transaction(Uniqueness, Allocations, ChangeLog):
             self._cache[obj.id] = obj
         return found
 
+    def of_kind(self, kind: str) -> list[Obj]:
+        """Every object of a kind (for the rare checks across the whole system)."""
+        return self.select(objects.c.kind == kind)
+
     def children(self, parent_id: str, kind: str | None = None) -> list[Obj]:
         where = objects.c.parent_id == parent_id
         if kind is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .base import DISRUPTIVE_DOMAIN_ATTRS, ROUTE_ASN, Behaviour, gateway_mac
 from .endpoints import (
     EndpointBehaviour,
+    EnterprisePermissionBehaviour,
     FloatingIPBehaviour,
     InterfaceBehaviour,
     SharedResourceBehaviour,
@@ -66,6 +67,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "vm": VMBehaviour(),
     "sharednetworkresource": SharedResourceBehaviour(),
     "floatingip": FloatingIPBehaviour(),
+    "enterprisepermission": EnterprisePermissionBehaviour(),
 }
 
 DEFAULT_BEHAVIOUR = Behaviour()

@@ -238,6 +238,24 @@ class SharedResourceBehaviour(Behaviour):
             )
 
 
+class EnterprisePermissionBehaviour(Behaviour):
+    """A shared resource made available to one enterprise (operator only; tenants never see
+    which others may use it)."""
+
+    def enterprise_of(self, ops: Operations, parent: Obj | None, obj: Obj) -> str | None:
+        return None
+
+    def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
+        if old is not None:
+            return
+        enterprise = ops.need(obj.data.get("permittedEntityID"), "enterprise", prop="permittedEntityID")
+        obj.data.update(
+            permittedEntityName=enterprise.data.get("name"),
+            permittedEntityType="enterprise",
+            permittedEntityDescription=enterprise.data.get("description"),
+        )
+
+
 class FloatingIPBehaviour(Behaviour):
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         if old is not None:
@@ -252,6 +270,15 @@ class FloatingIPBehaviour(Behaviour):
                 "associatedSharedNetworkResourceID",
                 f"Shared resource '{pool.data.get('name')}' is of type {pool.data.get('type')}, "
                 "not FLOATING.",
+            )
+        permitted = {
+            p.data.get("permittedEntityID") for p in ops.tx.children(pool.id, "enterprisepermission")
+        }
+        if permitted and obj.enterprise_id not in permitted:
+            raise conflict(
+                f"Shared resource '{pool.data.get('name')}' is not available to this enterprise.",
+                prop="associatedSharedNetworkResourceID",
+                title="Not permitted",
             )
         enterprise = ops.tx.get(obj.enterprise_id)
         quota = enterprise.data.get("floatingIPsQuota") if enterprise else None

@@ -179,6 +179,12 @@ class SubnetBehaviour(Behaviour):
                     prop="address",
                     title="Invalid input",
                 )
+        if obj.data.get("advertise") and (
+            old is None
+            or not old.data.get("advertise")
+            or (obj.data["address"], obj.data["netmask"]) != (old.data["address"], old.data["netmask"])
+        ):
+            check_advertised(ops, obj, network)
         if old is None:
             template_id = obj.data.get("templateID")
             if template_id:
@@ -213,6 +219,20 @@ class SubnetBehaviour(Behaviour):
 
     def check_delete(self, ops: Operations, obj: Obj, doomed: set[str]) -> None:
         reference_in_use(ops, obj, doomed)
+
+
+def check_advertised(ops: Operations, obj: Obj, network: ipaddress.IPv4Network) -> None:
+    """An advertised subnet is announced as is to the same routers as every other: two may not
+    overlap, whoever owns them. The answer names no other tenant's subnet. Rare (a subnet
+    turning advertised), so every subnet is read; writers serialise on a name lock."""
+    ops.tx.lock_name("advertised-subnets")
+    for other in ops.tx.of_kind("subnet"):
+        if other.id != obj.id and other.data.get("advertise") and network_of(other).overlaps(network):
+            raise conflict(
+                f"Subnet {network} overlaps an address range another subnet already advertises.",
+                prop="advertise",
+                title="Invalid input",
+            )
 
 
 class L2DomainBehaviour(Behaviour):

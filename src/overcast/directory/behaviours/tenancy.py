@@ -31,7 +31,9 @@ class EnterpriseBehaviour(Behaviour):
 
     def extra_doomed(self, ops: Operations, obj: Obj) -> list[Obj]:
         # Containers and VMs live at the root; they belong to the enterprise of their vports.
-        return ops.tx.select_kinds_in_enterprise(("container", "vm"), obj.id)
+        # Permissions naming it on shared resources go too (else a pool kept for it alone).
+        endpoints = ops.tx.select_kinds_in_enterprise(("container", "vm"), obj.id)
+        return endpoints + ops.tx.find("enterprisepermission", "permittedEntityID", obj.id)
 
 
 class UserBehaviour(Behaviour):
