@@ -62,6 +62,12 @@ class World:
             self.state.members[group] = self.state.members.get(group, frozenset()) | {vport}
         return vport
 
+    def floating_ip(self, vport: str, address: str) -> str:
+        """A floating IP allocated in the domain and assigned to ``vport``."""
+        fip = self.add("floatingip", parentID=self.domain, address=address, assigned=True)
+        self.state.objects["vport"][vport]["associatedFloatingIPID"] = fip
+        return fip
+
     def group(self) -> str:
         return self.add("policygroup", parentID=self.domain)
 

@@ -24,6 +24,7 @@ from ..policy.oracle import IPV4, Decision, Packet
 from ..protocol.codec import decode_entry
 from .base import Attachment, Dataplane
 from .change import Change
+from .linux.nat import choose_index, needs_uplink
 from .linux.plan import plan_domain, veth_name
 from .model.namespace import DomainNamespace, Walk
 from .model.nftables import Frame, Step
@@ -61,6 +62,7 @@ class MemoryDataplane(Dataplane):
         self._views: list[DomainView] | None = None
         self._namespaces: dict[str, DomainNamespace] = {}
         self._programmed = -1  # the ``applied`` count the namespaces were programmed at
+        self._uplinks: dict[str, int] = {}  # domain -> its uplink's number
 
     def apply(self, change: Change) -> None:
         if change.snapshot:
@@ -100,10 +102,20 @@ class MemoryDataplane(Dataplane):
             for view in self.views():
                 namespace = self._namespaces.get(view.id) or DomainNamespace()
                 present = {veth_name(e.vport_id) for e in view.local}
-                namespace.program(view, plan_domain(view, self.attachments, present, self.host_id))
+                plan = plan_domain(view, self.attachments, present, self.host_id, self._uplink_index(view))
+                namespace.program(view, plan)
                 live[view.id] = namespace
             self._namespaces, self._programmed = live, self.applied
         return self._namespaces
+
+    def _uplink_index(self, view: DomainView) -> int | None:
+        """As the Linux driver numbers uplinks: kept while the domain has one."""
+        if not needs_uplink(view):
+            self._uplinks.pop(view.id, None)
+            return None
+        if view.id not in self._uplinks:
+            self._uplinks[view.id] = choose_index(view.id, set(self._uplinks.values()))
+        return self._uplinks[view.id]
 
     def underlay(self) -> str | None:
         """This host's VTEP address, as the entries give it."""

@@ -75,6 +75,26 @@ class Lab:
         self.hosts[name] = address
         return name
 
+    def outside(self, router: str = "10.99.0.254", network: str = "198.51.100") -> tuple[str, str, str]:
+        """A router on the underlay (``router``) with an outside network behind it
+        (``<network>.0/24``, the router at .1) and a client there (.10); every host so far
+        routes by default through the router, as hosts route through their top-of-rack.
+        Returns (router netns, client netns, client address)."""
+        router_ns = self.host("rt", router)
+        sh("ip", "netns", "exec", router_ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        client = self._add(f"{self.tag}-out")
+        sh("ip", "-n", router_ns, "link", "add", "x0", "type", "veth",
+           "peer", "name", "eth0", "netns", client)  # fmt: skip
+        sh("ip", "-n", router_ns, "addr", "add", f"{network}.1/24", "dev", "x0")
+        sh("ip", "-n", router_ns, "link", "set", "x0", "up")
+        sh("ip", "-n", client, "addr", "add", f"{network}.10/24", "dev", "eth0")
+        sh("ip", "-n", client, "link", "set", "eth0", "up")
+        sh("ip", "-n", client, "route", "add", "default", "via", f"{network}.1")
+        for host in self.hosts:
+            if host != router_ns:
+                sh("ip", "-n", host, "route", "replace", "default", "via", router)
+        return router_ns, client, f"{network}.10"
+
     def container(self, short: str) -> str:
         return self._add(f"{self.tag}-c-{short}")
 
@@ -113,6 +133,15 @@ class Lab:
             str(timeout), check=False,
         )  # fmt: skip
         return result.returncode == 0
+
+    def seen_as(self, netns: str, address: str, port: int, timeout: float = 1.0) -> str | None:
+        """The source address a TCP listener at ``address`` saw a connection from ``netns``
+        come from (after any translation on the way); None if none got through."""
+        result = sh(
+            "ip", "netns", "exec", netns, sys.executable, str(PROBE), "whoami", address, str(port),
+            str(timeout), check=False,
+        )  # fmt: skip
+        return result.stdout.strip() if result.returncode == 0 else None
 
     def frame_passes(
         self, source: str, destination: str, destination_mac: str, ether_type: int, timeout: float = 1.0

@@ -2,6 +2,7 @@
 
 probe.py listen tcp|udp PORT              echo server on every address; prints "ready" once bound
 probe.py connect tcp|udp ADDRESS PORT T   exit 0 when the exchange succeeds within T seconds
+probe.py whoami ADDRESS PORT T            print the address a TCP listener saw us come from
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ def listen(proto: str, port: int) -> None:
         server.listen(64)
         print("ready", flush=True)
 
-        def serve(conn: socket.socket) -> None:
+        def serve(conn: socket.socket, peer: str) -> None:
             with conn:
                 while data := conn.recv(4096):
-                    conn.sendall(data)
+                    conn.sendall(peer.encode() if data == b"whoami" else data)
 
         while True:
-            conn, _ = server.accept()
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+            conn, (peer, _port) = server.accept()
+            threading.Thread(target=serve, args=(conn, peer), daemon=True).start()
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("0.0.0.0", port))
     print("ready", flush=True)
@@ -51,7 +52,20 @@ def connect(proto: str, address: str, port: int, timeout: float) -> int:
         return 1
 
 
+def whoami(address: str, port: int, timeout: float) -> int:
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            conn.sendall(b"whoami")
+            print(conn.recv(64).decode())
+            return 0
+    except OSError:
+        return 1
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "whoami":
+        sys.exit(whoami(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
     if sys.argv[1] == "listen":
         listen(sys.argv[2], int(sys.argv[3]))
     else:

@@ -34,6 +34,7 @@ from .firewall import program_firewall
 from .forwarding import program_forwarding
 from .libnft import Nft, NftError
 from .links import Host, program_links
+from .nat import HOST_LINK, HOST_NAT, choose_index, link_index, needs_uplink
 from .netns import in_netns
 from .nftables import short_hash
 from .plan import (
@@ -42,10 +43,12 @@ from .plan import (
     VETH,
     VXLAN,
     plan_domain,
+    uplink_name,
     veth_name,
 )
 from .programmed import LOOPBACK, Namespace, Programmed
 from .rtnl import NTF_SELF, NUD_NOARP, NUD_PERMANENT, attr, index_of, rtnl_socket
+from .uplink import program_uplink
 
 log = logging.getLogger("overcast.dataplane.linux")
 
@@ -75,6 +78,8 @@ class LinuxDataplane(Dataplane):
         self.attachments: dict[str, Attachment] = {}
         self._namespaces: dict[str, Namespace] = {}
         self._host: IPRoute | None = None
+        self._uplinks: dict[str, int] | None = None  # the host's uplink ends -> their numbers
+        self._host_nat_loaded = False
         self._links_host = Host(self._host_socket, underlay_ip, mtu, self.attachments, self._endpoint)
         # pyroute2's synchronous sockets belong to the thread that made them: used from another
         # thread they talk to that thread's namespace (measured: bridges landed in the root
@@ -234,7 +239,9 @@ class LinuxDataplane(Dataplane):
             if str(attr(link, "IFLA_IFNAME") or "").startswith(VETH):
                 namespace.ipr.link("del", index=link["index"])
         namespace.close()
-        kernel.delete_netns(name)
+        kernel.delete_netns(name)  # its uplink's pair goes with it
+        if self._uplinks is not None:
+            self._uplinks.pop(HOST_LINK + name[len(self.prefix) :], None)
         log.info("removed %s", name)
 
     def _namespace_for_removal(self, name: str) -> Namespace:
@@ -253,6 +260,39 @@ class LinuxDataplane(Dataplane):
             self._namespaces[name] = Namespace(name, ipr, nft, rtnl)
         return self._namespaces[name]
 
+    def _uplink_index(self, view: DomainView) -> int | None:
+        """The number of the domain's uplink on this host (kept while it has one; numbers in use
+        are read back from the host namespace's uplink ends)."""
+        if not needs_uplink(view):
+            return None
+        if self._uplinks is None:
+            self._uplinks = {}
+            host = self._host_socket()
+            for link in host.get_links():
+                name = str(attr(link, "IFLA_IFNAME") or "")
+                if name.startswith(HOST_LINK):
+                    for address in host.get_addr(index=link["index"], family=2):
+                        index = link_index(attr(address, "IFA_ADDRESS"))
+                        if index is not None:
+                            self._uplinks[name] = index
+        link = uplink_name(view.id)
+        if link not in self._uplinks:
+            self._uplinks[link] = choose_index(view.id, set(self._uplinks.values()))
+        return self._uplinks[link]
+
+    def _host_ready(self) -> None:
+        """The host namespace, once: it forwards, and masquerades what PAT sends out."""
+        if self._host_nat_loaded:
+            return
+        kernel.set_sysctls(self.host_netns, {"net/ipv4/ip_forward": "1"})
+        with in_netns(self.host_netns):
+            nft = Nft()
+        try:
+            nft.run(HOST_NAT)
+        finally:
+            nft.close()
+        self._host_nat_loaded = True
+
     def _host_socket(self) -> IPRoute:
         if self._host is None:
             self._host = _socket(self.host_netns)
@@ -265,12 +305,15 @@ class LinuxDataplane(Dataplane):
         namespace.programmed = None
         if programmed is None:
             programmed = self._read_kernel(namespace.ipr)
-        plan = plan_domain(view, self.attachments, programmed.links, self.host_id)
+        plan = plan_domain(view, self.attachments, programmed.links, self.host_id, self._uplink_index(view))
         for vport_id, reason in plan.refused.items():
             log.warning("not plumbing vport %s: %s", vport_id, reason)
         program_links(namespace, plan, programmed, self._links_host)
         program_forwarding(namespace, plan, programmed)
         program_firewall(namespace, view, plan, programmed)
+        program_uplink(namespace, plan.uplink, programmed, self._host_socket(), self._host_ready)
+        if plan.uplink is None and self._uplinks is not None:
+            self._uplinks.pop(uplink_name(view.id), None)
         namespace.programmed = programmed
 
     def _read_kernel(self, ipr: IPRoute) -> Programmed:

@@ -39,8 +39,8 @@ def delete_netns(name: str) -> None:
     run("ip", "netns", "del", name)
 
 
-def set_sysctls(netns: str, values: dict[str, str]) -> None:
-    """Write sysctls (paths under /proc/sys) as the namespace sees them."""
+def set_sysctls(netns: str | None, values: dict[str, str]) -> None:
+    """Write sysctls (paths under /proc/sys) as the namespace sees them (None: this one)."""
     try:
         with in_netns(netns):
             for path, value in values.items():
@@ -62,6 +62,17 @@ def forget_flows(netns: str, addresses: Iterable[ipaddress.IPv4Address]) -> None
     for address in addresses:
         for side in ("-s", "-d"):
             argv = ["ip", "netns", "exec", netns, "conntrack", "-D", side, str(address)]
+            result = subprocess.run(argv, capture_output=True, text=True)
+            if result.returncode != 0 and "0 flow entries have been deleted" not in result.stderr:
+                raise DataplaneError(f"conntrack -D {side} {address} in {netns}: {result.stderr.strip()}")
+
+
+def forget_translated(netns: str, addresses: Iterable[str]) -> None:
+    """Forget the flows translated to or from each (floating) address: those that arrived for
+    it (original destination) and those that left with it (reply destination)."""
+    for address in sorted(addresses):
+        for side in ("-d", "--reply-dst"):
+            argv = ["ip", "netns", "exec", netns, "conntrack", "-D", side, address]
             result = subprocess.run(argv, capture_output=True, text=True)
             if result.returncode != 0 and "0 flow entries have been deleted" not in result.stderr:
                 raise DataplaneError(f"conntrack -D {side} {address} in {netns}: {result.stderr.strip()}")

@@ -31,6 +31,7 @@ import xxhash
 
 from ...policy.compiler import RELATIVE, Defaults, DomainView, Rule
 from ...policy.oracle import covers
+from .nat import UPLINK, needs_uplink, uplink_sets
 
 TABLE = "overcast"
 STATELESS_MARK = "0x00000001"
@@ -56,6 +57,8 @@ def set_contents(view: DomainView) -> dict[str, frozenset[str]]:
     contents = {"local": frozenset(f"{e.ip}/32" for e in view.local if e.ip)}
     for name, cidrs in view.sets:
         contents[set_name(name)] = cidrs
+    if needs_uplink(view):
+        contents.update(uplink_sets(view))
     return contents
 
 
@@ -204,11 +207,21 @@ def ruleset(
     for name, _ in view.sets:
         cidrs = contents.get(set_name(name), ())
         lines.append(_set_block(set_name(name), cidrs, with_elements=with_elements))
+    uplink = "outside" in contents
+    for name in ("outside", "inbound") if uplink else ():
+        lines.append(_set_block(name, contents[name], with_elements=with_elements))
     lines += [
         "  chain forward {",
         "    type filter hook forward priority filter; policy drop;",
         f"    ct state established,related ct mark != {STATELESS_MARK} accept",
         "    ct state invalid drop",
+    ]
+    if uplink:  # north-south: only what may leave or arrive by the uplink (see .nat)
+        lines += [
+            f'    oifname "{UPLINK}" ip saddr != @outside drop',
+            f'    iifname "{UPLINK}" ip daddr != @inbound drop',
+        ]
+    lines += [
         "    meta nfproto ipv4 ip saddr @local jump ingress",
         "    meta nfproto ipv4 ip daddr @local jump egress",
         "    meta nfproto ipv4 ip saddr @local accept",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ...policy.compiler import DomainView
 from ..base import Attachment
+from .nat import HOST_LINK, UplinkSpec, needs_uplink, uplink_spec
 from .nftables import ruleset, set_contents, short_hash
 
 #: Every link the driver owns starts with one of these (bridges, VXLAN devices, endpoint veths).
@@ -55,6 +56,9 @@ class DomainPlan:
     #: Local endpoints left unplumbed, and why (a subnet with more local endpoints than a
     #: bridge has ports: they get nothing — fail closed — until others leave).
     refused: dict[str, str]
+    #: North-south (:mod:`.nat`): the uplink to the host namespace, when this host translates
+    #: or routes for the domain.
+    uplink: UplinkSpec | None = None
 
     def links(self) -> set[str]:
         return set(self.bridges) | set(self.vxlans) | set(self.ports)
@@ -66,12 +70,22 @@ class DomainPlan:
         return self.vxlans[device][1]
 
 
+def uplink_name(domain_id: str) -> str:
+    """The host namespace's end of a domain's uplink."""
+    return HOST_LINK + short_hash(domain_id)
+
+
 def plan_domain(
-    view: DomainView, attachments: Mapping[str, Attachment], present: Collection[str], host_id: str
+    view: DomainView,
+    attachments: Mapping[str, Attachment],
+    present: Collection[str],
+    host_id: str,
+    uplink_index: int | None = None,
 ) -> DomainPlan:
     """The namespace for ``view`` on ``host_id``. A local endpoint gets a veth when the local API
     said where its interface goes (an attachment with a namespace), or when its veth is already
-    there (plumbed by an earlier run of the agent: adopted as it is)."""
+    there (plumbed by an earlier run of the agent: adopted as it is). ``uplink_index``: the
+    number of the domain's uplink on this host, when it needs one (:func:`.nat.needs_uplink`)."""
     bridges: dict[str, BridgeSpec] = {}
     vxlans: dict[str, tuple[int, str]] = {}
     bridge_of_subnet: dict[str, str] = {}
@@ -122,4 +136,9 @@ def plan_domain(
             fdb[(vxlan, endpoint.mac, "self")] = endpoint.vtep
     sets = set_contents(view)
     shape = ruleset(view, sets, with_elements=False)
-    return DomainPlan(bridges, vxlans, ports, neighbours, fdb, shape, sets, refused)
+    uplink = None
+    if needs_uplink(view):
+        if uplink_index is None:
+            raise ValueError(f"domain {view.id} needs an uplink: give its number")
+        uplink = uplink_spec(view, uplink_name(view.id), uplink_index)
+    return DomainPlan(bridges, vxlans, ports, neighbours, fdb, shape, sets, refused, uplink)

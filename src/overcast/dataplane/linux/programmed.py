@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pyroute2 import IPRoute
 
 from .libnft import Nft
+from .nat import UplinkSpec
 from .plan import BridgeSpec, FdbKey, PortSpec
 
 LOOPBACK = 1  # the loopback's ifindex in every namespace
@@ -48,6 +49,7 @@ class Programmed:
     #: The highest ifindex of any link in the namespace (ours or not): new endpoint ports are
     #: created with the indexes after it, so creating them needs no lookup.
     highest_index: int = LOOPBACK
+    uplink: UplinkSpec | None = None  # as last programmed (None after a restart: reprogrammed)
 
     def forget_link(self, name: str) -> None:
         self.links.pop(name, None)

@@ -1,0 +1,91 @@
+"""North-south on the Linux dataplane with real packets: a router on the underlay, an outside
+client behind it, floating IPs (in and out), PAT for a subnet (two tenants with the same
+addresses at once), policy on outside traffic, and a floating IP taken away mid-connection.
+The router learns floating IPs by a static route here (BGP announces them in the gateway tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from overcast.lab import Lab, sh
+
+from ...support.behaviour import Scenario
+from ...support.linux_site import Site
+from ...support.sockets import exchange, open_connection
+from ...support.world import World
+
+FIP = "203.0.113.10"
+
+
+def tenant(world: World, *, pat_host: str) -> dict[str, str]:
+    """web (web1 with a floating IP on h1, web2 without) and db (PAT subnet, on ``pat_host``):
+    web accepts tcp/80 from anywhere; web and db may reach tcp/8080 anywhere."""
+    web = world.group()
+    n = {
+        "web1": world.endpoint(world.web_net, "10.1.1.10", "h1", web),
+        "web2": world.endpoint(world.web_net, "10.1.1.20", "h2", web),
+        "db1": world.endpoint(world.db_net, "10.1.2.10", pat_host),
+    }
+    world.state.objects["subnet"][world.db_net]["PATEnabled"] = "ENABLED"
+    ingress, egress = world.policy("ingress"), world.policy("egress")
+    world.entry(ingress, "ingress", 10, protocol="6", destinationPort="8080")  # anyone, anywhere
+    world.entry(egress, "egress", 10, locationType="POLICYGROUP", locationID=web, protocol="6",
+                destinationPort="80")  # fmt: skip
+    return n
+
+
+@pytest.fixture
+def outside(lab: Lab) -> Iterator[tuple[Site, dict[str, str], str, str]]:
+    world = World()
+    n = tenant(world, pat_host="h2")
+    n["fip"] = world.floating_ip(n["web1"], FIP)
+    other = World()  # a second tenant, same addresses, PAT too
+    other.state, other.hosts = world.state, world.hosts
+    other.domain = other.add("domain", parentID="ent-2", name="d2")
+    other.zone = other.add("zone", parentID=other.domain, parentType="domain")
+    other.web_net, other.db_net = other.subnet("10.1.1.0"), other.subnet("10.1.2.0")
+    n.update({f"x-{k}": v for k, v in tenant(other, pat_host="h2").items()})
+    site = Site(lab, Scenario("north-south", world, [], n))
+    router, client, client_ip = lab.outside()
+    h1 = next(ns for ns in lab.hosts if ns.endswith("-h1"))
+    sh("ip", "-n", router, "route", "add", f"{FIP}/32", "via", lab.hosts[h1])  # what BGP will say
+    try:
+        site.attach_all()
+        site.sync()
+        for vport in (n["web1"], n["web2"]):
+            for port in (80, 22):
+                site.listen(site.containers[vport], "tcp", port)
+        site.listen(client, "tcp", 8080)
+        yield site, n, client, client_ip
+    finally:
+        site.close()
+
+
+@pytest.mark.slow
+def test_floating_ip_pat_and_policy_with_the_outside(
+    outside: tuple[Site, dict[str, str], str, str], lab: Lab
+) -> None:
+    site, n, client, client_ip = outside
+    underlay = {ns.rsplit("-", 1)[1]: ip for ns, ip in lab.hosts.items()}
+    # In: the floating IP reaches web1 on tcp/80; policy refuses tcp/22.
+    assert lab.connects(client, "tcp", FIP, 80)
+    assert not lab.connects(client, "tcp", FIP, 22)
+    # Out: web1 leaves as its floating IP; db1 (PAT) as its host; web2 (no PAT, no FIP) not at all.
+    assert lab.seen_as(site.containers[n["web1"]], client_ip, 8080) == FIP
+    assert lab.seen_as(site.containers[n["db1"]], client_ip, 8080) == underlay["h2"]
+    assert lab.seen_as(site.containers[n["web2"]], client_ip, 8080) is None
+    # Two tenants with the same addresses, both translated on h2, at once.
+    with open_connection(site.containers[n["db1"]], client_ip, 8080) as first:
+        with open_connection(site.containers[n["x-db1"]], client_ip, 8080) as second:
+            assert exchange(first) and exchange(second)
+    # The floating IP taken away: an established connection stops, new ones fail.
+    with open_connection(client, FIP, 80) as conn:
+        assert exchange(conn)
+        del site.world.state.objects["vport"][n["web1"]]["associatedFloatingIPID"]
+        site.sync()
+        assert not exchange(conn)
+    assert not lab.connects(client, "tcp", FIP, 80)
+    assert lab.seen_as(site.containers[n["web1"]], client_ip, 8080) is None
+    assert lab.seen_as(site.containers[n["db1"]], client_ip, 8080) == underlay["h2"]
