@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from overcast.dataplane.linux.driver import LinuxDataplane
 from overcast.lab import Lab, sh
 
 from ...support.behaviour import Scenario
 from ...support.linux_site import Site
-from ...support.sockets import exchange, open_connection
+from ...support.sockets import exchange, links_of, open_connection
 from ...support.world import World
 
 FIP = "203.0.113.10"
@@ -80,6 +81,19 @@ def test_floating_ip_pat_and_policy_with_the_outside(
     with open_connection(site.containers[n["db1"]], client_ip, 8080) as first:
         with open_connection(site.containers[n["x-db1"]], client_ip, 8080) as second:
             assert exchange(first) and exchange(second)
+    # A restarted agent adopts the uplink (same links) and translated flows carry on.
+    host = site.host_of["h1"]
+    h1_ns = site.dataplanes[host].host_netns
+    assert h1_ns is not None
+    links_before = links_of(h1_ns)
+    with open_connection(client, FIP, 80) as conn:
+        assert exchange(conn)
+        old = site.dataplanes[host]
+        old.close()
+        site.dataplanes[host] = LinuxDataplane(host, old.underlay_ip, host_netns=old.host_netns)
+        site.sync()
+        assert exchange(conn)
+    assert links_of(h1_ns) == links_before
     # The floating IP taken away: an established connection stops, new ones fail.
     with open_connection(client, FIP, 80) as conn:
         assert exchange(conn)
