@@ -11,7 +11,7 @@ import pytest
 
 from overcast.dataplane.change import Change
 from overcast.dataplane.linux import nftables
-from overcast.dataplane.memory import MemoryDataplane, Trace, trace_between
+from overcast.dataplane.memory import MemoryDataplane, Trace, trace_between, trace_from_outside
 from overcast.dataplane.model.nftables import NftError, Ruleset
 from overcast.policy.compiler import compile_host_entries, compile_hosts
 from overcast.policy.oracle import Packet
@@ -19,6 +19,7 @@ from overcast.protocol.codec import encode_entry
 from overcast.testing import paths
 
 from ..support.behaviour import SCENARIOS, Flow, Scenario
+from ..support.north_south import FIP, two_tenants
 from ..support.world import World
 
 
@@ -190,7 +191,12 @@ def test_the_translation_agrees_with_the_oracle_at_size() -> None:
             "table inet t { set s { type ipv4_addr; } }\ndelete element inet t s { 10.0.0.1 }",
             "no such element",
         ),
-        ("table inet t { chain c { ip saddr 10.0.0.1 masquerade } }", "unknown expression"),
+        ("table inet t { chain c { ip saddr 10.0.0.1 reject } }", "unknown expression"),
+        ("table ip t { chain c { ip saddr 10.0.0.1 masquerade } }", "outside a nat chain"),
+        (
+            "table ip t { chain c { type nat hook prerouting priority dstnat; dnat to ip daddr map @m } }",
+            "no map",
+        ),
         ("table inet t { chain c { jump nowhere } }", "unknown chain"),
         ("table inet t { chain c { th dport 70000 accept } }", "not a port"),
     ],
@@ -201,3 +207,34 @@ def test_the_model_refuses_what_nft_refuses(script: str, error: str) -> None:
     with pytest.raises(NftError, match=error):
         ruleset.run(script)
     assert list(ruleset.tables) == [("inet", "keep")]  # a failed script changes nothing
+
+
+def test_north_south_through_the_memory_dataplane() -> None:
+    """The north-south system test's world, traced: the driver's NAT script and uplink plan
+    interpreted give what real packets gave (tests/system/dataplane/test_north_south.py)."""
+    world, other, n = two_tenants()
+    dataplanes = paths.deploy(compile_host_entries(world.state))
+    client = "198.51.100.10"
+
+    def out(vport: str, domain: str) -> Trace:
+        interface = next(
+            i for i in world.state.objects["containerinterface"].values() if i["VPortID"] == vport
+        )
+        host = world.state.objects["vrs"][world.state.objects["container"][interface["parentID"]]["VRSID"]]
+        return trace_between(
+            dataplanes, host["name"], Packet(interface["IPAddress"], client, dport=8080), domain
+        )
+
+    arrived = trace_from_outside(dataplanes, Packet(client, FIP, dport=80))
+    assert arrived.delivered and arrived.vport_id == n["web1"]
+    refused = trace_from_outside(dataplanes, Packet(client, FIP, dport=22))
+    assert not refused.delivered and refused.reason == "dropped by default"
+    assert out(n["web1"], world.domain).leaves_as == FIP
+    assert out(n["db1"], world.domain).leaves_as == "192.0.2.2"  # PAT: as its host
+    assert out(n["x-db1"], other.domain).leaves_as == "192.0.2.2"  # the other tenant, same address
+    kept_in = out(n["web2"], world.domain)
+    assert not kept_in.delivered and kept_in.reason.startswith("dropped by inet overcast forward")
+    del world.state.objects["vport"][n["web1"]]["associatedFloatingIPID"]
+    dataplanes = paths.deploy(compile_host_entries(world.state))
+    assert trace_from_outside(dataplanes, Packet(client, FIP, dport=80)).reason == "no route from outside"
+    assert not out(n["web1"], world.domain).delivered

@@ -16,18 +16,18 @@ endpoint the host was not told about is in no set and has no port.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..policy.compiler import DomainView, Endpoint, Key, views_of
-from ..policy.oracle import IPV4, Decision, Packet
+from ..policy.oracle import IPV4, Decision, Packet, covers
 from ..protocol.codec import decode_entry
 from .base import Attachment, Dataplane
 from .change import Change
-from .linux.nat import choose_index, needs_uplink
+from .linux.nat import HOST_NAT, choose_index, needs_uplink
 from .linux.plan import plan_domain, veth_name
 from .model.namespace import DomainNamespace, Walk
-from .model.nftables import Frame, Step
+from .model.nftables import Frame, Ruleset, Step
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class Trace:
     hops: tuple[Hop, ...] = ()
     tunnel: Tunnel | None = None  # on its way to another host
     vport_id: str | None = None  # delivered to this endpoint
+    leaves_as: str | None = None  # gone outside, with this source address
 
 
 class MemoryDataplane(Dataplane):
@@ -154,6 +155,17 @@ class MemoryDataplane(Dataplane):
         frame = _frame(packet, endpoint.mac.lower(), next_mac)
         return self._trace(view.id, namespace.from_port(port, frame))
 
+    def arrive(self, packet: Packet) -> Trace | None:
+        """A packet from outside, routed to this host: into the domain whose uplink the host
+        routes its destination to (a floating IP here, an advertised subnet); None when this
+        host routes it nowhere."""
+        for domain_id, namespace in self.namespaces().items():
+            uplink = namespace.planned.uplink
+            if uplink is not None and covers(uplink.routes, packet.dst):
+                frame = _frame(packet, "outside", "uplink")
+                return self._trace(domain_id, namespace.from_uplink(frame))
+        return None
+
     def receive(self, tunnel: Tunnel) -> Trace:
         """A frame arriving from the underlay: into the domain that has its VNI."""
         for domain_id, namespace in self.namespaces().items():
@@ -173,6 +185,11 @@ class MemoryDataplane(Dataplane):
             return Trace(True, "delivered", hops, vport_id=namespace.planned.ports[walk.port].vport_id)
         if walk.outcome == "local":
             return Trace(True, "gateway", hops)
+        if walk.outcome == "outside":  # the host namespace masquerades what PAT sent
+            host = Ruleset()
+            host.run(HOST_NAT)
+            frame = host.translate("postrouting", replace(walk.frame, oifname="underlay"), self.underlay())
+            return Trace(True, "outside", hops, leaves_as=frame.saddr)
         if walk.outcome == "tunnelled":
             assert walk.vtep is not None and walk.vni is not None
             return Trace(False, "tunnelled", hops, tunnel=Tunnel(walk.vtep, walk.vni, walk.frame))
@@ -198,11 +215,25 @@ def _decisive(steps: tuple[Step, ...]) -> str:
     return f"{last.table} {last.chain} {'policy' if last.rule is None else f'rule {last.rule}'}"
 
 
+def trace_from_outside(dataplanes: Mapping[str, MemoryDataplane], packet: Packet) -> Trace:
+    """A packet from outside, to the host that routes its destination (the routers learn each
+    floating IP with its host as next hop), and on to wherever it ends."""
+    for dataplane in dataplanes.values():
+        trace = dataplane.arrive(packet)
+        if trace is not None:
+            return _follow(dataplanes, trace)
+    return Trace(False, "no route from outside")
+
+
 def trace_between(
     dataplanes: Mapping[str, MemoryDataplane], source_host: str, packet: Packet, domain_id: str | None = None
 ) -> Trace:
     """Follow a packet from a host's local endpoint to wherever it ends (across hosts)."""
-    trace = dataplanes[source_host].send(packet, domain_id)
+    return _follow(dataplanes, dataplanes[source_host].send(packet, domain_id))
+
+
+def _follow(dataplanes: Mapping[str, MemoryDataplane], trace: Trace) -> Trace:
+    """A trace carried on through the tunnels it takes, host after host."""
     hops = trace.hops
     for _ in range(len(dataplanes)):
         if trace.tunnel is None:
@@ -213,4 +244,4 @@ def trace_between(
             return Trace(False, f"no host at {vtep}", hops)
         trace = target.receive(trace.tunnel)
         hops += trace.hops
-    return Trace(trace.delivered, trace.reason, hops, trace.tunnel, trace.vport_id)
+    return Trace(trace.delivered, trace.reason, hops, trace.tunnel, trace.vport_id, trace.leaves_as)

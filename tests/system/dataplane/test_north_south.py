@@ -14,40 +14,13 @@ from overcast.lab import Lab, sh
 
 from ...support.behaviour import Scenario
 from ...support.linux_site import Site
+from ...support.north_south import FIP, two_tenants
 from ...support.sockets import exchange, links_of, open_connection
-from ...support.world import World
-
-FIP = "203.0.113.10"
-
-
-def tenant(world: World, *, pat_host: str) -> dict[str, str]:
-    """web (web1 with a floating IP on h1, web2 without) and db (PAT subnet, on ``pat_host``):
-    web accepts tcp/80 from anywhere; web and db may reach tcp/8080 anywhere."""
-    web = world.group()
-    n = {
-        "web1": world.endpoint(world.web_net, "10.1.1.10", "h1", web),
-        "web2": world.endpoint(world.web_net, "10.1.1.20", "h2", web),
-        "db1": world.endpoint(world.db_net, "10.1.2.10", pat_host),
-    }
-    world.state.objects["subnet"][world.db_net]["PATEnabled"] = "ENABLED"
-    ingress, egress = world.policy("ingress"), world.policy("egress")
-    world.entry(ingress, "ingress", 10, protocol="6", destinationPort="8080")  # anyone, anywhere
-    world.entry(egress, "egress", 10, locationType="POLICYGROUP", locationID=web, protocol="6",
-                destinationPort="80")  # fmt: skip
-    return n
 
 
 @pytest.fixture
 def outside(lab: Lab) -> Iterator[tuple[Site, dict[str, str], str, str]]:
-    world = World()
-    n = tenant(world, pat_host="h2")
-    n["fip"] = world.floating_ip(n["web1"], FIP)
-    other = World()  # a second tenant, same addresses, PAT too
-    other.state, other.hosts = world.state, world.hosts
-    other.domain = other.add("domain", parentID="ent-2", name="d2")
-    other.zone = other.add("zone", parentID=other.domain, parentType="domain")
-    other.web_net, other.db_net = other.subnet("10.1.1.0"), other.subnet("10.1.2.0")
-    n.update({f"x-{k}": v for k, v in tenant(other, pat_host="h2").items()})
+    world, _, n = two_tenants()
     site = Site(lab, Scenario("north-south", world, [], n))
     router, client, client_ip = lab.outside()
     h1 = next(ns for ns in lab.hosts if ns.endswith("-h1"))

@@ -24,6 +24,7 @@ import ipaddress
 from dataclasses import dataclass, replace
 
 from ...policy.compiler import DomainView
+from ..linux.nat import NAT_TABLE, UPLINK
 from ..linux.nftables import firewall_update
 from ..linux.plan import DomainPlan
 from .nftables import IPV4, Frame, Ruleset, Step
@@ -33,7 +34,7 @@ from .nftables import IPV4, Frame, Ruleset, Step
 class Walk:
     """Where a frame ended in one namespace."""
 
-    outcome: str  # delivered | tunnelled | local | dropped
+    outcome: str  # delivered | tunnelled | local | outside | dropped
     reason: str
     frame: Frame  # as it left (or was dropped)
     steps: tuple[Step, ...]  # every verdict the firewall gave on the way
@@ -52,6 +53,7 @@ class DomainNamespace:
         self._routes: list[tuple[ipaddress.IPv4Network, str]] = []  # longest prefix first
         self._vxlan_of_vni: dict[int, str] = {}
         self._vtep: dict[tuple[str, str], str] = {}  # (VXLAN device, MAC) -> remote VTEP
+        self._nat: str | None = None  # the NAT script as loaded
 
     def program(self, view: DomainView, plan: DomainPlan) -> None:
         """What the Linux driver does with ``plan``: links, forwarding as planned, and the
@@ -63,6 +65,10 @@ class DomainNamespace:
                 self.table, self.sets = plan.table, dict(plan.sets)
             else:
                 self.sets.update(update.changed)
+        nat = plan.uplink.nat if plan.uplink is not None else None
+        if nat != self._nat:  # as the Linux driver's uplink does: reload, or remove
+            self.nft.run(nat or f"table ip {NAT_TABLE} {{}}\ndelete table ip {NAT_TABLE}\n")
+            self._nat = nat
         self.plan = plan
         self._fdb = {
             (plan.master_of(device), mac.lower()): device
@@ -145,28 +151,48 @@ class DomainNamespace:
             return Walk("dropped", "firewall", frame, steps)
         return self._leave(bridge, out, frame, steps)
 
-    def _route(self, bridge: str, frame: Frame) -> Walk:
+    def from_uplink(self, frame: Frame) -> Walk:
+        """A packet arriving from the host namespace by the domain's uplink."""
+        if self.planned.uplink is None:
+            return Walk("dropped", "no uplink", frame, ())
+        return self._route(UPLINK, frame)
+
+    def _route(self, device: str, frame: Frame) -> Walk:
+        """Routing in the namespace for a packet that came in on ``device`` (a bridge, or the
+        uplink): destination NAT first, then connected routes (the bridges' subnets), else the
+        uplink's default route; source NAT on the way out."""
+        frame = self.nft.translate("prerouting", replace(frame, iifname=device))
         assert frame.daddr is not None
         destination = ipaddress.IPv4Address(frame.daddr)
         own = {spec.address[0]: name for name, spec in self.planned.bridges.items() if spec.address}
         if frame.daddr in own:
-            judged = self.nft.evaluate("inet", "input", replace(frame, iifname=bridge))
+            judged = self.nft.evaluate("inet", "input", replace(frame, iifname=device))
             outcome = "local" if judged.accepted else "dropped"
             return Walk(outcome, "to the gateway" if judged.accepted else "firewall", frame, judged.steps)
         out_bridge = next((name for network, name in self._routes if destination in network), None)
         if out_bridge is None:
-            return Walk("dropped", "no route", frame, ())
+            return self._out_by_uplink(device, frame)
         mac = self.planned.neighbours.get((out_bridge, frame.daddr))
         if mac is None:
             return Walk("dropped", "no-endpoint", frame, ())  # ARP unanswered: nothing owns it
-        judged = self.nft.evaluate("inet", "forward", replace(frame, iifname=bridge, oifname=out_bridge))
+        judged = self.nft.evaluate("inet", "forward", replace(frame, iifname=device, oifname=out_bridge))
         if not judged.accepted:
             return Walk("dropped", "firewall", frame, judged.steps)
+        frame = self.nft.translate("postrouting", replace(frame, oifname=out_bridge))
         forwarded = replace(frame, src_mac=self.bridge_mac(out_bridge), dst_mac=mac.lower())
         out = self._fdb.get((out_bridge, forwarded.dst_mac))
         if out is None:
             return Walk("dropped", "no-endpoint", forwarded, judged.steps)
         return self._leave(out_bridge, out, forwarded, judged.steps)
+
+    def _out_by_uplink(self, device: str, frame: Frame) -> Walk:
+        if self.planned.uplink is None or device == UPLINK:
+            return Walk("dropped", "no route", frame, ())
+        judged = self.nft.evaluate("inet", "forward", replace(frame, iifname=device, oifname=UPLINK))
+        if not judged.accepted:
+            return Walk("dropped", "firewall", frame, judged.steps)
+        frame = self.nft.translate("postrouting", replace(frame, oifname=UPLINK))
+        return Walk("outside", "outside", replace(frame, iifname="", oifname=""), judged.steps)
 
     def _leave(self, bridge: str, device: str, frame: Frame, steps: tuple[Step, ...]) -> Walk:
         frame = replace(frame, iifname="", oifname="")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 IPV4, IPV6, ARP = 0x0800, 0x86DD, 0x0806
@@ -34,7 +34,14 @@ IPV4, IPV6, ARP = 0x0800, 0x86DD, 0x0806
 _ETHER_TYPES = {"ip": IPV4, "ip6": IPV6, "arp": ARP, "vlan": 0x8100}
 _PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58}
 _ICMP_TYPES = {"echo-reply": 0, "destination-unreachable": 3, "echo-request": 8, "time-exceeded": 11}
-_PRIORITIES = {("inet", "filter"): 0, ("bridge", "filter"): -200, ("inet", "raw"): -300}
+_PRIORITIES = {
+    ("inet", "filter"): 0,
+    ("ip", "filter"): 0,
+    ("bridge", "filter"): -200,
+    ("inet", "raw"): -300,
+    ("ip", "dstnat"): -100,
+    ("ip", "srcnat"): 100,
+}
 _CT_STATES = {"new", "established", "related", "invalid", "untracked"}
 _TOKEN = re.compile(r'"[^"\n]*"|[{};,\n]|[^\s{};,"]+')
 
@@ -148,17 +155,31 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Nat:
+    """A translation statement: ``dnat to ip daddr map @m``, ``snat to ip saddr map @m``,
+    ``snat to ADDRESS``, ``masquerade``; like a verdict, it ends the chain — unless a map has
+    no element for the packet (the rule then does not match)."""
+
+    kind: str  # dnat | snat | masquerade
+    address: str | None = None  # a fixed address
+    map: str | None = None  # or a map looked up by the key below
+    key: str | None = None  # "ip saddr" | "ip daddr"
+
+
+@dataclass(frozen=True)
 class Rule:
     matches: tuple[Match, ...]
     mark: int | None  # ct mark set <mark>
     verdict: str | None  # accept | drop | return | jump; None: go on with the next rule
     target: str | None  # the chain of a jump
     comment: str | None
+    nat: Nat | None = None
 
 
 @dataclass
 class Chain:
     name: str
+    type: str = "filter"  # filter | nat
     hook: str | None = None
     priority: int = 0
     policy: str = "accept"
@@ -171,6 +192,7 @@ class Table:
     name: str
     sets: dict[str, NftSet] = field(default_factory=dict)
     chains: dict[str, Chain] = field(default_factory=dict)
+    maps: dict[str, dict[str, str]] = field(default_factory=dict)  # ipv4_addr : ipv4_addr
 
 
 class Ruleset:
@@ -189,7 +211,7 @@ class Ruleset:
         """A packet at ``hook``: every base chain of the family on that hook, by priority."""
         chains = sorted(
             ((chain.priority, table, chain) for table in self.tables.values() if table.family == family
-             for chain in table.chains.values() if chain.hook == hook),
+             for chain in table.chains.values() if chain.hook == hook and chain.type == "filter"),
             key=lambda item: item[0],
         )  # fmt: skip
         steps: list[Step] = []
@@ -202,6 +224,43 @@ class Ruleset:
             if verdict == "drop":
                 return Outcome(False, tuple(steps), mark[0])
         return Outcome(True, tuple(steps), mark[0])
+
+    def translate(self, hook: str, frame: Frame, masquerade_as: str | None = None) -> Frame:
+        """A new connection's first packet through the ``nat`` chains on ``hook`` (prerouting:
+        destination, postrouting: source), in priority order: the first translation that
+        applies wins. ``masquerade_as``: the address of the interface it leaves by."""
+        chains = sorted(
+            ((chain.priority, table, chain) for table in self.tables.values()
+             for chain in table.chains.values() if chain.hook == hook and chain.type == "nat"),
+            key=lambda item: item[0],
+        )  # fmt: skip
+        if frame.ether_type != IPV4 or frame.ct_state != "new":
+            return frame
+        for _, table, chain in chains:
+            for rule in chain.rules:
+                if rule.nat is None or not all(
+                    _matches(m, frame, table, frame.ct_mark) for m in rule.matches
+                ):
+                    continue
+                address = _translation(rule.nat, table, frame, masquerade_as)
+                if address is None:
+                    continue  # no element for it in the map: the rule does not match
+                if rule.nat.kind == "dnat":
+                    return replace(frame, daddr=address)
+                return replace(frame, saddr=address)
+        return frame
+
+
+def _translation(nat: Nat, table: Table, frame: Frame, masquerade_as: str | None) -> str | None:
+    if nat.kind == "masquerade":
+        if masquerade_as is None:
+            raise NftError("masquerade: the model was not told the outgoing interface's address")
+        return masquerade_as
+    if nat.address is not None:
+        return nat.address
+    assert nat.map is not None and nat.key is not None
+    key = frame.saddr if nat.key == "ip saddr" else frame.daddr
+    return table.maps[nat.map].get(key or "")
 
 
 def _run_chain(
@@ -345,6 +404,10 @@ class _Script:
                 for rule in chain.rules:
                     if rule.target is not None and rule.target not in table.chains:
                         raise NftError(f"chain {chain.name}: jump to unknown chain {rule.target}")
+                    if rule.nat is not None and chain.type != "nat":
+                        raise NftError(f"chain {chain.name}: {rule.nat.kind} outside a nat chain")
+                    if rule.nat is not None and rule.nat.map is not None and rule.nat.map not in table.maps:
+                        raise NftError(f"chain {chain.name}: no map {rule.nat.map}")
 
     def table_block(self) -> None:
         family, name = self.family(), self.name()
@@ -354,9 +417,11 @@ class _Script:
         self.take("{")
         self.skip_newlines()
         while self.peek() != "}":
-            kind = self.take("set", "chain")
+            kind = self.take("set", "map", "chain")
             if kind == "set":
                 self.set_block(table)
+            elif kind == "map":
+                self.map_block(table)
             else:
                 self.chain_block(table)
             self.skip_newlines()
@@ -426,6 +491,54 @@ class _Script:
             declared.add(element)
         table.sets[name] = declared
 
+    def map_block(self, table: Table) -> None:
+        """``map NAME { type ipv4_addr : ipv4_addr; elements = { KEY : VALUE, ... } }``."""
+        name = self.name()
+        if name in table.maps or name in table.sets:
+            raise NftError(f"map {name}: already defined in table {table.name}")
+        self.take("{")
+        self.skip_newlines()
+        self.take("type")
+        self.take("ipv4_addr")
+        self.take(":")
+        self.take("ipv4_addr")
+        self.end_of_statement()
+        self.skip_newlines()
+        elements: dict[str, str] = {}
+        if self.peek() == "elements":
+            self.take("elements")
+            self.take("=")
+            for item in self.braced_pairs():
+                key, value = (str(ipaddress.IPv4Address(part)) for part in item)
+                if key in elements:
+                    raise NftError(f"map {name}: {key} given twice")
+                elements[key] = value
+            self.end_of_statement()
+            self.skip_newlines()
+        self.take("}")
+        table.maps[name] = elements
+
+    def braced_pairs(self) -> list[tuple[str, str]]:
+        """``{ a : b, c : d }``."""
+        self.take("{")
+        pairs: list[tuple[str, str]] = []
+        while True:
+            while self.peek() == "\n":
+                self.at += 1
+            if self.peek() == "}":
+                break
+            key = self.take()
+            self.take(":")
+            pairs.append((key, self.take()))
+            while self.peek() == "\n":
+                self.at += 1
+            if self.peek() == ",":
+                self.at += 1
+            elif self.peek() != "}":
+                raise NftError(f"unexpected {self.peek()!r} in a map's elements")
+        self.take("}")
+        return pairs
+
     def chain_block(self, table: Table) -> None:
         name = self.name()
         if name in table.chains:
@@ -436,7 +549,7 @@ class _Script:
         while self.peek() != "}":
             if self.peek() == "type":
                 self.take("type")
-                self.take("filter")
+                chain.type = self.take("filter", "nat")
                 self.take("hook")
                 chain.hook = self.take("forward", "input", "output", "prerouting", "postrouting")
                 self.take("priority")
@@ -468,12 +581,27 @@ class _Script:
         verdict: str | None = None
         target: str | None = None
         comment: str | None = None
+        nat: Nat | None = None
         while self.peek() not in (None, "\n", ";", "}"):
             token = self.take()
-            if verdict is not None and token != "comment":
-                raise NftError(f"{token!r} after the verdict {verdict}")
+            if (verdict is not None or nat is not None) and token != "comment":
+                raise NftError(f"{token!r} after the verdict {verdict or nat}")
             if token in ("accept", "drop", "return"):
                 verdict = token
+            elif token == "masquerade":
+                nat = Nat("masquerade")
+            elif token in ("dnat", "snat"):
+                self.take("to")
+                if self.peek() == "ip":
+                    self.take("ip")
+                    key = f"ip {self.take('saddr', 'daddr')}"
+                    self.take("map")
+                    target_map = self.take()
+                    if not target_map.startswith("@"):
+                        raise NftError(f"{token} to {key} map {target_map}: a named map (@name) only")
+                    nat = Nat(token, map=target_map[1:], key=key)
+                else:
+                    nat = Nat(token, address=str(_value("ip saddr", self.take()).network_address))
             elif token == "jump":
                 verdict, target = "jump", self.name()
             elif token == "comment":
@@ -491,7 +619,7 @@ class _Script:
             else:
                 raise NftError(f"unknown expression or statement {token!r}")
         self.end_of_statement()
-        return Rule(tuple(matches), mark, verdict, target, comment)
+        return Rule(tuple(matches), mark, verdict, target, comment, nat)
 
     def match(self, subject: str) -> Match:
         known = {"meta nfproto", "meta l4proto", "ip saddr", "ip daddr", "th sport", "th dport",
