@@ -11,7 +11,7 @@ PYTHON    ?= python3
 # docker.io: the Docker plugin tests run dockerd in a simulated host (never the host namespace);
 # systemd: systemd-analyze checks the shipped units (nothing is started under systemd).
 APT_PACKAGES := postgresql iproute2 nftables procps openssl iputils-ping conntrack iperf3 \
-	podman runc busybox-static containernetworking-plugins docker.io systemd
+	podman runc busybox-static containernetworking-plugins docker.io systemd frr gobgpd
 
 .PHONY: all deps apt venv test test-fast demo lint bench proto clean
 

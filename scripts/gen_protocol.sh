@@ -6,4 +6,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 "$PY" -m grpc_tools.protoc -Iproto --python_out=src --pyi_out=src --grpc_python_out=src \
     proto/overcast/protocol/controller.proto
-echo "generated src/overcast/protocol/controller_pb2*.py"
+# GoBGP's API (3.10, from Debian's golang-github-osrg-gobgp-dev, imports re-rooted under
+# overcast/gateway/gobgp/ so that the generated modules import each other by package).
+"$PY" -m grpc_tools.protoc -Iproto --python_out=src --pyi_out=src --grpc_python_out=src \
+    proto/overcast/gateway/gobgp/gobgp.proto proto/overcast/gateway/gobgp/attribute.proto \
+    proto/overcast/gateway/gobgp/capability.proto
+echo "generated src/overcast/protocol/controller_pb2*.py, src/overcast/gateway/gobgp/*_pb2*.py"

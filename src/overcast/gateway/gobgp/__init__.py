@@ -1,0 +1,1 @@
+"""GoBGP 3.10 API, generated (scripts/gen_protocol.sh)."""
