@@ -45,6 +45,7 @@ def imports_of(package: str) -> dict[str, set[str]]:
         ("protocol", ("agent", "controller", "directory", "dataplane", "cli")),
         ("dataplane", ("agent", "controller", "directory", "cli")),
         ("agent", ("controller", "directory")),
+        ("gateway", ("agent", "dataplane", "cli")),
     ],
 )
 def test_lower_layers_import_nothing_above(package: str, forbidden: tuple[str, ...]) -> None:
@@ -55,11 +56,12 @@ def test_lower_layers_import_nothing_above(package: str, forbidden: tuple[str, .
     assert not {m: t for m, t in wrong.items() if t}
 
 
-def test_the_controller_knows_the_directory_only_through_its_interface() -> None:
+@pytest.mark.parametrize("package", ["controller", "gateway"])
+def test_controllers_and_gateways_know_the_directory_only_through_its_interface(package: str) -> None:
     allowed = "directory.controller_interface"
     wrong = {
         module: sorted(t for t in targets if t.startswith("directory") and not t.startswith(allowed)
                        and t != "directory")  # fmt: skip
-        for module, targets in imports_of("controller").items()
+        for module, targets in imports_of(package).items()
     }
     assert not {m: t for m, t in wrong.items() if t}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -118,6 +119,53 @@ def directory(
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
+
+
+@app.command()
+def gateway(
+    asn: Annotated[int, typer.Option(help="This gateway's AS number.")],
+    router_id: Annotated[str, typer.Option(help="BGP router ID (an IPv4 address of this gateway).")],
+    peer: Annotated[list[str], typer.Option(help="A router to peer with, ADDRESS:AS (repeat for several).")],
+    database: Annotated[
+        str | None,
+        typer.Option(help="The directory's store (SQLAlchemy URL). Default: SQLite in the state directory."),
+    ] = None,
+    state_dir: Annotated[
+        Path, typer.Option(help="The embedded store's directory; the speaker's socket and log go under it.")
+    ] = DEFAULT_STATE_DIR,
+    bgp_port: Annotated[int, typer.Option(help="The TCP port BGP listens on.")] = 179,
+    bgp_netns: Annotated[
+        str | None, typer.Option(help="Run the BGP daemon in this network namespace (labs).")
+    ] = None,
+    poll_interval: Annotated[float, typer.Option(help="Seconds between change-log reads.")] = 0.05,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every announcement.")] = False,
+) -> None:
+    """Run a gateway: announce floating IPs and advertised subnets to the routers over BGP
+    (gobgpd), with the hosts that translate them as next hops; learn the routers' routes.
+    Run two for redundancy: they announce the same paths.
+
+    Example: [bold]overcast gateway --asn 65100 --router-id 10.0.0.253 --peer 10.0.0.254:65000[/]
+    """
+    import asyncio
+
+    from ..gateway.service import run_gateway
+
+    _logging(verbose)
+    peers: dict[str, int] = {}
+    for item in peer:
+        address, _, number = item.rpartition(":")
+        try:
+            peers[str(ipaddress.IPv4Address(address))] = int(number)
+        except ValueError:
+            console.print(f"[red]error:[/] --peer {item}: give ADDRESS:AS, e.g. 10.0.0.254:65000")
+            raise typer.Exit(2) from None
+    try:
+        asyncio.run(
+            run_gateway(database, state_dir, asn=asn, router_id=router_id, peers=peers, bgp_netns=bgp_netns,
+                        listen_port=bgp_port, poll_interval=poll_interval)
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()
@@ -401,7 +449,6 @@ def agent_state(
     out.print(table)
 
 
-
 @agent_app.command("cleanup")
 def agent_cleanup(
     ctx: typer.Context,
@@ -453,6 +500,7 @@ def agent_cleanup(
     for item in removed:
         typer.echo(f"removed {item}")
     typer.echo(f"{len(removed)} object(s) removed")
+
 
 @app.command()
 def demo(

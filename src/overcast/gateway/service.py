@@ -1,0 +1,115 @@
+"""``overcast gateway``: keeps the routers' view of north-south routes equal to the directory's.
+
+It reads the directory the way a controller does (a snapshot, then the change log, through
+:mod:`overcast.controller.feed`), keeps the same incremental policy engine, and after every
+batch announces or withdraws the difference between :func:`.routes.north_south_routes` and
+what its speaker announced. It carries no traffic: hosts translate and forward their own
+endpoints' north-south traffic, so a gateway that dies costs no packet — the routers keep the
+other gateways' identical paths (run two). A restarted gateway announces everything again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+from ..controller import feed
+from ..directory.controller_interface import Directory, open_directory
+from ..policy.engine import PolicyEngine
+from ..protocol import codec
+from .routes import north_south_routes, route_changes
+from .speaker import PeerStatus, Speaker
+
+log = logging.getLogger("overcast.gateway")
+
+
+class GatewayService:
+    def __init__(
+        self, directory: Directory, speaker: Speaker, peers: dict[str, int], *, poll_interval: float = 0.05
+    ) -> None:
+        self.directory, self.speaker, self.peers = directory, speaker, peers
+        self.poll_interval = poll_interval
+        self.engine = PolicyEngine(codec.wire_entry)
+        self.revision = 0
+        self.announced: dict[str, str] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        revision, snapshot = await asyncio.to_thread(feed.load_snapshot, self.directory)
+        self.engine.apply(snapshot)
+        self.revision = revision
+        await self.speaker.start()
+        for address, asn in sorted(self.peers.items()):
+            await self.speaker.add_peer(address, asn)
+        await self.sync()
+        self._task = asyncio.create_task(self._feed_loop(), name="gateway-feed")
+        log.info("gateway at revision %d: %d routes", revision, len(self.announced))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.speaker.stop()
+
+    async def sync(self) -> None:
+        """Announce and withdraw until the speaker holds exactly the wanted routes."""
+        withdraw, announce = route_changes(self.announced, north_south_routes(self.engine.domains))
+        for prefix, hop in sorted(withdraw.items()):
+            await self.speaker.withdraw(prefix, hop)
+            del self.announced[prefix]
+        for prefix, hop in sorted(announce.items()):
+            await self.speaker.announce(prefix, hop)
+            self.announced[prefix] = hop
+
+    async def _feed_loop(self) -> None:
+        backoff = self.poll_interval
+        while True:
+            await asyncio.sleep(backoff)
+            try:
+                while rows := await asyncio.to_thread(feed.read_changes, self.directory, self.revision):
+                    self.apply_rows(rows)
+                await self.sync()
+                backoff = self.poll_interval
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the store or the speaker is away: keep the routes, retry slower
+                log.exception("the gateway's feed failed; retrying")
+                backoff = min(max(backoff * 2, 0.5), 5.0)
+
+    def apply_rows(self, rows: list[dict[str, Any]]) -> None:
+        self.engine.apply(feed.changes_from_log(rows))
+        self.revision = int(rows[-1]["revision"])
+
+    async def status(self) -> list[PeerStatus]:
+        return await self.speaker.peers()
+
+
+async def run_gateway(
+    database: str | None,
+    state_dir: Path,
+    *,
+    asn: int,
+    router_id: str,
+    peers: dict[str, int],
+    bgp_netns: str | None = None,
+    listen_port: int = 179,
+    poll_interval: float = 0.05,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """The ``overcast gateway`` process: serve until ``stop`` (or SIGINT/SIGTERM)."""
+    directory = await asyncio.to_thread(open_directory, database, state_dir)
+    speaker = Speaker(asn, router_id, state_dir / "gateway", netns=bgp_netns, listen_port=listen_port)
+    service = GatewayService(directory, speaker, peers, poll_interval=poll_interval)
+    await service.start()
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await service.stop()
