@@ -76,3 +76,8 @@ def test_floating_ip_pat_and_policy_with_the_outside(
     assert not lab.connects(client, "tcp", FIP, 80)
     assert lab.seen_as(site.containers[n["web1"]], client_ip, 8080) is None
     assert lab.seen_as(site.containers[n["db1"]], client_ip, 8080) == underlay["h2"]
+    # Decommissioning the host takes its uplinks and the host's NAT table with its namespaces.
+    removed = site.dataplanes[host].decommission()
+    assert "nft table ip overcast_host" in removed
+    assert not [name for name in links_of(h1_ns) if name.startswith("ou")]
+    assert "overcast_host" not in sh("ip", "netns", "exec", h1_ns, "nft", "list", "tables").stdout

@@ -34,7 +34,7 @@ from .firewall import program_firewall
 from .forwarding import program_forwarding
 from .libnft import Nft, NftError
 from .links import Host, program_links
-from .nat import HOST_LINK, HOST_NAT, choose_index, link_index, needs_uplink
+from .nat import HOST_LINK, HOST_NAT, HOST_TABLE, choose_index, link_index, needs_uplink
 from .netns import in_netns
 from .nftables import short_hash
 from .plan import (
@@ -191,6 +191,15 @@ class LinuxDataplane(Dataplane):
             if ifname.startswith(VXLAN) and link.get_attr("IFLA_LINKINFO") is not None:
                 host.link("del", index=link["index"])
                 removed.append(f"link {ifname}")
+        with in_netns(self.host_netns):
+            nft = Nft()
+        try:
+            if f"table ip {HOST_TABLE}" in nft.run("list tables"):
+                nft.run(f"delete table ip {HOST_TABLE}")
+                removed.append(f"nft table ip {HOST_TABLE}")
+        finally:
+            nft.close()
+        self._host_nat_loaded = False
         return removed
 
     # --- names -----------------------------------------------------------------------------------
