@@ -17,7 +17,8 @@ from pathlib import Path
 SUPPORTED = """me enterprise user domaintemplate zonetemplate subnettemplate policygrouptemplate
 ingressacltemplate egressacltemplate ingressaclentrytemplate egressaclentrytemplate domain zone
 subnet vport policygroup enterprisenetwork networkmacrogroup container containerinterface vm
-vminterface sharednetworkresource floatingip l2domaintemplate l2domain vrs enterprisepermission""".split()
+vminterface sharednetworkresource floatingip l2domaintemplate l2domain vrs enterprisepermission
+gateway""".split()
 
 OUT = Path(__file__).resolve().parent.parent / "src/overcast/directory/vsd_model_v6.json"
 

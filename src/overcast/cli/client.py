@@ -305,6 +305,7 @@ def topology_tree(client: VsdClient, enterprise: str | None = None) -> tuple[Tre
         data["enterprises"].append(ent_data)
         for dom in client.list_all(f"enterprises/{ent['ID']}/domains"):
             dom_node = ent_node.add(f"[bold cyan]{dom['name']}[/] [dim]domain[/]")
+            fips = {f["ID"]: f.get("address") for f in client.list_all(f"domains/{dom['ID']}/floatingips")}
             dom_data: dict[str, Any] = {"name": dom["name"], "ID": dom["ID"], "zones": []}
             ent_data["domains"].append(dom_data)
             for zone in client.list_all(f"domains/{dom['ID']}/zones"):
@@ -324,11 +325,14 @@ def topology_tree(client: VsdClient, enterprise: str | None = None) -> tuple[Tre
                     zone_data["subnets"].append(subnet_data)
                     for vport in client.list_all(f"subnets/{subnet['ID']}/vports"):
                         state = vport.get("operationalState") or "-"
-                        vport_node = subnet_node.add(f"{vport['name']} [dim]vport {state}[/]")
+                        fip = fips.get(vport.get("associatedFloatingIPID") or "")
+                        label = f" [magenta]floating IP {fip}[/]" if fip else ""
+                        vport_node = subnet_node.add(f"{vport['name']} [dim]vport {state}[/]{label}")
                         vport_data: dict[str, Any] = {
                             "name": vport["name"],
                             "ID": vport["ID"],
                             "state": state,
+                            "floatingIP": fip,
                             "containers": [],
                         }
                         subnet_data["vports"].append(vport_data)
@@ -349,7 +353,26 @@ def topology_tree(client: VsdClient, enterprise: str | None = None) -> tuple[Tre
                                     "status": status,
                                 }
                             )
+    data["gateways"] = gateways_of(client)
+    for gateway in data["gateways"]:
+        colour = "green" if gateway["connected"] else "red"
+        root.add(
+            f"[{colour}]{gateway['name']}[/] [dim]gateway {gateway['routerID']}: {gateway['sessions']}[/]"
+        )
     return root, data
+
+
+def gateways_of(client: VsdClient) -> list[dict[str, Any]]:
+    """The gateways the directory records (the operator sees them; tenants see none)."""
+    return [
+        {
+            "name": g["name"],
+            "routerID": g.get("systemID"),
+            "connected": bool(g.get("gatewayConnected")),
+            "sessions": g.get("peer") or "no session",
+        }
+        for g in client.list_all("gateways")
+    ]
 
 
 def topology(
@@ -406,6 +429,11 @@ def status(
         for h in reply.hosts
     ]
     converged = all(h["in_sync"] for h in hosts if h["connected"])
+    gateways: list[dict[str, Any]] | None = None
+    try:
+        gateways = gateways_of(_session(s))
+    except Exception as exc:  # the directory is another service: say why, keep the hosts
+        problem = str(exc)
     if as_json:
         _print_json(
             {
@@ -413,6 +441,7 @@ def status(
                 "revision": reply.revision,
                 "converged": converged,
                 "hosts": hosts,
+                "gateways": gateways if gateways is not None else {"error": problem},
             }
         )
     else:
@@ -438,6 +467,14 @@ def status(
             )
         out.print(table)
         out.print("[green]converged[/]" if converged else "[yellow]not converged yet[/]")
+        if gateways is None:
+            out.print(f"[dim]gateways: the directory did not answer ({problem})[/]")
+            return
+        for gateway in gateways:
+            colour = "green" if gateway["connected"] else "red"
+            out.print(
+                f"gateway [{colour}]{gateway['name']}[/] ({gateway['routerID']}): {gateway['sessions']}"
+            )
     if not converged:
         raise typer.Exit(1)
 

@@ -36,6 +36,7 @@ from .host_records import (
     create_endpoint,
     ensure_subnet,
     mark_host_down,
+    record_gateway,
     register_host,
     remove_endpoint,
 )
@@ -47,7 +48,8 @@ __all__ = [
     "HOST_MARK", "NO_CREDENTIALS", "SYSTEM", "ClaimResult", "CreatedEndpoint", "Directory", "EndpointClaim",
     "EndpointRefused", "EndpointSpec", "NotThisHosts", "Principal", "Snapshot", "TooManyHosts", "VsdError",
     "assigned_kind", "changes_after", "claim_endpoints", "claim_endpoints_of_hosts", "create_endpoint",
-    "ensure_subnet", "mark_host_down", "open_directory", "register_host", "remove_endpoint", "snapshot",
+    "ensure_subnet", "mark_host_down", "open_directory", "record_gateway", "register_host", "remove_endpoint",
+    "snapshot",
 ]  # fmt: skip
 
 T = TypeVar("T")

@@ -84,6 +84,27 @@ def register_host(
     return directory.write_as_system(work)
 
 
+def record_gateway(directory: Directory, name: str, router_id: str, sessions: dict[str, str]) -> str:
+    """Record a gateway (created the first time) with its BGP sessions (peer address -> state;
+    none: its speaker does not answer): ``gatewayConnected`` while one is established; return
+    its ID. Writes only on a change."""
+    peer = "; ".join(f"{address} {state}" for address, state in sorted(sessions.items()))
+    peer = peer or "the BGP speaker is not running"
+    fields = {"systemID": router_id, "peer": peer, "gatewayConnected": "established" in sessions.values()}
+
+    def work(ops: Operations) -> str:
+        found = ops.tx.find("gateway", "name", name)
+        if not found:
+            return ops.create_internal(None, "gateway", {"name": name, **fields}).id
+        gateway = found[0]
+        if any(gateway.data.get(k) != v for k, v in fields.items()):
+            gateway.data.update(fields)
+            ops.touch(gateway)
+        return gateway.id
+
+    return directory.write_as_system(work)
+
+
 def mark_host_down(directory: Directory, host_id: str, disconnected_ms: int, now_ms: int) -> bool:
     """Record the host as DOWN, unless it came back (to any controller) since ``disconnected_ms``."""
 

@@ -379,6 +379,15 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
         immutable={"templateID"},
         defaults={"maintenanceMode": "DISABLED", "l2EncapType": "VXLAN"},
     ),
+    # An `overcast gateway` (VSD's VRS-G), recorded by itself: its BGP sessions in `peer`.
+    "gateway": dict(
+        owners=(ROOT,),
+        required=("name",),
+        unique_scope="global",
+        operator_only=True,
+        server_managed=True,
+        defaults={"personality": "VRSG", "pending": False, "gatewayConnected": False},
+    ),
     # A host running an agent, recorded by the controller (VSD's VRS): name = the agent's host ID.
     "vrs": dict(
         owners=(ROOT,),

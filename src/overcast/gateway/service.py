@@ -16,22 +16,35 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import grpc
+
 from ..controller import feed
-from ..directory.controller_interface import Directory, open_directory
+from ..directory.controller_interface import Directory, open_directory, record_gateway
 from ..policy.engine import PolicyEngine
 from ..protocol import codec
 from .routes import north_south_routes, route_changes
-from .speaker import PeerStatus, Speaker
+from .speaker import PeerStatus, Speaker, SpeakerError
 
 log = logging.getLogger("overcast.gateway")
 
 
 class GatewayService:
+    #: Seconds between records of the sessions' states in the directory.
+    RECORD_INTERVAL = 2.0
+
     def __init__(
-        self, directory: Directory, speaker: Speaker, peers: dict[str, int], *, poll_interval: float = 0.05
+        self,
+        directory: Directory,
+        speaker: Speaker,
+        peers: dict[str, int],
+        *,
+        name: str | None = None,
+        poll_interval: float = 0.05,
     ) -> None:
         self.directory, self.speaker, self.peers = directory, speaker, peers
+        self.name = name or speaker.router_id
         self.poll_interval = poll_interval
+        self._recorded_at = 0.0
         self.engine = PolicyEngine(codec.wire_entry)
         self.revision = 0
         self.announced: dict[str, str] = {}
@@ -45,6 +58,7 @@ class GatewayService:
         for address, asn in sorted(self.peers.items()):
             await self.speaker.add_peer(address, asn)
         await self.sync()
+        await self.record(now=True)
         self._task = asyncio.create_task(self._feed_loop(), name="gateway-feed")
         log.info("gateway at revision %d: %d routes", revision, len(self.announced))
 
@@ -72,6 +86,7 @@ class GatewayService:
                 while rows := await asyncio.to_thread(feed.read_changes, self.directory, self.revision):
                     self.apply_rows(rows)
                 await self.sync()
+                await self.record()
                 backoff = self.poll_interval
             except asyncio.CancelledError:
                 raise
@@ -85,6 +100,19 @@ class GatewayService:
 
     async def status(self) -> list[PeerStatus]:
         return await self.speaker.peers()
+
+    async def record(self, *, now: bool = False) -> None:
+        """Every few seconds: this gateway and its sessions' states in the directory (VSD's
+        ``gateways``), for ``overcast status`` and operators' tools."""
+        loop = asyncio.get_running_loop()
+        if not now and loop.time() - self._recorded_at < self.RECORD_INTERVAL:
+            return
+        self._recorded_at = loop.time()
+        try:
+            sessions = {peer.address: peer.state for peer in await self.speaker.peers()}
+        except (grpc.aio.AioRpcError, SpeakerError):
+            sessions = {}
+        await asyncio.to_thread(record_gateway, self.directory, self.name, self.speaker.router_id, sessions)
 
 
 async def run_gateway(

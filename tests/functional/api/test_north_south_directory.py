@@ -99,3 +99,30 @@ def test_pools_floating_ips_and_advertised_subnets(directory_server: ServedDirec
 
     acme["ent"].delete()  # its permission goes with it (else the pool were kept for nobody)
     assert pool.enterprise_permissions.get() == []
+
+
+def test_topology_shows_floating_ips_and_gateways(directory_server: ServedDirectory) -> None:
+    from overcast.cli.client import topology_tree
+    from overcast.client.vsd import VsdClient
+    from overcast.directory.controller_interface import record_gateway
+
+    me = session_for(directory_server).user
+    acme = build_domain(me, "acme")
+    pool = vsdk.NUSharedNetworkResource(name="public", type="FLOATING", address="203.0.113.0",
+                                        netmask="255.255.255.0", gateway="203.0.113.1")  # fmt: skip
+    me.create_child(pool)
+    fip = vsdk.NUFloatingIp(associated_shared_network_resource_id=pool.id)
+    acme["domain"].create_child(fip)
+    vport = vsdk.NUVPort(name="web1", type="CONTAINER", associated_floating_ip_id=fip.id)
+    acme["sub_a"].create_child(vport)
+    record_gateway(directory_server.directory, "gw1", "10.99.0.253", {"10.99.0.254": "established"})
+    client = VsdClient(directory_server.url, "csproot", "csproot", "csp")
+    client.login()
+    _, data = topology_tree(client, "acme")
+    (subnet,) = [
+        s for s in data["enterprises"][0]["domains"][0]["zones"][0]["subnets"] if s["name"] == "sub-a"
+    ]
+    assert [(v["name"], v["floatingIP"]) for v in subnet["vports"]] == [("web1", fip.address)]
+    assert data["gateways"] == [
+        {"name": "gw1", "routerID": "10.99.0.253", "connected": True, "sessions": "10.99.0.254 established"}
+    ]

@@ -49,6 +49,10 @@ def endpoint(directory: Directory, subnet_id: str, host: str) -> str:
     return str(vport["ID"])
 
 
+def gateways_recorded(directory: Directory) -> list[dict[str, Any]]:
+    return directory.listing(SYSTEM, "me", None, "gateways").items
+
+
 def test_routes_follow_the_directory_and_survive_a_gateway(lab: Lab, tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'directory.db'}")
     migrate(store)
@@ -95,6 +99,11 @@ def test_routes_follow_the_directory_and_survive_a_gateway(lab: Lab, tmp_path: P
                 "the advertised subnet",
             )
             assert route not in frr.fib()  # allocated, not assigned: nothing to route
+            await asyncio.gather(*(service.record(now=True) for service in services))
+            recorded = {g["name"]: g for g in gateways_recorded(directory)}
+            assert set(recorded) == set(gateways.values())  # named by router ID
+            assert all(g["gatewayConnected"] and g["personality"] == "VRSG" for g in recorded.values())
+            assert recorded["10.99.0.253"]["peer"] == "10.99.0.254 established"
             directory.update(SYSTEM, "vports", web1, {"associatedFloatingIPID": fip["ID"]}, confirmed=True)
             await wait(frr.wait_for, lambda: frr.fib().get(route) == ["10.99.0.1"], "the floating IP")
             two = lambda: len(frr.show("show ip bgp")["routes"].get(route, [])) == 2  # noqa: E731
@@ -110,6 +119,11 @@ def test_routes_follow_the_directory_and_survive_a_gateway(lab: Lab, tmp_path: P
                 SYSTEM, "vports", web1, {"associatedFloatingIPID": ""}, confirmed=True
             )  # "": unassigned (null means "unchanged")
             await wait(frr.wait_for, lambda: route not in frr.fib(), "the withdrawal")
+            await asyncio.gather(*(service.record(now=True) for service in services))
+            recorded = {g["name"]: g for g in gateways_recorded(directory)}
+            assert not recorded["10.99.0.253"]["gatewayConnected"]  # its speaker is dead: it says so
+            assert recorded["10.99.0.253"]["peer"] == "the BGP speaker is not running"
+            assert recorded["10.99.0.252"]["gatewayConnected"]
         finally:
             for service in services:
                 await service.stop()
