@@ -155,14 +155,14 @@ def test_operator_rpcs_answer_what_the_caller_may_see(world: dict[str, Any]) -> 
     cluster.wait_for(lambda: engine.endpoint(other.vport_id) is not None, "the controller to learn them")
     tls: TlsFiles = cluster.agents["h1"].tls  # type: ignore[assignment]
 
-    def ask(credentials: tuple[str, str, str], call: str, *args: Any) -> Any:
+    def ask(credentials: tuple[str, str, str], call: str, *args: Any, **kwargs: Any) -> Any:
         address = cluster.addresses()[0]
         with ControllerClient(address, credentials=credentials, tls=tls, server_name="controller") as client:
-            return getattr(client, call)(*args)
+            return getattr(client, call)(*args, **kwargs)
 
-    def refusal(credentials: tuple[str, str, str], call: str, *args: Any) -> str:
+    def refusal(credentials: tuple[str, str, str], call: str, *args: Any, **kwargs: Any) -> str:
         with pytest.raises(ControllerClientError) as info:
-            ask(credentials, call, *args)
+            ask(credentials, call, *args, **kwargs)
         return str(info.value)
 
     operator, acme = ("csp", "csproot", "csproot"), ("acme", ACME.user, ACME.password)
@@ -174,6 +174,15 @@ def test_operator_rpcs_answer_what_the_caller_may_see(world: dict[str, Any]) -> 
     assert "PERMISSION_DENIED" in refusal(acme, "status")
     answer = refusal(globex, "explain", *flow)
     assert "NOT_FOUND" in answer and "does not exist" in answer
+    # North-south: an outside address on one side; the vport side is checked all the same.
+    outside = ask(acme, "explain", made.vport_id, "", 6, 80, -1, destination_address="198.51.100.10")
+    assert not outside.allowed and outside.reason.startswith("no way out")  # no floating IP, no PAT
+    answer = refusal(globex, "explain", made.vport_id, "", 6, 80, -1, destination_address="198.51.100.10")
+    assert "NOT_FOUND" in answer
+    answer = refusal(
+        acme, "explain", "", "", 6, 80, -1, source_address="1.2.3.4", destination_address="5.6.7.8"
+    )
+    assert "INVALID_ARGUMENT" in answer
     assert "UNAUTHENTICATED" in refusal(("acme", ACME.user, "wrong"), "status")
 
 

@@ -178,3 +178,30 @@ def test_unknown_endpoints_and_other_domains_fail_closed(world: World) -> None:
     assert result[0] is False  # no reachability across domains, even with allow-all policies
     views = compile_hosts(world.state)
     assert sorted(d.id for d in views["h1"].domains) == sorted([world.domain, other.domain])
+
+
+def test_explain_a_flow_with_the_outside() -> None:
+    """North-south in the oracle: the endpoint's side decides once the flow can cross at all;
+    the memory dataplane's traces of the same flows agree (tests/unit/test_memory_dataplane)."""
+    from overcast.policy.compiler import compile_domains
+    from overcast.policy.oracle import Packet, explain_outside
+
+    from ..support.north_south import two_tenants
+
+    world, _, n = two_tenants()
+    entries = compile_domains(world.state)[world.domain]
+    endpoints = {k[2]: v for k, v in entries.items() if k[0] == "endpoint"}
+
+    def judge(vport: str, port: int, *, inbound: bool) -> tuple[bool, str]:
+        packet = Packet("", "", dport=port)
+        verdict = explain_outside((world.domain, endpoints[vport]), entries.items(), packet,
+                                  outside="198.51.100.10", inbound=inbound)  # fmt: skip
+        side = verdict.egress if inbound else verdict.ingress
+        return verdict.allowed, side.decided_by
+
+    assert judge(n["web1"], 80, inbound=True)[0]  # floating IP, web accepts tcp/80 from anywhere
+    assert judge(n["web1"], 22, inbound=True) == (False, "default")
+    assert judge(n["db1"], 80, inbound=True)[1].startswith("no way in")  # PAT: out only
+    assert judge(n["db1"], 8080, inbound=False)[0]
+    allowed, why = judge(n["web2"], 8080, inbound=False)
+    assert not allowed and why.startswith("no way out")

@@ -9,6 +9,7 @@ VSD error text, the controller's status) and exit 1; ``--json`` prints machine-r
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -516,11 +517,21 @@ def resolve_endpoint(client: VsdClient, name: str, enterprise: str | None) -> di
                     }
                 )
     if not matches:
+        if _is_ipv4(name):  # no endpoint has it: an address outside the overlay
+            return {"container": f"outside {name}", "IPAddress": name, "VPortID": "", "outside": name}
         raise LookupError(f"no container, vport or IP {name!r}" + (f" in {enterprise}" if enterprise else ""))
     if len(matches) > 1:
         where = ", ".join(f"{m['container']} ({m['enterprise']})" for m in matches)
         raise LookupError(f"{name!r} is ambiguous: {where}; name the container or add --enterprise")
     return matches[0]
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _entry(client: VsdClient, judgement: Any, direction: str) -> str:
@@ -536,8 +547,12 @@ def _entry(client: VsdClient, judgement: Any, direction: str) -> str:
 
 @policy_app.command("explain")
 def explain(
-    source: Annotated[str, typer.Argument(help="Container name, vport ID or IP of the source.")],
-    destination: Annotated[str, typer.Argument(help="Container name, vport ID or IP of the destination.")],
+    source: Annotated[
+        str, typer.Argument(help="Container name, vport ID or IP of the source (or an outside address).")
+    ],
+    destination: Annotated[
+        str, typer.Argument(help="Container name, vport ID or IP of the destination (or an outside address).")
+    ],
     service: Annotated[str, typer.Argument(help="tcp/PORT, udp/PORT or icmp\\[/TYPE].")] = "tcp/80",
     enterprise: Annotated[str | None, typer.Option(help="Where names and IPs are looked up.")] = None,
     as_json: AsJson = False,
@@ -549,6 +564,8 @@ def explain(
 ) -> None:
     """Would a new flow pass, and which ACL entry (or default) decides — at the source's host
     (ingress) and at the destination's (egress)? Asks the controller's reachability oracle.
+    Either side may be an address outside the overlay (north-south: the endpoint's side then
+    decides, once it has a floating IP, PAT or an advertised subnet for that direction).
 
     Example: [bold]overcast policy explain acme-web1 acme-app1 tcp/8080[/]
     """
@@ -560,8 +577,14 @@ def explain(
             resolve_endpoint(client, source, enterprise),
             resolve_endpoint(client, destination, enterprise),
         )
+        if src.get("outside") and dst.get("outside"):
+            raise LookupError(
+                "neither side is an endpoint: at least one must be a container, vport or its IP"
+            )
         with ControllerClient(s.controller, credentials=(s.org, s.user, s.password)) as control:
-            reply = control.explain(src["VPortID"], dst["VPortID"], protocol, port, icmp_type)
+            reply = control.explain(src["VPortID"], dst["VPortID"], protocol, port, icmp_type,
+                                    source_address=src.get("outside", ""),
+                                    destination_address=dst.get("outside", ""))  # fmt: skip
         ingress, egress = _entry(client, reply.ingress, "ingress"), _entry(client, reply.egress, "egress")
     if as_json:
         _print_json(

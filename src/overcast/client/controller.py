@@ -58,10 +58,20 @@ class ControllerClient:
         return self._call(self._stub.Status, pb.StatusRequest())
 
     def explain(
-        self, source_vport: str, destination_vport: str, protocol: int, port: int = 0, icmp_type: int = -1
+        self,
+        source_vport: str,
+        destination_vport: str,
+        protocol: int,
+        port: int = 0,
+        icmp_type: int = -1,
+        *,
+        source_address: str = "",
+        destination_address: str = "",
     ) -> pb.ExplainReply:
+        """Either vport may be "" with an outside address in its place."""
         request = pb.ExplainRequest(
             source_vport=source_vport, destination_vport=destination_vport, protocol=protocol,
-            destination_port=port, icmp_type=icmp_type,
+            destination_port=port, icmp_type=icmp_type, source_address=source_address,
+            destination_address=destination_address,
         )  # fmt: skip
         return self._call(self._stub.Explain, request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 from collections.abc import Callable
@@ -89,7 +90,14 @@ def build_server(
 
     async def explain(request: pb.ExplainRequest, context: Any) -> pb.ExplainReply:
         principal = await caller(context)
+        outside = request.source_address or request.destination_address
+        if outside:
+            problem = _outside_problem(request)
+            if problem:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         for vport_id in (request.source_vport, request.destination_vport):
+            if not vport_id and outside:
+                continue
             try:  # the caller's own view: another tenant's vport does not exist for it
                 await asyncio.to_thread(service.directory.get, principal, "vports", vport_id)
             except VsdError:
@@ -129,6 +137,21 @@ def build_server(
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     return server, port
+
+
+def _outside_problem(request: pb.ExplainRequest) -> str | None:
+    """An outside address replaces exactly one vport, and is an IPv4 address."""
+    if request.source_address and request.destination_address:
+        return "one side of a flow is a vport: give an outside address for one side only"
+    if (request.source_address and request.source_vport) or (
+        request.destination_address and request.destination_vport
+    ):
+        return "give a vport or an outside address for each side, not both"
+    try:
+        ipaddress.IPv4Address(request.source_address or request.destination_address)
+    except ValueError:
+        return f"{request.source_address or request.destination_address!r} is not an IPv4 address"
+    return None
 
 
 async def run_controller(

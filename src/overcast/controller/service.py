@@ -35,7 +35,7 @@ import grpc
 from ..directory import controller_interface as directory_api
 from ..directory.controller_interface import Directory
 from ..policy.engine import HostDelta, PolicyEngine
-from ..policy.oracle import Packet, explain
+from ..policy.oracle import Packet, explain, explain_outside
 from ..protocol import codec
 from ..protocol import controller_pb2 as pb
 from . import feed
@@ -568,15 +568,9 @@ class ControllerService:
     # --- status --------------------------------------------------------------------------------
 
     def explain(self, request: pb.ExplainRequest) -> pb.ExplainReply:
-        """The oracle's judgement of a new flow between two vports, from the current model.
-        Raises LookupError for a vport without an endpoint."""
-        ends = []
-        for vport_id in (request.source_vport, request.destination_vport):
-            found = self.engine.endpoint(vport_id)
-            if found is None:
-                raise LookupError(f"vport {vport_id!r} has no endpoint (no interface with an address)")
-            ends.append(found)
-        (domain_id, source), (_, destination) = ends
+        """The oracle's judgement of a new flow between two vports — or a vport and an address
+        outside the overlay — from the current model. Raises LookupError for a vport without
+        an endpoint."""
         packet = Packet(
             "",
             "",
@@ -584,6 +578,38 @@ class ControllerService:
             dport=request.destination_port,
             icmp_type=request.icmp_type if request.icmp_type >= 0 else None,
         )
+        outside = request.source_address or request.destination_address
+        ends = []
+        for vport_id in (request.source_vport, request.destination_vport):
+            if not vport_id and outside:
+                continue
+            found = self.engine.endpoint(vport_id)
+            if found is None:
+                raise LookupError(f"vport {vport_id!r} has no endpoint (no interface with an address)")
+            ends.append(found)
+        if outside:
+            (domain_id, endpoint), inbound = ends[0], bool(request.source_address)
+            entries_of = self.engine.domains.get(domain_id, {}).items()
+            verdict = explain_outside(ends[0], entries_of, packet, outside=outside, inbound=inbound)
+            judged = verdict.egress if inbound else verdict.ingress
+            reason = (
+                f"allowed by the {'egress' if inbound else 'ingress'} policy at the endpoint"
+                if verdict.allowed
+                else (judged.decided_by if judged.decided_by.startswith("no way")
+                      else f"denied by the {'egress' if inbound else 'ingress'} policy at the endpoint")
+            )  # fmt: skip
+            return pb.ExplainReply(
+                allowed=verdict.allowed,
+                reason=reason,
+                domain_id=domain_id,
+                source_ip=outside if inbound else endpoint.ip or "",
+                destination_ip=endpoint.ip or "" if inbound else outside,
+                ingress=pb.Judgement(allowed=verdict.ingress.allowed, decided_by=verdict.ingress.decided_by,
+                                     host_id="" if inbound else endpoint.host_id or ""),
+                egress=pb.Judgement(allowed=verdict.egress.allowed, decided_by=verdict.egress.decided_by,
+                                    host_id=endpoint.host_id or "" if inbound else ""),
+            )  # fmt: skip
+        (domain_id, source), (_, destination) = ends
         entries = {d: self.engine.domains.get(d, {}).items() for d, _ in ends}
         verdict = explain(ends[0], ends[1], entries, packet)
         if verdict.ingress.decided_by == "another domain":

@@ -154,3 +154,45 @@ def explain(
     ingress = decide(domain_view(entries, src.host_id or ""), "ingress", src, packet)
     egress = decide(domain_view(entries, dst.host_id or ""), "egress", dst, packet)
     return Verdict(ingress.allowed and egress.allowed, ingress, egress)
+
+
+def north_south_refusal(view: DomainView, endpoint: Endpoint, *, inbound: bool) -> str | None:
+    """Why an endpoint cannot exchange with the outside in that direction (None: it can): it
+    needs a floating IP or an advertised subnet, or — outbound only — a PAT subnet."""
+    subnet = next((s for s in view.subnets if s.id == endpoint.subnet_id), None)
+    if endpoint.floating_ip or (subnet is not None and subnet.advertise):
+        return None
+    if not inbound and subnet is not None and subnet.pat:
+        return None
+    need = (
+        "a floating IP or an advertised subnet" if inbound else "a floating IP, PAT or an advertised subnet"
+    )
+    return f"no way {'in' if inbound else 'out'}: the endpoint has not {need}"
+
+
+def explain_outside(
+    endpoint: tuple[str, Endpoint],
+    entries: Iterable[tuple[Key, Any]],
+    packet: Packet,
+    *,
+    outside: str,
+    inbound: bool,
+) -> Verdict:
+    """A new flow between an endpoint (domain ID, endpoint) and an address outside the overlay:
+    the endpoint's side decides (ingress when it sends, egress when it receives, as its host
+    judges), once the flow can cross at all (:func:`north_south_refusal`). The outside side's
+    decision is "outside" (the routers are not Overcast's)."""
+    domain_id, local = endpoint
+    view = domain_view(list(entries), local.host_id or "")
+    ip = local.ip or ""
+    packet = Packet(outside if inbound else ip, ip if inbound else outside, packet.protocol, packet.sport,
+                    packet.dport, packet.icmp_type, packet.icmp_code, packet.ether_type)  # fmt: skip
+    beyond = Decision(True, "outside")
+    refusal = north_south_refusal(view, local, inbound=inbound)
+    judged = (
+        Decision(False, refusal)
+        if refusal
+        else decide(view, "egress" if inbound else "ingress", local, packet)
+    )
+    ingress, egress = (beyond, judged) if inbound else (judged, beyond)
+    return Verdict(judged.allowed, ingress, egress)

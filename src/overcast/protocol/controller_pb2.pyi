@@ -8,18 +8,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ExplainRequest(_message.Message):
-    __slots__ = ("source_vport", "destination_vport", "protocol", "destination_port", "icmp_type")
+    __slots__ = ("source_vport", "destination_vport", "protocol", "destination_port", "icmp_type", "source_address", "destination_address")
     SOURCE_VPORT_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_VPORT_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_PORT_FIELD_NUMBER: _ClassVar[int]
     ICMP_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     source_vport: str
     destination_vport: str
     protocol: int
     destination_port: int
     icmp_type: int
-    def __init__(self, source_vport: _Optional[str] = ..., destination_vport: _Optional[str] = ..., protocol: _Optional[int] = ..., destination_port: _Optional[int] = ..., icmp_type: _Optional[int] = ...) -> None: ...
+    source_address: str
+    destination_address: str
+    def __init__(self, source_vport: _Optional[str] = ..., destination_vport: _Optional[str] = ..., protocol: _Optional[int] = ..., destination_port: _Optional[int] = ..., icmp_type: _Optional[int] = ..., source_address: _Optional[str] = ..., destination_address: _Optional[str] = ...) -> None: ...
 
 class Judgement(_message.Message):
     __slots__ = ("allowed", "decided_by", "host_id")
