@@ -46,7 +46,7 @@ def test_the_demo_proves_its_policy_and_cleans_up(tmp_path: Path) -> None:
     listen, controller = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     result = run("demo", "--state-dir", str(state), "--listen", listen, "--controller", controller)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "all 22 probes match the policy (6 allowed, 16 denied)" in result.stdout + result.stderr
+    assert "all 31 probes match the policy (11 allowed, 20 denied)" in result.stdout + result.stderr
     assert not state.exists()
     assert leftovers({}) == ([], [])
 

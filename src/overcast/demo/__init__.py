@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,10 +37,17 @@ from ..agent.client import AgentClient, agent_connected
 from ..agent.credentials import RuntimeCredentials
 from ..client.vsd import VsdClient
 from ..lab import Lab, sh
+from ..lab.frr import Frr
 from .application import HOSTS, TENANTS, Container, Tenant
 
 TAG = "ovdemo"
 UNDERLAY = "10.250.0.{}"
+#: The data-center router (FRR, its AS) and the gateway (its AS) on the underlay.
+ROUTER, ROUTER_AS = UNDERLAY.format(254), 65000
+GATEWAY, GATEWAY_AS = UNDERLAY.format(253), 65100
+#: The floating-IP pool (a documentation range), and the outside network's HTTP server.
+PUBLIC_POOL = ("203.0.113.0", "255.255.255.0", "203.0.113.1")
+OUTSIDE_PORT = 80
 
 
 class DemoError(Exception):
@@ -67,6 +74,7 @@ class Deployed:
     vport: str
     ip: str
     netns: str
+    floating_ip: str = ""
 
 
 @dataclass
@@ -78,6 +86,7 @@ class Record:
     url: str = ""
     controller: str = ""
     containers: list[dict[str, str]] = field(default_factory=list)
+    frr_dir: str = ""  # the router's FRR configuration, sockets and logs
 
     def save(self) -> None:
         data = {
@@ -85,6 +94,7 @@ class Record:
             "url": self.url,
             "controller": self.controller,
             "containers": self.containers,
+            "frr_dir": self.frr_dir,
         }
         self.path.write_text(json.dumps(data, indent=2) + "\n")
 
@@ -97,6 +107,7 @@ class Record:
             data.get("url", ""),
             data.get("controller", ""),
             data.get("containers", []),
+            data.get("frr_dir", ""),
         )
 
 
@@ -120,6 +131,16 @@ def run_demo(options: DemoOptions, console: Console) -> bool:
     try:
         with _step(console, "three simulated hosts on an underlay bridge"):
             hosts = {short: lab.host(short, UNDERLAY.format(i)) for i, short in enumerate(HOSTS, 1)}
+        with _step(console, f"a data-center router (FRR, AS {ROUTER_AS}) with the outside behind it"):
+            router, outside_ns, outside_ip = lab.outside(router=ROUTER)
+            gateway_ns = lab.host("gw", GATEWAY)
+            # FRR's directory where its unprivileged daemons can reach it (not under a private one).
+            frr = Frr(router, ROUTER_AS, ROUTER)
+            record.frr_dir = str(frr.dir)
+            record.save()
+            frr.start({GATEWAY: GATEWAY_AS})
+            record.pids += frr.pids()
+            record.save()
         url = f"http://{options.listen}"
         env = {"OVERCAST_CSPROOT_PASSWORD": options.password}
         with _step(console, f"directory on {url} (SQLite in {state_dir / 'directory'})"):
@@ -170,24 +191,49 @@ def run_demo(options: DemoOptions, console: Console) -> bool:
             for short in HOSTS:
                 socket = state_dir / f"{short}.sock"
                 _wait(partial(agent_connected, socket), f"agent {short}", state_dir / f"agent-{short}.log")
+        with _step(console, f"a gateway (AS {GATEWAY_AS}) speaking BGP to the router"):
+            _start(
+                record,
+                ["gateway", "--database", database, "--asn", str(GATEWAY_AS), "--router-id", GATEWAY,
+                 "--peer", f"{ROUTER}:{ROUTER_AS}", "--bgp-netns", gateway_ns,
+                 "--state-dir", str(state_dir / "gateway")],
+                state_dir / "gateway.log",
+            )  # fmt: skip
+            _wait(lambda: frr.session_states().get(GATEWAY) == "Established", "the BGP session",
+                  state_dir / "gateway.log")  # fmt: skip
         deployed: list[Deployed] = []
+        pool: dict[str, Any] | None = None
         for tenant in TENANTS:
             with _step(console, f"{tenant.enterprise}: domain from a template, zones, subnets, policy"):
-                topology = deploy_tenant(client, tenant)
+                domain_id, topology = deploy_tenant(client, tenant)
             with _step(
                 console, f"{tenant.enterprise}: {len(tenant.containers)} containers attached by their agents"
             ):
-                deployed += attach_containers(client, tenant, topology, lab, state_dir)
+                attached = attach_containers(client, tenant, topology, lab, state_dir)
+            if tenant.floating:
+                with _step(console, f"{tenant.enterprise}: floating IPs for {', '.join(tenant.floating)}"):
+                    pool = pool or client.create(
+                        "sharednetworkresources",
+                        {"name": "public", "type": "FLOATING", "address": PUBLIC_POOL[0],
+                         "netmask": PUBLIC_POOL[1], "gateway": PUBLIC_POOL[2]},
+                    )  # fmt: skip
+                    attached = assign_floating_ips(client, tenant, domain_id, pool["ID"], attached)
+            deployed += attached
             record.containers = [asdict(d) for d in deployed]
             record.save()
-        with _step(console, "real TCP listeners on every service port"):
+        with _step(console, "real TCP listeners on every service port, and an HTTP server outside"):
             for item in deployed:
                 port = _tenant(item.enterprise).tier(item.tier).port
                 if port is not None:
                     record.pids.append(lab.listen(item.netns, "tcp", port, detached=True))
+            record.pids.append(lab.listen(outside_ns, "tcp", OUTSIDE_PORT, detached=True))
             record.save()
+        with _step(console, "the router learns every floating IP from the gateway"):
+            wanted = {f"{d.floating_ip}/32" for d in deployed if d.floating_ip}
+            _wait(lambda: wanted <= set(frr.fib()), "the floating IPs' routes in FRR",
+                  state_dir / "gateway.log")  # fmt: skip
         console.print(f"[bold]up in {time.monotonic() - began:.1f} s[/] — probing with real connections…")
-        results = probe(lab, deployed)
+        results = probe(lab, deployed) + probe_outside(lab, deployed, outside_ns, outside_ip)
         ok = show_matrix(console, results, deployed)
         if options.keep:
             show_next_steps(console, options, state_dir)
@@ -199,9 +245,10 @@ def run_demo(options: DemoOptions, console: Console) -> bool:
             tear_down(state_dir, console, quiet=True)
 
 
-def deploy_tenant(client: VsdClient, tenant: Tenant) -> dict[str, dict[str, str]]:
+def deploy_tenant(client: VsdClient, tenant: Tenant) -> tuple[str, dict[str, dict[str, str]]]:
     """Enterprise, a domain template holding the zones, subnets, policy groups and ACLs, and a
-    domain instantiated from it. Returns tier -> {subnet, policy group} IDs of the domain."""
+    domain instantiated from it (PAT when the tenant wants it). Returns the domain's ID and
+    tier -> {subnet, policy group} IDs of the domain."""
     enterprise = client.create("enterprises", {"name": tenant.enterprise})
     template = client.create(f"enterprises/{enterprise['ID']}/domaintemplates", {"name": "wordpress"})
     groups: dict[str, str] = {}
@@ -245,12 +292,52 @@ def deploy_tenant(client: VsdClient, tenant: Tenant) -> dict[str, dict[str, str]
                     "networkID": groups[remote],
                 },
             )
-    domain = client.create(
-        f"enterprises/{enterprise['ID']}/domains", {"name": "wordpress", "templateID": template["ID"]}
-    )
+        for priority, outside in enumerate(tenant.outside, len(tenant.flows) + 1):
+            # Ingress judges what a tier sends out, egress what it receives from outside.
+            if outside.inbound != (direction == "egress"):
+                continue
+            way = "from" if outside.inbound else "to"
+            client.create(
+                f"{direction}acltemplates/{acl['ID']}/{direction}aclentrytemplates",
+                {
+                    "description": f"{outside.tier} {way} anywhere tcp/{outside.port}",
+                    "action": "FORWARD",
+                    "etherType": "0x0800",
+                    "DSCP": "*",
+                    "protocol": "6",
+                    "destinationPort": str(outside.port),
+                    "stateful": True,
+                    "priority": priority * 10,
+                    "locationType": "POLICYGROUP",
+                    "locationID": groups[outside.tier],
+                    "networkType": "ANY",
+                },
+            )
+    body = {"name": "wordpress", "templateID": template["ID"]}
+    if tenant.pat:
+        body["PATEnabled"] = "ENABLED"
+    domain = client.create(f"enterprises/{enterprise['ID']}/domains", body)
     subnets = {s["name"]: s["ID"] for s in client.list_all(f"domains/{domain['ID']}/subnets")}
     policy_groups = {g["name"]: g["ID"] for g in client.list_all(f"domains/{domain['ID']}/policygroups")}
-    return {t.name: {"subnet": subnets[t.name], "policygroup": policy_groups[t.name]} for t in tenant.tiers}
+    tiers = {t.name: {"subnet": subnets[t.name], "policygroup": policy_groups[t.name]} for t in tenant.tiers}
+    return domain["ID"], tiers
+
+
+def assign_floating_ips(
+    client: VsdClient, tenant: Tenant, domain_id: str, pool_id: str, deployed: list[Deployed]
+) -> list[Deployed]:
+    """A floating IP allocated in the domain for each of the tenant's ``floating`` containers and
+    assigned to its vport (the gateway announces it; the container's host translates it)."""
+    out = []
+    for item in deployed:
+        if item.name in tenant.floating:
+            fip = client.create(
+                f"domains/{domain_id}/floatingips", {"associatedSharedNetworkResourceID": pool_id}
+            )
+            client.update(f"vports/{item.vport}", {"associatedFloatingIPID": fip["ID"]})
+            item = replace(item, floating_ip=fip["address"])
+        out.append(item)
+    return out
 
 
 def attach_containers(
@@ -339,12 +426,34 @@ def probe(lab: Lab, deployed: list[Deployed]) -> list[Probe]:
     return results
 
 
+def probe_outside(lab: Lab, deployed: list[Deployed], outside_ns: str, outside_ip: str) -> list[Probe]:
+    """North-south, from a client outside the overlay: to every floating IP on its tier's
+    service port, and from every container to an HTTP server outside."""
+    outside = Deployed("outside", "client", "-", "-", "", outside_ip, outside_ns)
+    results = []
+    for item in deployed:
+        tenant, container = _tenant(item.enterprise), _container(item)
+        port = tenant.tier(item.tier).port
+        if item.floating_ip and port is not None:
+            expected = tenant.allows_outside(container, port, inbound=True)
+            target = replace(item, ip=item.floating_ip)
+            observed = lab.connects(outside_ns, "tcp", item.floating_ip, port, timeout=1.0)
+            why = "floating IP, a rule lets the outside in" if expected else "no rule lets the outside in"
+            results.append(Probe(outside, target, port, expected, observed, why))
+        expected = tenant.allows_outside(container, OUTSIDE_PORT, inbound=False)
+        observed = lab.connects(item.netns, "tcp", outside_ip, OUTSIDE_PORT, timeout=1.0)
+        way = "as its floating IP" if item.floating_ip else "through PAT"
+        why = f"out {way}" if expected else "no rule (or no way) out"
+        results.append(Probe(item, outside, OUTSIDE_PORT, expected, observed, why))
+    return results
+
+
 def show_matrix(console: Console, results: list[Probe], deployed: list[Deployed]) -> bool:
     placement = Table(title="containers", title_justify="left")
-    for column in ("enterprise", "container", "tier", "host", "IP"):
+    for column in ("enterprise", "container", "tier", "host", "IP", "floating IP"):
         placement.add_column(column)
     for item in deployed:
-        placement.add_row(item.enterprise, item.name, item.tier, item.host, item.ip)
+        placement.add_row(item.enterprise, item.name, item.tier, item.host, item.ip, item.floating_ip or "-")
     console.print(placement)
     table = Table(title="policy, probed with real TCP connections", title_justify="left")
     for column in ("from", "to", "port", "expected", "observed", ""):
@@ -393,6 +502,8 @@ def show_next_steps(console: Console, options: DemoOptions, state_dir: Path) -> 
         "  overcast list enterprises\n"
         f"  overcast status --controller {options.controller}\n"
         f"  overcast policy explain acme-web1 acme-app1 tcp/8080 --controller {options.controller}\n"
+        f"  overcast policy explain 198.51.100.10 acme-web1 tcp/80 --controller {options.controller}\n"
+        f"  vtysh --vty_socket {Record.load(state_dir / 'demo.json').frr_dir}/run -c 'show ip bgp'\n"
         f"  ip netns list | grep {TAG}\n"
         f"  overcast demo --down --state-dir {options.state_dir}"
     )
@@ -407,19 +518,28 @@ def tear_down(state_dir: Path, console: Console, *, quiet: bool = False) -> None
     state_dir = state_dir.resolve()
     record = Record.load(state_dir / "demo.json")
     stopped = 0
-    for pid in reversed(record.pids):  # agents before the controller before the directory
-        if _ours(pid):
+    # The recorded processes, then the daemons that name their directories under the state
+    # directory (the gateway's gobgpd, FRR's): agents before the controller before the directory.
+    marks = tuple(f"{d}/".encode() for d in (state_dir / "gateway", record.frr_dir) if d)
+    others = [p for p in _pids_naming(marks) if p not in record.pids]
+    for pid in [*reversed(record.pids), *others]:
+        if _ours(pid, marks):
             try:
                 os.killpg(pid, signal.SIGTERM)
                 stopped += 1
             except ProcessLookupError:
                 pass
     deadline = time.monotonic() + 10
-    for pid in record.pids:
+    for pid in [*record.pids, *others]:
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _alive(pid) and _ours(pid):
-            os.killpg(pid, signal.SIGKILL)
+        if _alive(pid) and _ours(pid, marks):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    if record.frr_dir:
+        shutil.rmtree(record.frr_dir, ignore_errors=True)
     namespaces = _leftover_namespaces()
     for name in sorted(namespaces, key=len, reverse=True):
         sh("ip", "netns", "del", name, check=False)
@@ -437,13 +557,30 @@ def _leftover_namespaces() -> list[str]:
     return [n for n in names if n.startswith(f"{TAG}-") or n.startswith(f"ovc-{TAG}")]
 
 
-def _ours(pid: int) -> bool:
-    """A recorded PID is only signalled while it is still one of the demo's processes."""
+def _ours(pid: int, marks: tuple[bytes, ...] = ()) -> bool:
+    """A recorded PID is only signalled while it is still one of the demo's processes (an
+    overcast service, a probe, or a daemon naming one of the demo's directories)."""
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return any(b"overcast" in part or b"probe.py" in part for part in command)
+    return any(
+        b"overcast" in part or b"probe.py" in part or any(m in part for m in marks) for part in command
+    )
+
+
+def _pids_naming(marks: tuple[bytes, ...]) -> list[int]:
+    """Processes whose command line names one of ``marks`` (daemons' directories of the demo)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                command = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if any(m in command for m in marks):
+                found.append(int(entry))
+    return found
 
 
 def _alive(pid: int) -> bool:

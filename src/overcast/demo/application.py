@@ -25,6 +25,16 @@ class Flow:
 
 
 @dataclass(frozen=True)
+class OutsideFlow:
+    """Traffic with the world outside the overlay: into a tier (by its floating IPs) or out of
+    it (as its floating IP, or translated by PAT)."""
+
+    tier: str
+    port: int
+    inbound: bool
+
+
+@dataclass(frozen=True)
 class Container:
     name: str
     tier: str
@@ -37,13 +47,29 @@ class Tenant:
     tiers: tuple[Tier, ...]
     containers: tuple[Container, ...]
     flows: tuple[Flow, ...]
+    #: North-south: containers with a floating IP, PAT for the rest, flows with the outside.
+    floating: tuple[str, ...] = ()
+    pat: bool = False
+    outside: tuple[OutsideFlow, ...] = ()
 
     def tier(self, name: str) -> Tier:
         return next(t for t in self.tiers if t.name == name)
 
     def allows(self, source: Container, destination: Container, port: int) -> bool:
-        """The intent: is a new TCP connection source -> destination:port allowed?"""
-        return Flow(source.tier, destination.tier, port) in self.flows
+        """The intent: is a new TCP connection source -> destination:port allowed? Both ends'
+        policies must agree: the source's (a flow to that tier, or to anywhere on that port) and
+        the destination's (a flow from that tier, or from anywhere on that port)."""
+        if Flow(source.tier, destination.tier, port) in self.flows:
+            return True
+        sends = OutsideFlow(source.tier, port, inbound=False) in self.outside
+        accepts = OutsideFlow(destination.tier, port, inbound=True) in self.outside
+        return sends and accepts
+
+    def allows_outside(self, container: Container, port: int, *, inbound: bool) -> bool:
+        """The intent with the outside: a rule for the tier and a way across (a floating IP in;
+        a floating IP or PAT out)."""
+        crosses = container.name in self.floating or (self.pat and not inbound)
+        return crosses and OutsideFlow(container.tier, port, inbound) in self.outside
 
 
 HOSTS = ("h1", "h2", "h3")
@@ -64,6 +90,11 @@ WORDPRESS = Tenant(
         Container("db1", "db", "h2"),
     ),
     flows=(Flow("clients", "web", 80), Flow("web", "app", 8080), Flow("app", "db", 3306)),
+    # The site is public: web1 and db1 get floating IPs, the rest of the domain PAT; the outside
+    # may reach web on tcp/80 (never db), and web may fetch from outside HTTP servers.
+    floating=("web1", "db1"),
+    pat=True,
+    outside=(OutsideFlow("web", 80, inbound=True), OutsideFlow("web", 80, inbound=False)),
 )
 
 #: The same addresses in another enterprise: its containers get the IPs acme's have.

@@ -23,9 +23,12 @@ DAEMONS = ("zebra", "bgpd")
 class Frr:
     """One FRR instance (zebra + bgpd) in network namespace ``netns``."""
 
-    def __init__(self, netns: str, asn: int, router_id: str) -> None:
+    def __init__(self, netns: str, asn: int, router_id: str, *, directory: Path | None = None) -> None:
+        """``directory``: where its configuration, sockets and logs go (default: a temporary one)."""
         self.netns, self.asn, self.router_id = netns, asn, router_id
-        self.dir = Path(tempfile.mkdtemp(prefix=f"frr-{netns}-"))
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        self.dir = directory or Path(tempfile.mkdtemp(prefix=f"frr-{netns}-"))
         self.run_dir = self.dir / "run"
 
     def start(
@@ -33,7 +36,7 @@ class Frr:
     ) -> None:
         """Start the daemons and configure BGP: ``neighbours`` (address -> AS), multipath
         (two gateways announcing a prefix both carry it), a default route sent to them."""
-        self.run_dir.mkdir(parents=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "vtysh.conf").touch()
         lines = [
             "frr defaults datacenter",
@@ -107,6 +110,11 @@ class Frr:
                 return
             time.sleep(0.1)
         raise TimeoutError(f"FRR in {self.netns}: {what} (sessions {self.session_states()})")
+
+    def pids(self) -> list[int]:
+        """The daemons' process IDs (each leads its own process group: they daemonize)."""
+        files = (self.run_dir / f"{daemon}.pid" for daemon in DAEMONS)
+        return [int(f.read_text().strip()) for f in files if f.exists()]
 
     def stop(self) -> None:
         for daemon in reversed(DAEMONS):
