@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import signal
 
 
 def tune_garbage_collector() -> None:
@@ -18,3 +20,13 @@ def tune_garbage_collector() -> None:
     """
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+async def until_stopped(stop: asyncio.Event | None) -> None:
+    """Wait for ``stop`` — or, run as a process (None), for SIGINT or SIGTERM."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import grpc
 
 from ..directory.controller_interface import Directory, Principal, VsdError, open_directory
+from ..process import until_stopped
 from ..protocol import SERVER_OPTIONS
 from ..protocol import controller_pb2 as pb
 from .service import ControllerService
@@ -178,13 +178,8 @@ async def run_controller(
     await server.start()
     if started is not None:
         started(service, port)
-    if stop is None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_stopped(stop)
     finally:
         await service.stop()
         await server.stop(grace=1.0)

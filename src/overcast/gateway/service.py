@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import grpc
 from ..controller import feed
 from ..directory.controller_interface import Directory, open_directory, record_gateway
 from ..policy.engine import PolicyEngine
+from ..process import until_stopped
 from ..protocol import codec
 from .routes import north_south_routes, route_changes
 from .speaker import PeerStatus, Speaker, SpeakerError
@@ -132,12 +132,7 @@ async def run_gateway(
     speaker = Speaker(asn, router_id, state_dir / "gateway", netns=bgp_netns, listen_port=listen_port)
     service = GatewayService(directory, speaker, peers, poll_interval=poll_interval)
     await service.start()
-    if stop is None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_stopped(stop)
     finally:
         await service.stop()

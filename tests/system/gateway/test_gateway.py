@@ -99,6 +99,8 @@ def test_routes_follow_the_directory_and_survive_a_gateway(lab: Lab, tmp_path: P
                 "the advertised subnet",
             )
             assert route not in frr.fib()  # allocated, not assigned: nothing to route
+            both = lambda: set(frr.session_states().values()) == {"Established"}  # noqa: E731
+            await wait(frr.wait_for, both, "both gateways' sessions")
             await asyncio.gather(*(service.record(now=True) for service in services))
             recorded = {g["name"]: g for g in gateways_recorded(directory)}
             assert set(recorded) == set(gateways.values())  # named by router ID
