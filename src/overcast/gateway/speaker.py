@@ -97,6 +97,9 @@ class Speaker:
         argv = ["gobgpd", "--api-hosts", f"unix://{self.socket}", "--pprof-disable", "--log-plain"]
         if self.netns is not None:
             argv = ["ip", "netns", "exec", self.netns, *argv]
+        # gobgpd dies with its driver, even a killed one: an orphan would keep announcing what
+        # nobody updates any more, and hold the port and socket a restarted gateway needs.
+        argv = ["setpriv", "--pdeathsig", "TERM", *argv]
         log_file = open(self.workdir / "gobgpd.log", "ab")  # noqa: SIM115 (the daemon's for its life)
         self.process = subprocess.Popen(
             argv, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True

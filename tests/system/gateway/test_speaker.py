@@ -60,3 +60,51 @@ def test_announce_learn_and_withdraw_with_frr(lab: Lab, tmp_path: Path) -> None:
         asyncio.run(scenario())
     finally:
         frr.stop()
+
+
+def test_gobgpd_dies_with_the_gateway_that_started_it(lab: Lab, tmp_path: Path) -> None:
+    """kill -9 of a gateway process must not leave its gobgpd announcing routes nobody updates."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    gateway = lab.host("gw", "10.99.0.253")
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from overcast.gateway.speaker import Speaker\n"
+        "async def main():\n"
+        f"    s = Speaker(65100, '10.99.0.253', Path({str(tmp_path / 'gw')!r}), netns={gateway!r})\n"
+        "    await s.start()\n"
+        "    print(s.process.pid, flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    driver = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+
+    def gobgpd_running() -> bool:
+        """A live (not zombie) gobgpd whose socket is under this test's directory."""
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
+            except (OSError, IndexError):
+                continue
+            if b"gobgpd" in command and str(tmp_path).encode() in command and state != "Z":
+                return True
+        return False
+
+    try:
+        assert driver.stdout is not None
+        driver.stdout.readline()  # started
+        assert gobgpd_running()
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+        deadline = time.monotonic() + 5
+        while gobgpd_running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not gobgpd_running(), "gobgpd outlived its gateway"
+    finally:
+        driver.kill()
