@@ -675,6 +675,40 @@ def bench_paths(
         raise typer.Exit(1)
 
 
+@bench_app.command("gateway")
+def bench_gateway(
+    samples: Annotated[int, typer.Option(help="Floating IPs assigned and unassigned one at a time.")] = 100,
+    fips: Annotated[
+        int, typer.Option(help="Floating IPs assigned in a row, to converge in the router.")
+    ] = 1000,
+    output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
+        "bench-results/gateway.json"
+    ),
+) -> None:
+    """Measure north-south routing (root): floating IP assigned -> route in FRR's FIB (and
+    withdrawn), many floating IPs converging, a gateway's CPU and memory, and what kill -9 of
+    one of two gateways costs the routes.
+
+    Example: [bold]sudo overcast bench gateway --samples 100 --fips 1000[/]
+    """
+    from ..bench.gateway import run
+
+    try:
+        report = run(str(output), samples=samples, fips=fips)
+    except RuntimeError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    bulk, failover, learn = report["bulk"], report["failover"], report["assign_to_fib"]
+    console.print(
+        f"assign -> FIB p50/p99 {learn['p50_ms']} / {learn['p99_ms']} ms, "
+        f"withdraw {report['withdraw_from_fib']['p50_ms']} / {report['withdraw_from_fib']['p99_ms']} ms; "
+        f"{bulk['floating_ips']} floating IPs in the FIB in {bulk['all_in_fib_seconds']} s "
+        f"(gateway {bulk['gateway_cpu_seconds']} CPU s, {bulk['gateway_peak_rss_mb']} MB; gobgpd "
+        f"{bulk['gobgpd_cpu_seconds']} CPU s, {bulk['gobgpd_peak_rss_mb']} MB); kill -9 of a gateway: "
+        f"longest gap {failover['longest_gap_seconds']} s, route kept: {failover['route_kept']}"
+    )
+
+
 @bench_app.command("dataplane")
 def bench_dataplane(
     endpoints: Annotated[int, typer.Option(help="Container namespaces to attach on one host.")] = 500,
