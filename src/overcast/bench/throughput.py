@@ -223,3 +223,53 @@ def measure(seconds: float = 5.0, runs: int = 3) -> dict[str, Any]:
         for dataplane in dataplanes:
             dataplane.close()
         lab.close()
+
+
+#: North-south: the floating IP the outside reaches, and the outside client's network.
+FLOATING_IP = "203.0.113.30"
+
+
+def measure_north_south(seconds: float = 5.0, runs: int = 3) -> dict[str, Any]:
+    """Outside client → endpoint through the host's NAT (its floating IP) against the same path
+    routed without NAT (its subnet advertised), alternating run by run; allow-all policy. One
+    host behind a router namespace (a static route stands in for what BGP announces)."""
+    lab = Lab()
+    dataplane: LinuxDataplane | None = None
+    try:
+        host_ns = lab.host("h1", "10.99.0.1")
+        router, client, _ = lab.outside()
+        host_id = f"{lab.tag}h1"
+        dataplane = LinuxDataplane(host_id, "10.99.0.1", host_netns=host_ns)
+        container = lab.container("iperf-ns")
+        mac, ip = "02:00:00:00:31:01", "10.30.0.2"
+        dataplane.attach(Attachment("vport-ns", mac, container))
+        for prefix in (f"{FLOATING_IP}/32", SUBNET.prefix):
+            sh("ip", "-n", router, "route", "replace", prefix, "via", "10.99.0.1")
+        variants = {"through_nat": True, "routed": False}
+        encoded = {}
+        for name, nat in variants.items():
+            subnet = SUBNET._replace(advertise=not nat)
+            endpoint = Endpoint("vport-ns", mac, ip, SUBNET.id, "zone", host_id, "10.99.0.1",
+                                FLOATING_IP if nat else None)  # fmt: skip
+            entries: dict[Key, Any] = {
+                ("domain", DOMAIN): DomainInfo(DOMAIN, "bench", False),
+                subnet_key(DOMAIN, subnet): subnet,
+                endpoint_key(DOMAIN, endpoint.vport_id): endpoint,
+                **{rules_key(DOMAIN, d): RuleSet(d, (), Defaults(True, True)) for d in ("ingress", "egress")},
+            }
+            encoded[name] = {k: encode_entry(k, v) for k, v in entries.items()}
+        samples: dict[str, list[tuple[float, int]]] = {name: [] for name in variants}
+        for _ in range(runs):
+            for name, nat in variants.items():
+                dataplane.apply(Change(snapshot=True, upserts=dict(encoded[name])))
+                samples[name].append(_iperf(client, container, FLOATING_IP if nat else ip, seconds))
+        figures: dict[str, Any] = {name: _summary(found) for name, found in samples.items()}
+        figures["ratio_nat_vs_routed"] = round(
+            figures["through_nat"]["gbit_per_s_median"] / figures["routed"]["gbit_per_s_median"], 3
+        )
+        figures["seconds_per_run"] = seconds
+        return figures
+    finally:
+        if dataplane is not None:
+            dataplane.close()
+        lab.close()

@@ -681,6 +681,9 @@ def bench_gateway(
     fips: Annotated[
         int, typer.Option(help="Floating IPs assigned in a row, to converge in the router.")
     ] = 1000,
+    iperf_seconds: Annotated[
+        float, typer.Option(help="Length of each iperf3 run through NAT and routed; 0 skips throughput.")
+    ] = 5.0,
     output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
         "bench-results/gateway.json"
     ),
@@ -694,7 +697,7 @@ def bench_gateway(
     from ..bench.gateway import run
 
     try:
-        report = run(str(output), samples=samples, fips=fips)
+        report = run(str(output), samples=samples, fips=fips, iperf_seconds=iperf_seconds)
     except RuntimeError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
@@ -707,6 +710,12 @@ def bench_gateway(
         f"{bulk['gobgpd_cpu_seconds']} CPU s, {bulk['gobgpd_peak_rss_mb']} MB); kill -9 of a gateway: "
         f"longest gap {failover['longest_gap_seconds']} s, route kept: {failover['route_kept']}"
     )
+    if report["throughput"]:
+        through = report["throughput"]
+        console.print(
+            f"iperf3 Gbit/s (median): through NAT {through['through_nat']['gbit_per_s_median']}, routed "
+            f"{through['routed']['gbit_per_s_median']} (ratio {through['ratio_nat_vs_routed']})"
+        )
 
 
 @bench_app.command("dataplane")

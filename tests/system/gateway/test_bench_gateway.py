@@ -22,7 +22,7 @@ def test_bench_gateway_small(tmp_path: Path, lab: object) -> None:  # lab: root 
     output = tmp_path / "gateway.json"
     result = subprocess.run(
         [sys.executable, "-m", "overcast", "bench", "gateway", "--samples", "3", "--fips", "20",
-         "--output", str(output)],
+         "--iperf-seconds", "1", "--output", str(output)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -30,3 +30,5 @@ def test_bench_gateway_small(tmp_path: Path, lab: object) -> None:  # lab: root 
     assert report["assign_to_fib"]["count"] == 3 and report["withdraw_from_fib"]["count"] == 3
     assert report["bulk"]["floating_ips"] == 20 and report["bulk"]["all_in_fib_seconds"] > 0
     assert report["failover"]["route_kept"] is True  # the other gateway's path stayed
+    through = report["throughput"]  # one-second runs: traffic flows on both paths
+    assert through["through_nat"]["gbit_per_s_median"] > 0 and through["routed"]["gbit_per_s_median"] > 0
