@@ -19,6 +19,7 @@ UNITS = (
     "overcast-controller.service",
     "overcast-agent.service",
     "overcast-docker-plugin.service",
+    "overcast-gateway.service",
 )
 #: The executable the shipped files name (a system-wide pip install as root).
 SHIPPED_EXECUTABLE = "/usr/local/bin/overcast"

@@ -12,7 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
 
-SERVICES = ("directory", "controller", "agent", "docker-plugin")
+SERVICES = ("directory", "controller", "agent", "docker-plugin", "gateway")
 
 
 def units(tmp_path: Path) -> dict[str, Path]:
@@ -55,6 +55,9 @@ def test_each_service_runs_with_least_privilege(tmp_path: Path) -> None:
         unit = found[name]
         assert unit["DynamicUser"] == ["yes"] and unit["CapabilityBoundingSet"] == [""]
         assert unit["StateDirectoryMode"] == ["0700"] and unit["ProtectSystem"] == ["strict"]
+    gateway = found["gateway"]  # unprivileged but for the BGP port
+    assert gateway["DynamicUser"] == ["yes"] and gateway["ProtectSystem"] == ["strict"]
+    assert gateway["CapabilityBoundingSet"] == ["CAP_NET_BIND_SERVICE"] == gateway["AmbientCapabilities"]
     agent = found["agent"]
     assert "User" not in agent  # root, but with two capabilities only
     assert sorted(agent["CapabilityBoundingSet"][0].split()) == ["CAP_NET_ADMIN", "CAP_SYS_ADMIN"]
