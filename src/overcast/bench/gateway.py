@@ -42,7 +42,7 @@ from ..lab import Lab, sh
 from ..lab.frr import Frr
 from ..testing.processes import Service
 from .controller import Topology, _peak_rss_mb
-from .stats import machine, summary_ms
+from .stats import cpu_seconds, machine, summary_ms
 from .throughput import measure_north_south
 
 ROUTER, ROUTER_AS, GATEWAY_AS = "198.18.0.254", 65000, 65100
@@ -63,11 +63,6 @@ def _wait(predicate: Any, what: str, timeout: float = 60.0, interval: float = 0.
             raise RuntimeError(f"timed out waiting for {what}")
         time.sleep(interval)
     return time.perf_counter() - began
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:
@@ -110,7 +105,7 @@ def run(output: str, *, samples: int = 100, fips: int = 1000, iperf_seconds: flo
         directory, vports, fip_ids, addresses = topology
         gateway_pid = gateways["gw1"].process.pid
         (speaker_pid,) = _children(gateway_pid) or [0]
-        cpu_before = {pid: _cpu_seconds(pid) for pid in (gateway_pid, speaker_pid) if pid}
+        cpu_before = {pid: cpu_seconds(pid) for pid in (gateway_pid, speaker_pid) if pid}
 
         def assign(index: int, fip: str | None) -> None:
             directory.update(
@@ -137,7 +132,7 @@ def run(output: str, *, samples: int = 100, fips: int = 1000, iperf_seconds: flo
         _wait(lambda: wanted <= set(frr_ready.fib()), f"{fips} floating IPs in FRR's FIB", timeout=300,
               interval=0.05)  # fmt: skip
         converged = time.perf_counter() - began
-        cpu = {pid: round(_cpu_seconds(pid) - cpu_before[pid], 2) for pid in cpu_before}
+        cpu = {pid: round(cpu_seconds(pid) - cpu_before[pid], 2) for pid in cpu_before}
         memory = {pid: _peak_rss_mb(pid) for pid in cpu_before}
 
         # Failover: kill -9 of gw1's process; sample one floating IP's presence every 10 ms.

@@ -57,7 +57,7 @@ from ..testing.ports import free_port
 from ..testing.processes import Service, logged_in
 from .controller import _controller_status, _peak_rss_mb, _store_url
 from .directory import LeanClient
-from .stats import machine, summary_ms
+from .stats import cpu_seconds, machine, summary_ms
 
 TARGETS = {"total_seconds": 60.0, "steady_add_p99_ms": 250.0, "controller_rss_mb": 1536.0}
 BASELINE_2014 = {"containers": 20000, "hosts": 40, "acl_entries_expanded": 140000, "total_seconds": 480.0}
@@ -175,8 +175,7 @@ def _endpoints(orchestrator: Orchestrator, subnet_id: str, count: int) -> list[t
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
-    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
+    return round(cpu_seconds(pid), 1)
 
 
 def run(

@@ -6,6 +6,7 @@ import math
 import os
 import platform
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -30,3 +31,9 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
 def machine() -> dict[str, Any]:
     """Where a benchmark ran (written beside its figures)."""
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -24,8 +24,8 @@ from ..policy.oracle import IPV4, Decision, Packet, covers
 from ..protocol.codec import decode_entry
 from .base import Attachment, Dataplane
 from .change import Change
-from .linux.nat import HOST_NAT, choose_index, needs_uplink
-from .linux.plan import plan_domain, veth_name
+from .linux.nat import HOST_NAT, keep_index, needs_uplink
+from .linux.plan import plan_domain, uplink_name, veth_name
 from .model.namespace import DomainNamespace, Walk
 from .model.nftables import Frame, Ruleset, Step
 
@@ -63,7 +63,7 @@ class MemoryDataplane(Dataplane):
         self._views: list[DomainView] | None = None
         self._namespaces: dict[str, DomainNamespace] = {}
         self._programmed = -1  # the ``applied`` count the namespaces were programmed at
-        self._uplinks: dict[str, int] = {}  # domain -> its uplink's number
+        self._uplinks: dict[str, int] = {}  # uplink (host end) -> its number
 
     def apply(self, change: Change) -> None:
         if change.snapshot:
@@ -111,12 +111,11 @@ class MemoryDataplane(Dataplane):
 
     def _uplink_index(self, view: DomainView) -> int | None:
         """As the Linux driver numbers uplinks: kept while the domain has one."""
+        link = uplink_name(view.id)
         if not needs_uplink(view):
-            self._uplinks.pop(view.id, None)
+            self._uplinks.pop(link, None)
             return None
-        if view.id not in self._uplinks:
-            self._uplinks[view.id] = choose_index(view.id, set(self._uplinks.values()))
-        return self._uplinks[view.id]
+        return keep_index(self._uplinks, link, view.id)
 
     def underlay(self) -> str | None:
         """This host's VTEP address, as the entries give it."""
@@ -186,9 +185,9 @@ class MemoryDataplane(Dataplane):
         if walk.outcome == "local":
             return Trace(True, "gateway", hops)
         if walk.outcome == "outside":  # the host namespace masquerades what PAT sent
-            host = Ruleset()
-            host.run(HOST_NAT)
-            frame = host.translate("postrouting", replace(walk.frame, oifname="underlay"), self.underlay())
+            frame = _HOST_NAT.translate(
+                "postrouting", replace(walk.frame, oifname="underlay"), self.underlay()
+            )
             return Trace(True, "outside", hops, leaves_as=frame.saddr)
         if walk.outcome == "tunnelled":
             assert walk.vtep is not None and walk.vni is not None
@@ -196,6 +195,11 @@ class MemoryDataplane(Dataplane):
         if walk.reason == "firewall":
             return Trace(False, f"dropped by {_decisive(walk.steps)}", hops)
         return Trace(False, walk.reason, hops)
+
+
+#: The host namespace's NAT, as the driver loads it on every host (the same for all: read only).
+_HOST_NAT = Ruleset()
+_HOST_NAT.run(HOST_NAT)
 
 
 def _frame(packet: Packet, src_mac: str, dst_mac: str) -> Frame:

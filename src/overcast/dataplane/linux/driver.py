@@ -34,7 +34,7 @@ from .firewall import program_firewall
 from .forwarding import program_forwarding
 from .libnft import Nft, NftError
 from .links import Host, program_links
-from .nat import HOST_LINK, HOST_NAT, HOST_TABLE, choose_index, link_index, needs_uplink
+from .nat import HOST_LINK, HOST_NAT, HOST_TABLE, keep_index, link_index, needs_uplink
 from .netns import in_netns
 from .nftables import short_hash
 from .plan import (
@@ -284,10 +284,7 @@ class LinuxDataplane(Dataplane):
                         index = link_index(attr(address, "IFA_ADDRESS"))
                         if index is not None:
                             self._uplinks[name] = index
-        link = uplink_name(view.id)
-        if link not in self._uplinks:
-            self._uplinks[link] = choose_index(view.id, set(self._uplinks.values()))
-        return self._uplinks[link]
+        return keep_index(self._uplinks, uplink_name(view.id), view.id)
 
     def _host_ready(self) -> None:
         """The host namespace, once: it forwards, and masquerades what PAT sends out."""

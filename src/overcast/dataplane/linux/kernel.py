@@ -59,9 +59,14 @@ def flush_conntrack(netns: str) -> None:
 
 def forget_flows(netns: str, addresses: Iterable[ipaddress.IPv4Address]) -> None:
     """Forget the tracked flows from or to each address (one ``conntrack -D`` per direction)."""
+    _delete_flows(netns, (str(a) for a in addresses), ("-s", "-d"))
+
+
+def _delete_flows(netns: str, addresses: Iterable[str], sides: tuple[str, ...]) -> None:
+    """``conntrack -D <side> <address>`` for each address and side ("nothing matched" is fine)."""
     for address in addresses:
-        for side in ("-s", "-d"):
-            argv = ["ip", "netns", "exec", netns, "conntrack", "-D", side, str(address)]
+        for side in sides:
+            argv = ["ip", "netns", "exec", netns, "conntrack", "-D", side, address]
             result = subprocess.run(argv, capture_output=True, text=True)
             if result.returncode != 0 and "0 flow entries have been deleted" not in result.stderr:
                 raise DataplaneError(f"conntrack -D {side} {address} in {netns}: {result.stderr.strip()}")
@@ -70,9 +75,4 @@ def forget_flows(netns: str, addresses: Iterable[ipaddress.IPv4Address]) -> None
 def forget_translated(netns: str, addresses: Iterable[str]) -> None:
     """Forget the flows translated to or from each (floating) address: those that arrived for
     it (original destination) and those that left with it (reply destination)."""
-    for address in sorted(addresses):
-        for side in ("-d", "--reply-dst"):
-            argv = ["ip", "netns", "exec", netns, "conntrack", "-D", side, address]
-            result = subprocess.run(argv, capture_output=True, text=True)
-            if result.returncode != 0 and "0 flow entries have been deleted" not in result.stderr:
-                raise DataplaneError(f"conntrack -D {side} {address} in {netns}: {result.stderr.strip()}")
+    _delete_flows(netns, sorted(addresses), ("-d", "--reply-dst"))

@@ -75,6 +75,14 @@ def choose_index(domain_id: str, taken: Collection[int]) -> int:
     raise RuntimeError(f"all {LINKS} uplinks of this host are in use")
 
 
+def keep_index(numbers: dict[str, int], link: str, domain_id: str) -> int:
+    """The number of a domain's uplink ``link`` in ``numbers`` (link -> number): chosen the
+    first time (:func:`choose_index`), kept while the link is there."""
+    if link not in numbers:
+        numbers[link] = choose_index(domain_id, set(numbers.values()))
+    return numbers[link]
+
+
 def floating(view: DomainView) -> dict[str, str]:
     """Local endpoints' floating IP -> their address."""
     return {e.floating_ip: e.ip for e in view.local if e.floating_ip and e.ip}

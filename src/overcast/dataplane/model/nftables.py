@@ -209,14 +209,9 @@ class Ruleset:
 
     def evaluate(self, family: str, hook: str, frame: Frame) -> Outcome:
         """A packet at ``hook``: every base chain of the family on that hook, by priority."""
-        chains = sorted(
-            ((chain.priority, table, chain) for table in self.tables.values() if table.family == family
-             for chain in table.chains.values() if chain.hook == hook and chain.type == "filter"),
-            key=lambda item: item[0],
-        )  # fmt: skip
         steps: list[Step] = []
         mark = [frame.ct_mark]
-        for _, table, chain in chains:
+        for table, chain in self._base_chains(hook, "filter", family):
             verdict = _run_chain(table, chain, frame, steps, mark, depth=0)
             if verdict is None:
                 verdict = chain.policy
@@ -225,18 +220,24 @@ class Ruleset:
                 return Outcome(False, tuple(steps), mark[0])
         return Outcome(True, tuple(steps), mark[0])
 
+    def _base_chains(self, hook: str, kind: str, family: str | None = None) -> list[tuple[Table, Chain]]:
+        """The base chains of ``kind`` on ``hook`` (of one family, or any), by priority."""
+        found = [
+            (chain.priority, table, chain)
+            for table in self.tables.values()
+            if family is None or table.family == family
+            for chain in table.chains.values()
+            if chain.hook == hook and chain.type == kind
+        ]
+        return [(table, chain) for _, table, chain in sorted(found, key=lambda item: item[0])]
+
     def translate(self, hook: str, frame: Frame, masquerade_as: str | None = None) -> Frame:
         """A new connection's first packet through the ``nat`` chains on ``hook`` (prerouting:
         destination, postrouting: source), in priority order: the first translation that
         applies wins. ``masquerade_as``: the address of the interface it leaves by."""
-        chains = sorted(
-            ((chain.priority, table, chain) for table in self.tables.values()
-             for chain in table.chains.values() if chain.hook == hook and chain.type == "nat"),
-            key=lambda item: item[0],
-        )  # fmt: skip
         if frame.ether_type != IPV4 or frame.ct_state != "new":
             return frame
-        for _, table, chain in chains:
+        for table, chain in self._base_chains(hook, "nat"):
             for rule in chain.rules:
                 if rule.nat is None or not all(
                     _matches(m, frame, table, frame.ct_mark) for m in rule.matches
