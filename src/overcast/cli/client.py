@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -356,24 +357,46 @@ def topology_tree(client: VsdClient, enterprise: str | None = None) -> tuple[Tre
                             )
     data["gateways"] = gateways_of(client)
     for gateway in data["gateways"]:
-        colour = "green" if gateway["connected"] else "red"
-        root.add(
-            f"[{colour}]{gateway['name']}[/] [dim]gateway {gateway['routerID']}: {gateway['sessions']}[/]"
-        )
+        root.add(describe_gateway(gateway))
     return root, data
 
 
-def gateways_of(client: VsdClient) -> list[dict[str, Any]]:
-    """The gateways the directory records (the operator sees them; tenants see none)."""
-    return [
-        {
-            "name": g["name"],
-            "routerID": g.get("systemID"),
-            "connected": bool(g.get("gatewayConnected")),
-            "sessions": g.get("peer") or "no session",
-        }
-        for g in client.list_all("gateways")
-    ]
+def gateways_of(client: VsdClient, now_ms: int | None = None) -> list[dict[str, Any]]:
+    """The gateways the directory records (the operator sees them; tenants see none): each
+    one's BGP sessions, the peers whose session is not established, and whether it still
+    reports (a gateway killed with -9 stops refreshing its record)."""
+    from ..gateway.heartbeat import silent_for_ms
+
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    gateways = []
+    for g in client.list_all("gateways"):
+        sessions = [item.rsplit(" ", 1) for item in (g.get("peer") or "").split("; ") if " " in item]
+        silent = silent_for_ms(g.get("lastUpdatedDate"), now_ms)
+        gateways.append(
+            {
+                "name": g["name"],
+                "routerID": g.get("systemID"),
+                "connected": bool(g.get("gatewayConnected")) and silent is None,
+                "reporting": silent is None,
+                "silent_seconds": None if silent is None else silent // 1000,
+                "sessions": g.get("peer") or "no session",
+                "down": sorted(address for address, state in sessions if state != "established"),
+            }
+        )
+    return gateways
+
+
+def describe_gateway(gateway: dict[str, Any]) -> str:
+    """One line for a gateway: rich markup, red when it carries no session or went silent."""
+    colour = "green" if gateway["connected"] else "red"
+    if not gateway["reporting"]:
+        last = escape(gateway["sessions"])
+        detail = f"[red]not reporting for {gateway['silent_seconds']} s[/] (last: {last})"
+    elif gateway["down"]:
+        detail = f"{escape(gateway['sessions'])} — [red]down: {', '.join(gateway['down'])}[/]"
+    else:
+        detail = escape(gateway["sessions"])
+    return f"gateway [{colour}]{gateway['name']}[/] ({gateway['routerID']}): {detail}"
 
 
 def topology(
@@ -472,10 +495,7 @@ def status(
             out.print(f"[dim]gateways: the directory did not answer ({problem})[/]")
             return
         for gateway in gateways:
-            colour = "green" if gateway["connected"] else "red"
-            out.print(
-                f"gateway [{colour}]{gateway['name']}[/] ({gateway['routerID']}): {gateway['sessions']}"
-            )
+            out.print(describe_gateway(gateway))
     if not converged:
         raise typer.Exit(1)
 

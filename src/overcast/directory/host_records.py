@@ -84,10 +84,13 @@ def register_host(
     return directory.write_as_system(work)
 
 
-def record_gateway(directory: Directory, name: str, router_id: str, sessions: dict[str, str]) -> str:
+def record_gateway(
+    directory: Directory, name: str, router_id: str, sessions: dict[str, str], *, refresh_after_ms: int
+) -> str:
     """Record a gateway (created the first time) with its BGP sessions (peer address -> state;
     none: its speaker does not answer): ``gatewayConnected`` while one is established; return
-    its ID. Writes only on a change."""
+    its ID. Writes on a change, or when the record is ``refresh_after_ms`` old (the heartbeat
+    that tells a live gateway from a killed one: :mod:`overcast.gateway.heartbeat`)."""
     peer = "; ".join(f"{address} {state}" for address, state in sorted(sessions.items()))
     peer = peer or "the BGP speaker is not running"
     fields = {"systemID": router_id, "peer": peer, "gatewayConnected": "established" in sessions.values()}
@@ -97,7 +100,8 @@ def record_gateway(directory: Directory, name: str, router_id: str, sessions: di
         if not found:
             return ops.create_internal(None, "gateway", {"name": name, **fields}).id
         gateway = found[0]
-        if any(gateway.data.get(k) != v for k, v in fields.items()):
+        stale = ops.tx.now - (gateway.updated or 0) >= refresh_after_ms
+        if stale or any(gateway.data.get(k) != v for k, v in fields.items()):
             gateway.data.update(fields)
             ops.touch(gateway)
         return gateway.id

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from ..directory.controller_interface import Directory, open_directory, record_g
 from ..policy.engine import PolicyEngine
 from ..process import until_stopped
 from ..protocol import codec
+from .heartbeat import HEARTBEAT_MS
 from .routes import north_south_routes, route_changes
 from .speaker import PeerStatus, Speaker, SpeakerError
 
@@ -54,9 +56,7 @@ class GatewayService:
         revision, snapshot = await asyncio.to_thread(feed.load_snapshot, self.directory)
         self.engine.apply(snapshot)
         self.revision = revision
-        await self.speaker.start()
-        for address, asn in sorted(self.peers.items()):
-            await self.speaker.add_peer(address, asn)
+        await self._start_speaker()
         await self.sync()
         await self.record(now=True)
         self._task = asyncio.create_task(self._feed_loop(), name="gateway-feed")
@@ -66,7 +66,24 @@ class GatewayService:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
         await self.speaker.stop()
+
+    async def _start_speaker(self) -> None:
+        await self.speaker.start()
+        for address, asn in sorted(self.peers.items()):
+            await self.speaker.add_peer(address, asn)
+
+    async def keep_speaker(self) -> None:
+        """Start the speaker again when its daemon died (killed, crashed): the routers saw its
+        sessions drop and removed its paths, so it comes back with every peer and announces
+        everything again. A start that fails raises; the feed loop retries with backoff."""
+        if self.speaker.running:
+            return
+        log.warning("gobgpd is not running; starting it again")
+        await self.speaker.stop()
+        self.announced = {}
+        await self._start_speaker()
 
     async def sync(self) -> None:
         """Announce and withdraw until the speaker holds exactly the wanted routes."""
@@ -85,14 +102,20 @@ class GatewayService:
             try:
                 while rows := await asyncio.to_thread(feed.read_changes, self.directory, self.revision):
                     self.apply_rows(rows)
+                await self.keep_speaker()
                 await self.sync()
-                await self.record()
                 backoff = self.poll_interval
             except asyncio.CancelledError:
                 raise
             except Exception:  # the store or the speaker is away: keep the routes, retry slower
                 log.exception("the gateway's feed failed; retrying")
                 backoff = min(max(backoff * 2, 0.5), 5.0)
+            try:  # also when the speaker is down: the record says so
+                await self.record()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not record the gateway's state in the directory")
 
     def apply_rows(self, rows: list[dict[str, Any]]) -> None:
         self.engine.apply(feed.changes_from_log(rows))
@@ -108,11 +131,16 @@ class GatewayService:
         if not now and loop.time() - self._recorded_at < self.RECORD_INTERVAL:
             return
         self._recorded_at = loop.time()
-        try:
-            sessions = {peer.address: peer.state for peer in await self.speaker.peers()}
-        except (grpc.aio.AioRpcError, SpeakerError):
-            sessions = {}
-        await asyncio.to_thread(record_gateway, self.directory, self.name, self.speaker.router_id, sessions)
+        sessions = {}
+        if self.speaker.running:
+            try:
+                sessions = {peer.address: peer.state for peer in await self.speaker.peers()}
+            except (grpc.aio.AioRpcError, SpeakerError):
+                pass
+        await asyncio.to_thread(
+            partial(record_gateway, refresh_after_ms=HEARTBEAT_MS),
+            self.directory, self.name, self.speaker.router_id, sessions,
+        )  # fmt: skip
 
 
 async def run_gateway(

@@ -130,6 +130,11 @@ class Speaker:
         )
 
     @property
+    def running(self) -> bool:
+        """Whether the daemon was started and has not exited."""
+        return self.process is not None and self.process.poll() is None
+
+    @property
     def stub(self) -> api_grpc.GobgpApiStub:
         if self._stub is None:
             raise SpeakerError("the speaker is not started")

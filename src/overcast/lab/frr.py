@@ -76,9 +76,13 @@ class Frr:
             raise RuntimeError(f"vtysh {' '.join(args)}: {result.stderr.strip() or result.stdout.strip()}")
         return result.stdout
 
+    def vtysh(self, command: str) -> str:
+        """``vtysh -c COMMAND`` (e.g. ``clear ip bgp *``); its output."""
+        return self._vtysh("-c", command)
+
     def show(self, command: str) -> Any:
         """``vtysh -c '<command> json'``, parsed."""
-        return json.loads(self._vtysh("-c", f"{command} json") or "{}")
+        return json.loads(self.vtysh(f"{command} json") or "{}")
 
     def bgp_routes(self) -> dict[str, list[str]]:
         """Prefix -> the next hops of its paths in FRR's BGP table."""

@@ -4,10 +4,13 @@ tenants, PAT's choices — each refusal a VSD error that changes nothing."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from bambou.exceptions import BambouHTTPError
 from vspk import v6 as vsdk
 
+from overcast.directory.service import SYSTEM
 from overcast.testing.directory import ServedDirectory
 
 from ...support.vspk_topology import build_domain, session_for
@@ -102,9 +105,10 @@ def test_pools_floating_ips_and_advertised_subnets(directory_server: ServedDirec
 
 
 def test_topology_shows_floating_ips_and_gateways(directory_server: ServedDirectory) -> None:
-    from overcast.cli.client import topology_tree
+    from overcast.cli.client import describe_gateway, gateways_of, topology_tree
     from overcast.client.vsd import VsdClient
     from overcast.directory.controller_interface import record_gateway
+    from overcast.gateway.heartbeat import STALE_AFTER_MS
 
     me = session_for(directory_server).user
     acme = build_domain(me, "acme")
@@ -115,7 +119,12 @@ def test_topology_shows_floating_ips_and_gateways(directory_server: ServedDirect
     acme["domain"].create_child(fip)
     vport = vsdk.NUVPort(name="web1", type="CONTAINER", associated_floating_ip_id=fip.id)
     acme["sub_a"].create_child(vport)
-    record_gateway(directory_server.directory, "gw1", "10.99.0.253", {"10.99.0.254": "established"})
+    record = partial(record_gateway, directory_server.directory, refresh_after_ms=60_000)
+    record("gw1", "10.99.0.253", {"10.99.0.254": "established"})
+    gw2 = record("gw2", "10.99.0.252", {"10.99.0.254": "established", "10.99.0.250": "active"})
+    written = directory_server.directory.get(SYSTEM, "gateways", gw2)["lastUpdatedDate"]
+    record("gw2", "10.99.0.252", {"10.99.0.254": "established", "10.99.0.250": "active"})
+    assert directory_server.directory.get(SYSTEM, "gateways", gw2)["lastUpdatedDate"] == written  # no change
     client = VsdClient(directory_server.url, "csproot", "csproot", "csp")
     client.login()
     _, data = topology_tree(client, "acme")
@@ -123,6 +132,14 @@ def test_topology_shows_floating_ips_and_gateways(directory_server: ServedDirect
         s for s in data["enterprises"][0]["domains"][0]["zones"][0]["subnets"] if s["name"] == "sub-a"
     ]
     assert [(v["name"], v["floatingIP"]) for v in subnet["vports"]] == [("web1", fip.address)]
-    assert data["gateways"] == [
-        {"name": "gw1", "routerID": "10.99.0.253", "connected": True, "sessions": "10.99.0.254 established"}
-    ]
+    gw1 = {"name": "gw1", "routerID": "10.99.0.253", "connected": True, "reporting": True,
+           "silent_seconds": None, "sessions": "10.99.0.254 established", "down": []}  # fmt: skip
+    assert data["gateways"][0] == gw1
+    assert data["gateways"][1]["down"] == ["10.99.0.250"]  # which session is down
+    assert "down: 10.99.0.250" in describe_gateway(data["gateways"][1])
+    # A gateway that stops refreshing its record (killed with -9) is shown as silent.
+    later = written + STALE_AFTER_MS + 5_000
+    silent = {g["name"]: g for g in gateways_of(client, now_ms=later)}
+    assert not silent["gw2"]["reporting"] and not silent["gw2"]["connected"]
+    assert silent["gw2"]["silent_seconds"] >= STALE_AFTER_MS // 1000
+    assert "not reporting for" in describe_gateway(silent["gw2"])

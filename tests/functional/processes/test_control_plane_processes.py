@@ -3,103 +3,24 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from overcast.agent.credentials import CSPROOT
 from overcast.client.vsd import VsdClient
-from overcast.directory.db import Store
-from overcast.directory.service import Directory
-from overcast.protocol.codec import digest_of
 from overcast.testing.builders import make_l3_subnet
-from overcast.testing.cluster import expected_host_entries
-from overcast.testing.ports import free_port
 from overcast.testing.processes import Service, logged_in
+
+from ...support.processes import ProcessSystem, cli
+from ...support.processes import endpoint as make_endpoint
 
 pytestmark = pytest.mark.slow
 
 HOSTS = {"h1": "192.0.2.1", "h2": "192.0.2.2", "h3": "192.0.2.3"}
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "overcast", *args], capture_output=True, text=True, timeout=60
-    )
-
-
-class System:
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.database = f"sqlite:///{tmp / 'directory.db'}"
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.controller_port = free_port()
-        self.directory = Service(
-            ["directory", "--listen", self.url.removeprefix("http://"), "--database", self.database],
-            tmp / "directory.log",
-        )
-        self.directory.wait_until(logged_in(self.url), "the directory")
-        self.controller = self.start_controller()
-        self.agents = {host: self.start_agent(host) for host in HOSTS}
-        self.store = Store(self.database)
-
-    def start_controller(self) -> Service:
-        return Service(
-            ["controller", "--database", self.database, "--listen", f"127.0.0.1:{self.controller_port}",
-             "--host-grace", "1", "--verbose", "--insecure"],
-            self.tmp / "controller.log",
-        )  # fmt: skip
-
-    def socket(self, host: str) -> Path:
-        return self.tmp / f"{host}.sock"
-
-    def start_agent(self, host: str) -> Service:
-        agent = Service(
-            ["agent", "--insecure", "--credentials", str(CSPROOT.write(self.tmp / "credentials.toml")),
-             "--controller", f"127.0.0.1:{self.controller_port}", "--host-id", host,
-             "--underlay-ip", HOSTS[host], "--socket", str(self.socket(host))],
-            self.tmp / f"agent-{host}.log",
-        )  # fmt: skip
-        agent.wait_until(lambda: self.state(host)["session"]["connected"], f"agent {host} to connect")
-        return agent
-
-    def state(self, host: str) -> dict[str, Any]:
-        result = cli("agent", "state", "--json", "--socket", str(self.socket(host)))
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-    def attach(self, host: str, vport: str, mac: str) -> dict[str, Any]:
-        result = cli("agent", "attach", "--vport", vport, "--mac", mac, "--socket", str(self.socket(host)))
-        assert result.returncode == 0, result.stderr + result.stdout
-        return json.loads(result.stdout)
-
-    def wait_matching(self, timeout: float = 30.0) -> None:
-        """Every agent's digest equals the digest of a fresh compile for its host."""
-        deadline = time.monotonic() + timeout
-        while True:
-            expected = expected_host_entries(Directory(self.store))
-            want = {h: f"{digest_of(expected.get(h, {}).items()):016x}" for h in self.agents}
-            have = {h: self.state(h)["digest"] for h in self.agents}
-            if want == have:
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"agents {have} != fresh compile {want}\n{self.controller.output()}")
-            time.sleep(0.2)
-
-    def close(self) -> None:
-        for service in [*self.agents.values(), self.controller, self.directory]:
-            service.stop()
-        self.store.dispose()
-
-
 def test_processes_converge_survive_kill_9_and_record_hosts(tmp_path: Path) -> None:
-    system = System(tmp_path)
+    system = ProcessSystem(tmp_path, HOSTS, controller_args=("--host-grace", "1", "--verbose"))
     try:
         client = VsdClient(system.url)
         client.login()
@@ -115,15 +36,7 @@ def test_processes_converge_survive_kill_9_and_record_hosts(tmp_path: Path) -> N
         )  # fmt: skip
 
         def endpoint(name: str) -> tuple[str, str]:
-            vport = client.create(
-                f"subnets/{subnet['ID']}/vports",
-                {"name": name, "type": "CONTAINER", "addressSpoofing": "INHERITED"},
-            )
-            client.assign(f"vports/{vport['ID']}/policygroups", [group["ID"]])
-            mac = f"02:00:00:00:{len(name):02x}:{int(name[-1]):02x}"
-            client.create("containers", {"name": name, "UUID": str(uuid.uuid4()),
-                                         "interfaces": [{"MAC": mac, "VPortID": vport["ID"]}]})  # fmt: skip
-            return vport["ID"], mac
+            return make_endpoint(client, subnet["ID"], name, (group["ID"],))
 
         placed = {}
         for number, host in enumerate(("h1", "h2", "h3", "h1"), start=1):

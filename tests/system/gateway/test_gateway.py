@@ -1,6 +1,8 @@
 """Gateways keep FRR's routes equal to the directory's: a floating IP assigned is announced
 with its host as next hop, unassigned is withdrawn, an advertised subnet is announced; with two
-gateways, kill -9 of one leaves the routes in FRR's FIB (the other's paths stay)."""
+gateways, kill -9 of one's BGP daemon leaves the routes in FRR's FIB (the other's paths stay)
+and the gateway starts it again; a stopped gateway's paths go.
+(kill -9 of a whole gateway process, with traffic: tests/system/gateway/test_processes.py.)"""
 
 from __future__ import annotations
 
@@ -110,12 +112,22 @@ def test_routes_follow_the_directory_and_survive_a_gateway(lab: Lab, tmp_path: P
             await wait(frr.wait_for, lambda: frr.fib().get(route) == ["10.99.0.1"], "the floating IP")
             two = lambda: len(frr.show("show ip bgp")["routes"].get(route, [])) == 2  # noqa: E731
             await wait(frr.wait_for, two, "a path from each gateway")
-            # kill -9 of one gateway's speaker: its session drops, the other's path carries on.
+            # kill -9 of one gateway's gobgpd: the gateway starts it again and announces again;
+            # meanwhile the other's path carries the route.
             speaker = services[0].speaker
             assert speaker.process is not None
-            os.kill(speaker.process.pid, signal.SIGKILL)
+            killed = speaker.process.pid
+            os.kill(killed, signal.SIGKILL)
+
+            def restarted() -> bool:
+                assert frr.fib().get(route) == ["10.99.0.1"]  # at every look
+                return speaker.process is not None and speaker.process.pid != killed and two()
+
+            await wait(frr.wait_for, restarted, "the restarted speaker's path")
+            # A gateway stopped: its path goes, the other's stays; its record says so.
+            await services[0].stop()
             await wait(frr.wait_for, lambda: len(frr.show("show ip bgp")["routes"].get(route, [])) == 1,
-                       "the dead gateway's path to go")  # fmt: skip
+                       "the stopped gateway's path to go")  # fmt: skip
             assert frr.fib().get(route) == ["10.99.0.1"]
             directory.update(
                 SYSTEM, "vports", web1, {"associatedFloatingIPID": ""}, confirmed=True
@@ -123,7 +135,7 @@ def test_routes_follow_the_directory_and_survive_a_gateway(lab: Lab, tmp_path: P
             await wait(frr.wait_for, lambda: route not in frr.fib(), "the withdrawal")
             await asyncio.gather(*(service.record(now=True) for service in services))
             recorded = {g["name"]: g for g in gateways_recorded(directory)}
-            assert not recorded["10.99.0.253"]["gatewayConnected"]  # its speaker is dead: it says so
+            assert not recorded["10.99.0.253"]["gatewayConnected"]  # its speaker is gone: it says so
             assert recorded["10.99.0.253"]["peer"] == "the BGP speaker is not running"
             assert recorded["10.99.0.252"]["gatewayConnected"]
         finally:
