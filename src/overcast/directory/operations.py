@@ -13,6 +13,7 @@ from sqlalchemy import and_, delete, insert, or_, select
 
 from . import validation
 from .behaviours import behaviour
+from .behaviours.appd import check_external_id, check_not_generated
 from .db import api_keys, credentials, objects, scopes
 from .errors import VsdError, bad_request, confirmation, conflict, forbidden, invalid, no_changes, not_found
 from .objects import Obj, missing
@@ -35,6 +36,8 @@ class Operations:
         self.refresh_endpoints = True
         #: Users whose API keys this transaction revoked (password change, disable, deletion).
         self.revoked_users: set[str] = set()
+        #: The application designer's reconciler is writing: generated objects may change.
+        self.reconciling = False
 
     # access control
 
@@ -71,6 +74,9 @@ class Operations:
         self.check_write(entity, parent)
         if parent is not None and not self.visible(parent):
             raise not_found(parent.kind, parent.id)
+        if parent is not None:
+            check_not_generated(self, parent, creating_kind=entity.rest_name)
+        check_external_id(self, body)
         data = validation.clean_body(entity, body, creating=True)
         return self._create(parent, entity, data)
 
@@ -146,6 +152,8 @@ class Operations:
         self.check_write(entity, obj)
         if entity.rest_name == "enterprise" and not self.principal.is_operator:
             raise forbidden("Only the operator (csproot) may change an enterprise.")
+        check_not_generated(self, obj)
+        check_external_id(self, body)
         requested = validation.clean_body(entity, body, creating=False)
         if entity.rest_name == "user" and isinstance(body, dict) and body.get("password"):
             requested["password"] = str(body["password"])
@@ -190,6 +198,7 @@ class Operations:
 
     def delete(self, obj: Obj, *, confirmed: bool) -> None:
         self.check_write(obj.entity, obj)
+        check_not_generated(self, obj)
         beh = behaviour(obj.kind)
         doomed = self._collect(obj)
         if beh.confirm_delete(self, obj) and not confirmed:

@@ -109,8 +109,12 @@ class Relation:
 
 
 def _load_model() -> dict[str, Any]:
-    text = resources.files("overcast.directory").joinpath("vsd_model_v6.json").read_text()
-    return json.loads(text)
+    """VSD's entities, and Overcast's own in the same form (``overcast_model.json``: the
+    application designer's, named so they clash with no v6 name)."""
+    files = resources.files("overcast.directory")
+    model: dict[str, Any] = json.loads(files.joinpath("vsd_model_v6.json").read_text())
+    model.update(json.loads(files.joinpath("overcast_model.json").read_text()))
+    return model
 
 
 #: Containers and VMs: created at the root with their interfaces.
@@ -379,6 +383,44 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
         immutable={"templateID"},
         defaults={"maintenanceMode": "DISABLED", "l2EncapType": "VXLAN"},
     ),
+    # The application designer (overcast.appd): services, applications with their tiers and
+    # flows, and a flow's security policies. An application generates ordinary domain objects.
+    "appdservice": dict(
+        owners=("enterprise",),
+        required=("name", "etherType", "protocol", "direction", "DSCP"),
+        defaults={"etherType": "0x0800", "sourcePort": "*", "destinationPort": "*", "direction": "REFLEXIVE",
+                  "DSCP": "*"},
+    ),  # fmt: skip
+    "appdapplication": dict(
+        owners=("enterprise",),
+        readonly={
+            "associatedZoneID",
+            "assocIngressACLTemplateId",
+            "assocEgressACLTemplateId",
+            "generatedObjects",
+        },
+        required=("name", "associatedDomainID", "associatedDomainType"),
+        immutable={"associatedDomainID", "associatedDomainType"},
+        defaults={"associatedDomainType": "DOMAIN"},
+    ),
+    "appdtier": dict(
+        owners=("appdapplication",),
+        readonly={"associatedObjectID", "associatedObjectType"},
+        required=("name", "type"),
+        immutable={"type"},
+        defaults={"type": "STANDARD"},
+    ),
+    "appdflow": dict(
+        owners=("appdapplication",),
+        required=("name", "originTierID", "destinationTierID"),
+        immutable={"originTierID", "destinationTierID"},
+    ),
+    "appdflowsecuritypolicy": dict(
+        owners=("appdflow",),
+        required=("action", "associatedApplicationServiceID"),
+        unique_scope=None,
+        defaults={"action": "FORWARD"},
+    ),
     # An `overcast gateway` (VSD's VRS-G), recorded by itself: its BGP sessions in `peer`.
     "gateway": dict(
         owners=(ROOT,),
@@ -489,6 +531,8 @@ _ROOT_LISTINGS = (
     "sharednetworkresources",
     "floatingips",
     "l2domains",
+    "appdservices",
+    "appdapplications",
 )
 
 

@@ -8,6 +8,7 @@ caller's transaction, so a multi-object operation commits whole or not at all.
 
 from __future__ import annotations
 
+from .appd import ApplicationBehaviour, FlowBehaviour, FlowPolicyBehaviour, ServiceBehaviour, TierBehaviour
 from .base import DISRUPTIVE_DOMAIN_ATTRS, ROUTE_ASN, Behaviour, gateway_mac
 from .endpoints import (
     EndpointBehaviour,
@@ -68,6 +69,11 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "sharednetworkresource": SharedResourceBehaviour(),
     "floatingip": FloatingIPBehaviour(),
     "enterprisepermission": EnterprisePermissionBehaviour(),
+    "appdservice": ServiceBehaviour(),
+    "appdapplication": ApplicationBehaviour(),
+    "appdtier": TierBehaviour(),
+    "appdflow": FlowBehaviour(),
+    "appdflowsecuritypolicy": FlowPolicyBehaviour(),
 }
 
 DEFAULT_BEHAVIOUR = Behaviour()

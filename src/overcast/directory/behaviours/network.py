@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import conflict, invalid
 from ..objects import Obj
+from .appd import applications_in
 from .base import (
     DISRUPTIVE_DOMAIN_ATTRS,
     ROUTE_ASN,
@@ -134,6 +135,15 @@ class DomainBehaviour(Behaviour):
 
     def after_create(self, ops: Operations, obj: Obj, parent: Obj | None) -> None:
         _instantiate_contents(ops, ops.tx.need(obj.data["templateID"], "domaintemplate"), obj)
+
+    def check_delete(self, ops: Operations, obj: Obj, doomed: set[str]) -> None:
+        for app in applications_in(ops, obj):
+            if app.id not in doomed:
+                raise conflict(
+                    f"The domain '{obj.data.get('name')}' runs application '{app.data.get('name')}'; "
+                    "delete the application first.",
+                    title="Object in use",
+                )
 
     def confirm_update(self, ops: Operations, old: Obj, obj: Obj) -> str | None:
         changed = [a for a in DISRUPTIVE_DOMAIN_ATTRS if old.data.get(a) != obj.data.get(a)]
