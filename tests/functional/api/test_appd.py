@@ -5,14 +5,21 @@ reconcile; bad designs are refused whole."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
 from overcast.client.vsd import VsdClient, VsdClientError
+from overcast.controller.feed import load_policy_input
+from overcast.directory.controller_interface import EndpointClaim, claim_endpoints, register_host
+from overcast.directory.service import SYSTEM
+from overcast.policy.compiler import compile_hosts
+from overcast.policy.oracle import Packet, verdict
 from overcast.testing.builders import make_l3_subnet
 from overcast.testing.directory import ServedDirectory
 
+from ...support.appd import wordpress
 from .test_wire import expect_error
 
 
@@ -21,58 +28,6 @@ def client(directory_server: ServedDirectory) -> VsdClient:
     c = VsdClient(directory_server.url)
     c.login()
     return c
-
-
-def wordpress(client: VsdClient, enterprise: str = "acme", *, name: str = "wordpress") -> dict[str, Any]:
-    """The seed's WordPress application as a user sends it (app-designer.md §3.3, 3-tier)."""
-    net = make_l3_subnet(client, enterprise, address="10.99.99.0")
-    ent, domain = net["ent"], net["domain"]
-    services = {
-        svc: client.create(
-            f"enterprises/{ent['ID']}/appdservices", {"name": svc, "protocol": "6", "destinationPort": port}
-        )
-        for svc, port in (("http", "80"), ("app-8080", "8080"), ("mysql", "3306"))
-    }
-    app = client.create(
-        f"enterprises/{ent['ID']}/appdapplications", {"name": name, "associatedDomainID": domain["ID"]}
-    )
-    tiers = {
-        "clients": client.create(
-            f"appdapplications/{app['ID']}/appdtiers",
-            {"name": "clients", "type": "NETWORK_MACRO", "address": "0.0.0.0", "netmask": "0.0.0.0"},
-        ),
-    }
-    for number, tier in enumerate(("web", "app", "db"), start=1):
-        tiers[tier] = client.create(
-            f"appdapplications/{app['ID']}/appdtiers",
-            {"name": tier, "type": "STANDARD", "address": f"10.10.{number}.0", "netmask": "255.255.255.0"},
-        )
-    flows = {}
-    for origin, destination, service in (
-        ("clients", "web", "http"),
-        ("web", "app", "app-8080"),
-        ("app", "db", "mysql"),
-    ):
-        flows[f"{origin}-{destination}"] = client.create(
-            f"appdapplications/{app['ID']}/appdflows",
-            {
-                "name": f"{origin}-to-{destination}",
-                "originTierID": tiers[origin]["ID"],
-                "destinationTierID": tiers[destination]["ID"],
-            },
-        )
-        client.create(
-            f"appdflows/{flows[f'{origin}-{destination}']['ID']}/appdflowsecuritypolicies",
-            {"action": "FORWARD", "associatedApplicationServiceID": services[service]["ID"]},
-        )
-    return {
-        "ent": ent,
-        "domain": domain,
-        "app": client.get(f"appdapplications/{app['ID']}"),
-        "tiers": tiers,
-        "flows": flows,
-        "services": services,
-    }
 
 
 def generated(client: VsdClient, domain_id: str) -> dict[str, dict[str, Any]]:
@@ -350,3 +305,52 @@ def test_bad_designs_are_refused_whole(client: VsdClient) -> None:
     )
     with pytest.raises(VsdClientError):
         client.get(f"appdapplications/{app['ID']}/appdtiers/nothing")
+
+
+def test_wordpress_allows_its_flows_and_nothing_else(
+    directory_server: ServedDirectory, client: VsdClient
+) -> None:
+    """Judged by the oracle over what hosts are told (the datapath tier probes real packets):
+    even in a domain whose own policies allow everything by default, the application's
+    endpoints exchange only its flows; an endpoint of another zone is one of its "clients"."""
+    wp = wordpress(client)
+    for direction in ("ingress", "egress"):
+        client.create(
+            f"domains/{wp['domain']['ID']}/{direction}acltemplates",
+            {"name": f"open {direction}", "active": True, "defaultAllowIP": True},
+        )
+    directory = directory_server.directory
+    subnets = {s["name"]: s for s in client.list_all(f"domains/{wp['domain']['ID']}/subnets")}
+    placement = {
+        "web1": ("wordpress - web", "h1"),
+        "app1": ("wordpress - app", "h2"),
+        "db1": ("wordpress - db", "h3"),
+        "other1": ("s", "h1"),
+    }
+    for host, address in (("h1", "192.0.2.1"), ("h2", "192.0.2.2"), ("h3", "192.0.2.3")):
+        register_host(directory, host, address, now_ms=1)
+    ips = {}
+    for name, (subnet, host) in placement.items():
+        vport = client.create(
+            f"subnets/{subnets[subnet]['ID']}/vports",
+            {"name": name, "type": "CONTAINER", "addressSpoofing": "INHERITED"},
+        )
+        mac = f"02:00:00:00:00:{len(ips) + 1:02x}"
+        container = client.create(
+            "containers",
+            {"name": name, "UUID": str(uuid.uuid4()), "interfaces": [{"MAC": mac, "VPortID": vport["ID"]}]},
+        )
+        ips[name] = container["interfaces"][0]["IPAddress"]
+        [result] = claim_endpoints(
+            directory, host, [EndpointClaim(vport["ID"], mac, True)], now_ms=2, principal=SYSTEM
+        )
+        assert result.ok, result.error
+    views = compile_hosts(load_policy_input(directory))
+    allowed = {
+        (src, dst, port)
+        for src in ips
+        for dst in ips
+        for port in (80, 8080, 3306, 22)
+        if src != dst and verdict(views, Packet(src=ips[src], dst=ips[dst], dport=port)).allowed
+    }
+    assert allowed == {("other1", "web1", 80), ("web1", "app1", 8080), ("app1", "db1", 3306)}
