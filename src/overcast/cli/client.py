@@ -648,3 +648,6 @@ def register(app: typer.Typer) -> None:
     app.command("topology")(topology)
     app.command("status")(status)
     app.add_typer(policy_app, name="policy")
+    from .appd import app_app
+
+    app.add_typer(app_app, name="app")
