@@ -104,6 +104,16 @@ def test_list_show_and_topology(demo: dict[str, str]) -> None:
         f"acme-{n}" for n in ("client1", "web1", "web2", "app1", "db1")
     }
     assert all(c["host"].startswith("ovdemo-h") and c["status"] == "RUNNING" for c in containers)
+    # acme's site was designed with the application designer: one zone, a subnet per tier.
+    (zone,) = tree["enterprises"][0]["domains"][0]["zones"]
+    assert zone["name"] == "wordpress"
+    tiers = ("app", "clients", "db", "web")
+    assert sorted(s["name"] for s in zone["subnets"]) == [f"wordpress - {t}" for t in tiers]
+    app = cli(demo, "app", "show", "wordpress", "-e", "acme", "--json")
+    assert {t["name"]: t["deployedAs"] for t in app["tiers"]}["internet"] == "enterprisenetwork"
+    entries = len(app["generated"]["ingress entries"]) + len(app["generated"]["egress entries"])
+    assert len(app["flows"]) == 5 and app["generatedObjects"] == entries + 12  # + zone, 4 subnets, macro,
+    # 4 templates, the 2 drops
 
 
 def test_create_update_delete_and_clear_errors(demo: dict[str, str]) -> None:
@@ -126,10 +136,10 @@ def test_status_and_policy_explain(demo: dict[str, str]) -> None:
         f"ovdemo-h{i}" for i in (1, 2, 3)
     ]
     allowed = cli(demo, "policy", "explain", "acme-web1", "acme-app1", "tcp/8080", "--json")
-    assert allowed["allowed"] and "web -> app tcp/8080" in allowed["ingress"]["entry"]
+    assert allowed["allowed"] and "wordpress - web-to-app - tcp-8080" in allowed["ingress"]["entry"]
     assert allowed["ingress"]["host"] == "ovdemo-h1" and allowed["egress"]["host"] == "ovdemo-h3"
     denied = cli(demo, "policy", "explain", "acme-web1", "acme-db1", "tcp/3306", "--json")
-    assert not denied["allowed"] and denied["ingress"]["decided_by"] == "default"
+    assert not denied["allowed"] and "Drop all traffic: wordpress" in denied["ingress"]["entry"]
     apart = cli(demo, "policy", "explain", "globex-web1", "acme-db1", "tcp/3306", "--json")
     assert not apart["allowed"] and "different domains" in apart["reason"]
     ambiguous = cli(demo, "policy", "explain", "10.10.1.2", "10.10.3.2", "tcp/3306", ok=False)

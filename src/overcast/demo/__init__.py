@@ -35,6 +35,10 @@ from rich.table import Table
 
 from ..agent.client import AgentClient, agent_connected
 from ..agent.credentials import RuntimeCredentials
+from ..appd.apply import apply_document
+from ..appd.document import Document, Service
+from ..appd.document import Flow as DesignedFlow
+from ..appd.document import Tier as DesignedTier
 from ..client.vsd import VsdClient
 from ..lab import Lab, sh
 from ..lab.frr import Frr
@@ -194,18 +198,38 @@ def run_demo(options: DemoOptions, console: Console) -> bool:
         with _step(console, f"a gateway (AS {GATEWAY_AS}) speaking BGP to the router"):
             _start(
                 record,
-                ["gateway", "--database", database, "--asn", str(GATEWAY_AS), "--router-id", GATEWAY,
-                 "--peer", f"{ROUTER}:{ROUTER_AS}", "--bgp-netns", gateway_ns,
-                 "--state-dir", str(state_dir / "gateway")],
+                [
+                    "gateway",
+                    "--database",
+                    database,
+                    "--asn",
+                    str(GATEWAY_AS),
+                    "--router-id",
+                    GATEWAY,
+                    "--peer",
+                    f"{ROUTER}:{ROUTER_AS}",
+                    "--bgp-netns",
+                    gateway_ns,
+                    "--state-dir",
+                    str(state_dir / "gateway"),
+                ],
                 state_dir / "gateway.log",
-            )  # fmt: skip
-            _wait(lambda: frr.session_states().get(GATEWAY) == "Established", "the BGP session",
-                  state_dir / "gateway.log")  # fmt: skip
+            )
+            _wait(
+                lambda: frr.session_states().get(GATEWAY) == "Established",
+                "the BGP session",
+                state_dir / "gateway.log",
+            )
         deployed: list[Deployed] = []
         pool: dict[str, Any] | None = None
         for tenant in TENANTS:
-            with _step(console, f"{tenant.enterprise}: domain from a template, zones, subnets, policy"):
-                domain_id, topology = deploy_tenant(client, tenant)
+            how = (
+                "the application designed (tiers, flows), deployed as a zone, subnets and ACL entries"
+                if tenant.designed
+                else "domain from a template, zones, subnets, policy"
+            )
+            with _step(console, f"{tenant.enterprise}: {how}"):
+                domain_id, topology = (deploy_designed if tenant.designed else deploy_tenant)(client, tenant)
             with _step(
                 console, f"{tenant.enterprise}: {len(tenant.containers)} containers attached by their agents"
             ):
@@ -214,9 +238,14 @@ def run_demo(options: DemoOptions, console: Console) -> bool:
                 with _step(console, f"{tenant.enterprise}: floating IPs for {', '.join(tenant.floating)}"):
                     pool = pool or client.create(
                         "sharednetworkresources",
-                        {"name": "public", "type": "FLOATING", "address": PUBLIC_POOL[0],
-                         "netmask": PUBLIC_POOL[1], "gateway": PUBLIC_POOL[2]},
-                    )  # fmt: skip
+                        {
+                            "name": "public",
+                            "type": "FLOATING",
+                            "address": PUBLIC_POOL[0],
+                            "netmask": PUBLIC_POOL[1],
+                            "gateway": PUBLIC_POOL[2],
+                        },
+                    )
                     attached = assign_floating_ips(client, tenant, domain_id, pool["ID"], attached)
             deployed += attached
             record.containers = [asdict(d) for d in deployed]
@@ -230,8 +259,9 @@ def run_demo(options: DemoOptions, console: Console) -> bool:
             record.save()
         with _step(console, "the router learns every floating IP from the gateway"):
             wanted = {f"{d.floating_ip}/32" for d in deployed if d.floating_ip}
-            _wait(lambda: wanted <= set(frr.fib()), "the floating IPs' routes in FRR",
-                  state_dir / "gateway.log")  # fmt: skip
+            _wait(
+                lambda: wanted <= set(frr.fib()), "the floating IPs' routes in FRR", state_dir / "gateway.log"
+            )
         console.print(f"[bold]up in {time.monotonic() - began:.1f} s[/] — probing with real connections…")
         results = probe(lab, deployed) + probe_outside(lab, deployed, outside_ns, outside_ip)
         ok = show_matrix(console, results, deployed)
@@ -323,6 +353,46 @@ def deploy_tenant(client: VsdClient, tenant: Tenant) -> tuple[str, dict[str, dic
     return domain["ID"], tiers
 
 
+def application_document(tenant: Tenant) -> Document:
+    """The tenant as the application designer's document (what ``overcast app apply`` takes):
+    a tier per tier, the outside as a network macro tier, a flow per allowed connection."""
+    ports = sorted({f.port for f in tenant.flows} | {o.port for o in tenant.outside})
+    tiers = [DesignedTier(t.name, "STANDARD", t.address, "255.255.255.0") for t in tenant.tiers]
+    flows = [
+        DesignedFlow(f"{f.source}-to-{f.destination}", f.source, f.destination, (f"tcp-{f.port}",))
+        for f in tenant.flows
+    ]
+    if tenant.outside:
+        tiers.append(DesignedTier("internet", "NETWORK_MACRO", "0.0.0.0", "0.0.0.0"))
+        for o in tenant.outside:
+            origin, destination = ("internet", o.tier) if o.inbound else (o.tier, "internet")
+            flows.append(DesignedFlow(f"{origin}-to-{destination}", origin, destination, (f"tcp-{o.port}",)))
+    return Document(
+        enterprise=tenant.enterprise,
+        domain="wordpress",
+        application="wordpress",
+        services=tuple(Service(f"tcp-{port}", "6", str(port)) for port in ports),
+        tiers=tuple(tiers),
+        flows=tuple(flows),
+    )
+
+
+def deploy_designed(client: VsdClient, tenant: Tenant) -> tuple[str, dict[str, dict[str, str]]]:
+    """Enterprise, an empty domain (PAT when the tenant wants it), and the application designed
+    into it — the same code path as ``overcast app apply``. Returns the domain's ID and tier ->
+    {subnet} IDs of what the directory deployed."""
+    enterprise = client.create("enterprises", {"name": tenant.enterprise})
+    template = client.create(f"enterprises/{enterprise['ID']}/domaintemplates", {"name": "empty"})
+    body = {"name": "wordpress", "templateID": template["ID"]}
+    if tenant.pat:
+        body["PATEnabled"] = "ENABLED"
+    domain = client.create(f"enterprises/{enterprise['ID']}/domains", body)
+    applied = apply_document(client, application_document(tenant))
+    tiers = client.list_all(f"appdapplications/{applied.application_id}/appdtiers")
+    subnets = {t["name"]: t["associatedObjectID"] for t in tiers if t["associatedObjectType"] == "subnet"}
+    return domain["ID"], {t.name: {"subnet": subnets[t.name]} for t in tenant.tiers}
+
+
 def assign_floating_ips(
     client: VsdClient, tenant: Tenant, domain_id: str, pool_id: str, deployed: list[Deployed]
 ) -> list[Deployed]:
@@ -362,8 +432,9 @@ def attach_containers(
                 "interfaces": [{"MAC": mac, "VPortID": vport["ID"]}],
             },
         )
-        members.setdefault(tier["policygroup"], []).append(vport["ID"])
-        client.assign(f"policygroups/{tier['policygroup']}/vports", members[tier["policygroup"]])
+        if "policygroup" in tier:  # designed tiers are their subnets
+            members.setdefault(tier["policygroup"], []).append(vport["ID"])
+            client.assign(f"policygroups/{tier['policygroup']}/vports", members[tier["policygroup"]])
         netns = lab.container(f"{tenant.enterprise}-{container.name}")
         with AgentClient(state_dir / f"{container.host}.sock") as agent:
             endpoint = agent.attach(vport["ID"], mac, netns)

@@ -1,8 +1,11 @@
 """The application the demo deploys — the original Nuage demo's WordPress site — as plain data.
 
-Each enterprise is a domain made from a template, a zone and a subnet per tier, a policy group
-per tier, and one rule per allowed flow; everything else is denied by the ACL defaults. A second
-enterprise reuses the same addresses to show that tenants never meet.
+The WordPress site is designed with the application designer: its tiers, and a flow per
+allowed connection (the outside is a network macro tier); the directory deploys it as a zone,
+a subnet per tier and ACL entries, everything else dropped. A second enterprise, built the
+low-level way (a domain template with a zone, subnet and policy group per tier and one rule
+per flow, everything else denied by the ACL defaults), reuses the same addresses to show that
+tenants never meet.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class Tenant:
     floating: tuple[str, ...] = ()
     pat: bool = False
     outside: tuple[OutsideFlow, ...] = ()
+    #: Deployed through the application designer (else: a domain template with the policy).
+    designed: bool = False
 
     def tier(self, name: str) -> Tier:
         return next(t for t in self.tiers if t.name == name)
@@ -95,6 +100,7 @@ WORDPRESS = Tenant(
     floating=("web1", "db1"),
     pat=True,
     outside=(OutsideFlow("web", 80, inbound=True), OutsideFlow("web", 80, inbound=False)),
+    designed=True,
 )
 
 #: The same addresses in another enterprise: its containers get the IPs acme's have.
