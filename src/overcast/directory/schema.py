@@ -421,6 +421,20 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
         unique_scope=None,
         defaults={"action": "FORWARD"},
     ),
+    # Compliance: policies of sentences (an enterprise's, or the operator's for every
+    # enterprise) and the violations the directory finds, kept up to date with every write.
+    "compliancepolicy": dict(
+        owners=("enterprise", ROOT),
+        readonly={"violationCount", "warnings"},
+        required=("name", "text", "mode"),
+        defaults={"mode": "MONITOR", "violationCount": 0},
+    ),
+    "complianceviolation": dict(
+        owners=("compliancepolicy",),
+        required=("key", "sentence"),
+        unique_scope=None,
+        server_managed=True,
+    ),
     # An `overcast gateway` (VSD's VRS-G), recorded by itself: its BGP sessions in `peer`.
     "gateway": dict(
         owners=(ROOT,),
@@ -533,6 +547,7 @@ _ROOT_LISTINGS = (
     "l2domains",
     "appdservices",
     "appdapplications",
+    "compliancepolicies",
 )
 
 

@@ -21,6 +21,7 @@ from . import filters
 from .authentication import Authenticator
 from .backends import backend_for
 from .behaviours import behaviour
+from .compliance import gate as compliance_gate
 from .db import Store, members, objects, scopes
 from .errors import (
     VsdError,
@@ -124,6 +125,7 @@ class Directory:
                     tx = Transaction(conn, backend=self.backend, user_id=principal.user_id)
                     ops = Operations(tx, principal)
                     result = work(ops)
+                    compliance_gate(ops)
                     audience = audience_of((c.obj.kind, c.obj.enterprise_id) for c in tx.changes)
                     revision = tx.finish()
                 if ops.revoked_users:

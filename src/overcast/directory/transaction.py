@@ -246,6 +246,9 @@ class Transaction(Uniqueness, Allocations, ChangeLog):
         column = objects.c.name if attr == "name" else objects.c.data[attr].as_string()
         return self.select(and_(objects.c.kind == kind, column == value))
 
+    def select_kinds(self, kinds: tuple[str, ...]) -> list[Obj]:
+        return self.select(objects.c.kind.in_(kinds))
+
     def select_kinds_in_enterprise(self, kinds: tuple[str, ...], enterprise_id: str) -> list[Obj]:
         return self.select(and_(objects.c.kind.in_(kinds), objects.c.enterprise_id == enterprise_id))
 

@@ -32,6 +32,7 @@ from .network import (
 from .policy import (
     AclEntryBehaviour,
     AclTemplateBehaviour,
+    CompliancePolicyBehaviour,
     MacroGroupBehaviour,
     NetworkMacroBehaviour,
     PolicyGroupBehaviour,
@@ -74,6 +75,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "appdtier": TierBehaviour(),
     "appdflow": FlowBehaviour(),
     "appdflowsecuritypolicy": FlowPolicyBehaviour(),
+    "compliancepolicy": CompliancePolicyBehaviour(),
 }
 
 DEFAULT_BEHAVIOUR = Behaviour()

@@ -158,3 +158,11 @@ class AclEntryBehaviour(Behaviour):
         else:
             raise invalid("networkType", f"networkType {network} is not supported.")
         d["networkEntityType"] = entity_type
+
+
+class CompliancePolicyBehaviour(Behaviour):
+    def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
+        from ..compliance import check_text
+
+        check_text(obj.data.get("text") or "")
+

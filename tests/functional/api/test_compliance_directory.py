@@ -1,0 +1,206 @@
+"""Compliance in the directory: policies of sentences on the WordPress application, violations
+kept as a listable resource, an ENFORCE policy refusing writes that add a violation (409 naming
+the sentence, an example and the entries) and accepting those that remove one; nothing is
+written by a refused write; a text that does not parse is refused naming the line."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from overcast.client.vsd import VsdClient
+from overcast.testing.directory import ServedDirectory
+
+from ...support.appd import wordpress
+from .test_wire import expect_error
+
+
+@pytest.fixture
+def client(directory_server: ServedDirectory) -> VsdClient:
+    c = VsdClient(directory_server.url)
+    c.login()
+    return c
+
+
+def endpoints(client: VsdClient, wp: dict[str, Any]) -> dict[str, str]:
+    """A container in each of web, app and db (judged whether or not it runs yet)."""
+    subnets = {s["name"]: s for s in client.list_all(f"domains/{wp['domain']['ID']}/subnets")}
+    ips = {}
+    for index, tier in enumerate(("web", "app", "db"), start=1):
+        vport = client.create(
+            f"subnets/{subnets[f'wordpress - {tier}']['ID']}/vports",
+            {"name": f"{tier}1", "type": "CONTAINER", "addressSpoofing": "INHERITED"},
+        )
+        container = client.create(
+            "containers",
+            {
+                "name": f"{tier}1",
+                "UUID": str(uuid.uuid4()),
+                "interfaces": [{"MAC": f"02:00:00:00:01:{index:02x}", "VPortID": vport["ID"]}],
+            },
+        )
+        ips[tier] = container["interfaces"][0]["IPAddress"]
+    return ips
+
+
+def violations(client: VsdClient, policy: dict[str, Any]) -> list[dict[str, Any]]:
+    return client.list_all(f"compliancepolicies/{policy['ID']}/complianceviolations")
+
+
+def test_enforce_refuses_what_adds_a_violation(client: VsdClient) -> None:
+    wp = wordpress(client)
+    ips = endpoints(client, wp)
+    ent = wp["ent"]
+    pci = client.create(
+        f"enterprises/{ent['ID']}/compliancepolicies",
+        {
+            "name": "PCI",
+            "mode": "ENFORCE",
+            "text": "# the web tier never talks to the database itself\n"
+            "no flow from tier:wordpress/web to tier:wordpress/db\n",
+        },
+    )
+    assert client.get(f"compliancepolicies/{pci['ID']}")["violationCount"] == 0
+    flows_before = client.list_all(f"appdapplications/{wp['app']['ID']}/appdflows")
+    # A flow web → db in the design: refused, naming the sentence, the example and the entries.
+    error = expect_error(
+        409,
+        lambda: client.create(
+            f"appdapplications/{wp['app']['ID']}/appdflows",
+            {
+                "name": "web-to-db",
+                "originTierID": wp["tiers"]["web"]["ID"],
+                "destinationTierID": wp["tiers"]["db"]["ID"],
+                "applicationServiceIDs": [wp["services"]["mysql"]["ID"]],
+            },
+        ),
+    )
+    text = str(error)
+    assert "Compliance policy 'PCI', line 2" in text and f"web1 ({ips['web']})" in text and "tcp/3306" in text
+    assert "ingress entry 'wordpress - web-to-db - mysql'" in text and "egress entry" in text
+    assert client.list_all(f"appdapplications/{wp['app']['ID']}/appdflows") == flows_before  # nothing written
+
+    # Two writes, each harmless alone, cannot combine: the domain's own policy allows db to
+    # accept web (harmless: web may not send), then web to send (refused).
+    domain = wp["domain"]["ID"]
+    subnets = {s["name"]: s["ID"] for s in client.list_all(f"domains/{domain}/subnets")}
+    mine = {
+        d: client.create(f"domains/{domain}/{d}acltemplates", {"name": f"ops {d}", "active": True})
+        for d in ("ingress", "egress")
+    }
+    entry = {
+        "action": "FORWARD",
+        "protocol": "6",
+        "destinationPort": "3306",
+        "stateful": True,
+        "locationType": "SUBNET",
+        "networkType": "SUBNET",
+    }
+    client.create(
+        f"egressacltemplates/{mine['egress']['ID']}/egressaclentrytemplates",
+        {**entry, "locationID": subnets["wordpress - db"], "networkID": subnets["wordpress - web"]},
+    )
+    expect_error(
+        409,
+        lambda: client.create(
+            f"ingressacltemplates/{mine['ingress']['ID']}/ingressaclentrytemplates",
+            {**entry, "locationID": subnets["wordpress - web"], "networkID": subnets["wordpress - db"]},
+        ),
+    )
+    assert violations(client, pci) == []
+
+
+def test_violations_are_kept_and_removed_with_the_writes(client: VsdClient) -> None:
+    wp = wordpress(client)
+    endpoints(client, wp)
+    ent = wp["ent"]
+    # A policy over a network that already violates it is accepted and records what it finds.
+    strict = client.create(
+        f"enterprises/{ent['ID']}/compliancepolicies",
+        {
+            "name": "no app to db",
+            "mode": "ENFORCE",
+            "text": "no flow from tier:wordpress/app to tier:wordpress/db",
+        },
+    )
+    (found,) = violations(client, strict)
+    assert (found["reason"], found["protocol"], found["line"]) == ("allowed", "tcp/3306", 1)
+    assert found["source"].startswith("app1 (") and found["destination"].startswith("db1 (")
+    assert found["egressEntryID"] and "wordpress - app-to-db - mysql" in found["decidedBy"]
+    monitor = client.create(
+        f"enterprises/{ent['ID']}/compliancepolicies",
+        {
+            "name": "liveness",
+            "mode": "MONITOR",
+            "text": "tier:wordpress/web must reach tier:wordpress/app on tcp/8080\n"
+            "tier:wordpress/web must reach tier:wordpress/db on tcp/3306\n"
+            "no flow from pg:nobody to any",
+        },
+    )
+    (missing,) = violations(client, monitor)
+    assert (missing["reason"], missing["line"]) == ("not allowed", 2)
+    assert client.get(f"compliancepolicies/{monitor['ID']}")["warnings"] == "line 3: pg:nobody names nothing"
+    # A write that removes the violation passes (and so the kept violation goes); the monitor
+    # policy records the new one it now sees.
+    client.delete(f"appdflows/{wp['flows']['app-db']['ID']}")
+    assert violations(client, strict) == []
+    assert client.get(f"compliancepolicies/{strict['ID']}")["violationCount"] == 0
+    # Now the app → db flow cannot come back.
+    expect_error(
+        409,
+        lambda: client.create(
+            f"appdapplications/{wp['app']['ID']}/appdflows",
+            {
+                "name": "app-to-db",
+                "originTierID": wp["tiers"]["app"]["ID"],
+                "destinationTierID": wp["tiers"]["db"]["ID"],
+                "applicationServiceIDs": [wp["services"]["mysql"]["ID"]],
+            },
+        ),
+    )
+    # Changing the policy to MONITOR lets it through, and the violation is listed again.
+    client.update(f"compliancepolicies/{strict['ID']}", {"mode": "MONITOR"})
+    client.create(
+        f"appdapplications/{wp['app']['ID']}/appdflows",
+        {
+            "name": "app-to-db",
+            "originTierID": wp["tiers"]["app"]["ID"],
+            "destinationTierID": wp["tiers"]["db"]["ID"],
+            "applicationServiceIDs": [wp["services"]["mysql"]["ID"]],
+        },
+    )
+    assert len(violations(client, strict)) == 1
+
+
+def test_bad_policies_and_who_sees_what(client: VsdClient, directory_server: ServedDirectory) -> None:
+    wp = wordpress(client)
+    ent = wp["ent"]
+    error = expect_error(
+        409,
+        lambda: client.create(
+            f"enterprises/{ent['ID']}/compliancepolicies",
+            {"name": "bad", "text": "no flow from pg:a to pg:b\nno flow from pg:a pg:b"},
+        ),
+        "text",
+    )
+    text = str(error)
+    assert "line 2, column 19: expected" in text and "'to'" in text and "found 'pg:b'" in text
+    expect_error(
+        409,
+        lambda: client.create(
+            f"enterprises/{ent['ID']}/compliancepolicies",
+            {"name": "bad", "text": "no flow from pg:a to pg:b", "mode": "STRICT"},
+        ),
+    )
+    csp = client.create("compliancepolicies", {"name": "everyone", "text": "each enterprise is isolated"})
+    assert csp["violationCount"] == 0 and csp["mode"] == "MONITOR"
+    client.create(
+        f"enterprises/{ent['ID']}/users",
+        {"userName": "alice", "password": "pw-alice-1", "firstName": "A", "lastName": "L", "email": "a@x"},
+    )
+    alice = VsdClient(directory_server.url, "alice", "pw-alice-1", wp["ent"]["name"])
+    alice.login()
+    assert [p["name"] for p in alice.list_all("compliancepolicies")] == []
+    expect_error(404, lambda: alice.get(f"compliancepolicies/{csp['ID']}"))
