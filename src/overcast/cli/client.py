@@ -647,7 +647,9 @@ def register(app: typer.Typer) -> None:
     app.command("delete")(delete_object)
     app.command("topology")(topology)
     app.command("status")(status)
-    app.add_typer(policy_app, name="policy")
+    from . import compliance  # noqa: F401 (adds policy check)
     from .appd import app_app
+
+    app.add_typer(policy_app, name="policy")
 
     app.add_typer(app_app, name="app")

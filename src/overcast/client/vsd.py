@@ -124,6 +124,10 @@ class VsdClient:
             return None
         return response.json()
 
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """Any request; its JSON answer (VsdClientError on an error status)."""
+        return self._check(self.request(method, path, body))
+
     def get(self, path: str) -> dict[str, Any]:
         return self._check(self.request("GET", path))[0]
 

@@ -226,6 +226,15 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
             # process, or a controller writing directly) are found by the next read.
             await wakeup.wait(principal, min(remaining, 1.0))
 
+    @app.post(
+        PREFIX + "/compliancechecks", tags=["compliance"], summary="What-if: judge writes, commit nothing"
+    )
+    async def compliance_check(request: Request) -> Response:
+        body = await json_body(request)
+        steps = body.get("changes") if isinstance(body, dict) else body
+        report = await as_caller(request, lambda principal: directory.what_if(principal, steps))
+        return _json(report)
+
     # --- generated entity routes -----------------------------------------------------------
 
     def list_handler(*, head: bool):  # type: ignore[no-untyped-def]

@@ -22,6 +22,8 @@ from .authentication import Authenticator
 from .backends import backend_for
 from .behaviours import behaviour
 from .compliance import gate as compliance_gate
+from .compliance import judge as compliance_judge
+from .compliance import violation_body
 from .db import Store, members, objects, scopes
 from .errors import (
     VsdError,
@@ -96,6 +98,10 @@ class ListResult:
     total: int
     page: int
     page_size: int
+
+
+class _RolledBack(Exception):
+    """Ends a what-if's transaction without committing it."""
 
 
 class Directory:
@@ -410,6 +416,11 @@ class Directory:
     def create(
         self, principal: Principal, parent_resource: str, parent_id: str | None, resource: str, body: Any
     ) -> dict[str, Any]:
+        return self._write(principal, self._create_work(parent_resource, parent_id, resource, body))
+
+    def _create_work(
+        self, parent_resource: str, parent_id: str | None, resource: str, body: Any
+    ) -> Callable[[Operations], dict[str, Any]]:
         relation, parent_entity = self._creatable(parent_resource, resource)
         entity = REGISTRY.entity(relation.child)
 
@@ -428,7 +439,7 @@ class Directory:
                     raise not_found(parent_entity.rest_name, parent_id)
             return ops.create(parent, entity, body).to_json()
 
-        return self._write(principal, work)
+        return work
 
     def bulk_create(
         self,
@@ -506,6 +517,11 @@ class Directory:
     def update(
         self, principal: Principal, resource: str, object_id: str, body: Any, *, confirmed: bool
     ) -> dict[str, Any]:
+        return self._write(principal, self._update_work(resource, object_id, body, confirmed=confirmed))
+
+    def _update_work(
+        self, resource: str, object_id: str, body: Any, *, confirmed: bool
+    ) -> Callable[[Operations], dict[str, Any]]:
         entity = self._entity(resource)
 
         def work(ops: Operations) -> dict[str, Any]:
@@ -514,9 +530,12 @@ class Directory:
                 raise not_found(entity.rest_name, object_id)
             return ops.update(obj, body, confirmed=confirmed).to_json()
 
-        return self._write(principal, work)
+        return work
 
     def delete(self, principal: Principal, resource: str, object_id: str, *, confirmed: bool) -> None:
+        self._write(principal, self._delete_work(resource, object_id, confirmed=confirmed))
+
+    def _delete_work(self, resource: str, object_id: str, *, confirmed: bool) -> Callable[[Operations], None]:
         entity = self._entity(resource)
 
         def work(ops: Operations) -> None:
@@ -525,11 +544,16 @@ class Directory:
                 raise not_found(entity.rest_name, object_id)
             ops.delete(obj, confirmed=confirmed)
 
-        self._write(principal, work)
+        return work
 
     def assign(
         self, principal: Principal, parent_resource: str, parent_id: str, resource: str, ids: Any
     ) -> list[str]:
+        return self._write(principal, self._assign_work(parent_resource, parent_id, resource, ids))
+
+    def _assign_work(
+        self, parent_resource: str, parent_id: str, resource: str, ids: Any
+    ) -> Callable[[Operations], list[str]]:
         relation, parent_entity = self._relation(parent_resource, resource)
         if relation.kind != "member" or parent_entity is None:
             raise VsdError(
@@ -543,6 +567,68 @@ class Directory:
                 raise not_found(parent_entity.rest_name, parent_id)
             return ops.assign(parent, child_entity, ids)
 
-        return self._write(principal, work)
+        return work
+
+    def what_if(self, principal: Principal, steps: Any) -> dict[str, Any]:
+        """Run writes (``[{"method", "path", "body"}]``, as the API takes them) in one
+        transaction, judge compliance, and roll everything back: per policy the violations
+        they would add and remove, and whether an ENFORCE policy would refuse them. A step the
+        directory itself refuses is reported with its error (and nothing after it runs)."""
+        if not isinstance(steps, list) or not steps or not all(isinstance(s, dict) for s in steps):
+            raise bad_request('A what-if is a non-empty list of {"method", "path", "body"} writes.')
+        works = [self._step_work(index, step) for index, step in enumerate(steps, start=1)]
+        report: dict[str, Any] = {}
+
+        def work(ops: Operations) -> None:
+            for index, step_work in enumerate(works, start=1):
+                try:
+                    step_work(ops)
+                except VsdError as exc:
+                    report.update(refused=True, step=index, error=exc.body())
+                    raise _RolledBack from None
+            outcomes = compliance_judge(
+                ops, enterprises={None, *(c.obj.enterprise_id for c in ops.tx.changes)}
+            )
+            changed = {c.obj.id for c in ops.tx.changes if c.obj.kind == "compliancepolicy"}
+            report["policies"] = [
+                {
+                    "name": o.policy.data.get("name"),
+                    "ID": o.policy.id,
+                    "mode": o.policy.data.get("mode"),
+                    "added": [violation_body(ops, v) for v in o.added],
+                    "removed": o.removed,
+                }
+                for o in outcomes
+                if o.added or o.removed
+            ]
+            report["refused"] = any(
+                o.policy.data.get("mode") == "ENFORCE" and o.added and o.policy.id not in changed
+                for o in outcomes
+            )
+            raise _RolledBack
+
+        try:
+            self._write(principal, work)
+        except _RolledBack:
+            pass
+        return report
+
+    def _step_work(self, index: int, step: dict[str, Any]) -> Callable[[Operations], Any]:
+        method = str(step.get("method", "")).upper()
+        path = str(step.get("path", "")).strip("/").removeprefix("nuage/api/v6/").split("?")[0]
+        parts = [p for p in path.split("/") if p]
+        body = step.get("body")
+        confirmed = True
+        if method == "POST" and len(parts) == 1:
+            return self._create_work(ROOT, None, parts[0], body)
+        if method == "POST" and len(parts) == 3:
+            return self._create_work(parts[0], parts[1], parts[2], body)
+        if method == "PUT" and len(parts) == 2:
+            return self._update_work(parts[0], parts[1], body, confirmed=confirmed)
+        if method == "PUT" and len(parts) == 3:
+            return self._assign_work(parts[0], parts[1], parts[2], body)
+        if method == "DELETE" and len(parts) == 2:
+            return self._delete_work(parts[0], parts[1], confirmed=confirmed)
+        raise bad_request(f"Step {index}: {method} {step.get('path')} is not a write the API takes.")
 
     # change log and push channels

@@ -5,7 +5,11 @@ written by a refused write; a text that does not parse is refused naming the lin
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -204,3 +208,79 @@ def test_bad_policies_and_who_sees_what(client: VsdClient, directory_server: Ser
     alice.login()
     assert [p["name"] for p in alice.list_all("compliancepolicies")] == []
     expect_error(404, lambda: alice.get(f"compliancepolicies/{csp['ID']}"))
+
+
+def test_policy_check_and_what_if_from_the_cli(
+    directory_server: ServedDirectory, client: VsdClient, tmp_path: Path
+) -> None:
+    wp = wordpress(client)
+    endpoints(client, wp)
+    client.create(
+        f"enterprises/{wp['ent']['ID']}/compliancepolicies",
+        {"name": "PCI", "mode": "ENFORCE", "text": "no flow from tier:wordpress/web to tier:wordpress/db"},
+    )
+    client.create(
+        f"enterprises/{wp['ent']['ID']}/compliancepolicies",
+        {"name": "live", "text": "tier:wordpress/web must reach tier:wordpress/db on tcp/3306"},
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "overcast",
+                "policy",
+                "check",
+                *args,
+                "--url",
+                directory_server.url,
+                "--user",
+                "csproot",
+                "--password",
+                "csproot",
+                "--org",
+                "csp",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    shown = run("--json")
+    assert shown.returncode == 1  # "live" is violated
+    report = {p["name"]: p for p in json.loads(shown.stdout)}
+    assert report["PCI"]["violations"] == [] and report["live"]["violations"][0]["reason"] == "not allowed"
+    assert run("PCI").returncode == 0
+    # What-if: the flow web → db would add a PCI violation (refused) and remove the "live" one.
+    change = tmp_path / "change.json"
+    change.write_text(
+        json.dumps(
+            [
+                {
+                    "method": "POST",
+                    "path": f"/appdapplications/{wp['app']['ID']}/appdflows",
+                    "body": {
+                        "name": "web-to-db",
+                        "originTierID": wp["tiers"]["web"]["ID"],
+                        "destinationTierID": wp["tiers"]["db"]["ID"],
+                        "applicationServiceIDs": [wp["services"]["mysql"]["ID"]],
+                    },
+                }
+            ]
+        )
+    )
+    result = run("--what-if", str(change), "--json")
+    assert result.returncode == 1, result.stderr
+    answer = json.loads(result.stdout)
+    by_name = {p["name"]: p for p in answer["policies"]}
+    assert answer["refused"] and len(by_name["PCI"]["added"]) == 1 and len(by_name["live"]["removed"]) == 1
+    assert (
+        client.list_all(f"appdapplications/{wp['app']['ID']}/appdflows")[-1]["name"] != "web-to-db"
+    )  # not committed
+    table = run("--what-if", str(change))
+    assert "would be refused" in table.stdout
+    # A step the directory itself refuses is reported as such.
+    change.write_text(json.dumps([{"method": "PUT", "path": "/subnets/nothing", "body": {"name": "x"}}]))
+    refused = json.loads(run("--what-if", str(change), "--json").stdout)
+    assert refused["step"] == 1 and refused["error"]["errors"]
