@@ -46,7 +46,9 @@ def test_the_demo_proves_its_policy_and_cleans_up(tmp_path: Path) -> None:
     listen, controller = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     result = run("demo", "--state-dir", str(state), "--listen", listen, "--controller", controller)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "all 31 probes match the policy (11 allowed, 20 denied)" in result.stdout + result.stderr
+    printed = " ".join((result.stdout + result.stderr).split())  # rich wraps long lines
+    assert "all 31 probes match the policy (11 allowed, 20 denied)" in printed
+    assert "a change adding a flow web → db was refused: Compliance policy 'PCI cardholder data'" in printed
     assert not state.exists()
     assert leftovers({}) == ([], [])
 
@@ -109,6 +111,8 @@ def test_list_show_and_topology(demo: dict[str, str]) -> None:
     assert zone["name"] == "wordpress"
     tiers = ("app", "clients", "db", "web")
     assert sorted(s["name"] for s in zone["subnets"]) == [f"wordpress - {t}" for t in tiers]
+    (pci,) = cli(demo, "policy", "check", "PCI cardholder data", "--json")
+    assert pci["mode"] == "ENFORCE" and pci["violations"] == []
     app = cli(demo, "app", "show", "wordpress", "-e", "acme", "--json")
     assert {t["name"]: t["deployedAs"] for t in app["tiers"]}["internet"] == "enterprisenetwork"
     entries = len(app["generated"]["ingress entries"]) + len(app["generated"]["egress entries"])

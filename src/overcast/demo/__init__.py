@@ -39,7 +39,7 @@ from ..appd.apply import apply_document
 from ..appd.document import Document, Service
 from ..appd.document import Flow as DesignedFlow
 from ..appd.document import Tier as DesignedTier
-from ..client.vsd import VsdClient
+from ..client.vsd import VsdClient, VsdClientError
 from ..lab import Lab, sh
 from ..lab.frr import Frr
 from .application import HOSTS, TENANTS, Container, Tenant
@@ -250,6 +250,9 @@ def run_demo(options: DemoOptions, console: Console) -> bool:
             deployed += attached
             record.containers = [asdict(d) for d in deployed]
             record.save()
+        with _step(console, f"acme: compliance policy '{COMPLIANCE_NAME}' enforced"):
+            refusal = enforce_compliance(client)
+        console.print(f"  [dim]a change adding a flow web → db was refused:[/] {refusal}")
         with _step(console, "real TCP listeners on every service port, and an HTTP server outside"):
             for item in deployed:
                 port = _tenant(item.enterprise).tier(item.tier).port
@@ -375,6 +378,48 @@ def application_document(tenant: Tenant) -> Document:
         tiers=tuple(tiers),
         flows=tuple(flows),
     )
+
+
+COMPLIANCE_NAME = "PCI cardholder data"
+COMPLIANCE_TEXT = """\
+# The database holds cardholder data: only the PHP tier reaches it, on MySQL only.
+nothing outside tier:wordpress/db may reach tier:wordpress/db except tier:wordpress/app on tcp/3306
+no flow from tier:wordpress/web to tier:wordpress/db
+tier:wordpress/app must reach tier:wordpress/db on tcp/3306
+"""
+
+
+def enforce_compliance(client: VsdClient) -> str:
+    """acme's PCI policy, enforced; then the change a developer might try — a flow from the web
+    tier straight to the database — which the directory refuses. Returns the refusal; raises
+    if the policy is violated or the change goes through (the demo would be wrong)."""
+    ent = client.list_all("enterprises", filter='name == "acme"')[0]
+    policy = client.create(
+        f"enterprises/{ent['ID']}/compliancepolicies",
+        {"name": COMPLIANCE_NAME, "mode": "ENFORCE", "text": COMPLIANCE_TEXT},
+    )
+    if policy.get("violationCount"):
+        raise RuntimeError(
+            f"the WordPress site violates its own policy: {policy['violationCount']} violation(s)"
+        )
+    app = client.list_all(f"enterprises/{ent['ID']}/appdapplications")[0]
+    tiers = {t["name"]: t["ID"] for t in client.list_all(f"appdapplications/{app['ID']}/appdtiers")}
+    mysql = next(
+        s for s in client.list_all(f"enterprises/{ent['ID']}/appdservices") if s["name"] == "tcp-3306"
+    )
+    try:
+        client.create(
+            f"appdapplications/{app['ID']}/appdflows",
+            {
+                "name": "web-to-db",
+                "originTierID": tiers["web"],
+                "destinationTierID": tiers["db"],
+                "applicationServiceIDs": [mysql["ID"]],
+            },
+        )
+    except VsdClientError as exc:
+        return exc.describe()
+    raise RuntimeError("a flow web → db went through an enforced compliance policy")
 
 
 def deploy_designed(client: VsdClient, tenant: Tenant) -> tuple[str, dict[str, dict[str, str]]]:
