@@ -400,18 +400,20 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
             "generatedObjects",
         },
         required=("name", "associatedDomainID", "associatedDomainType"),
-        immutable={"associatedDomainID", "associatedDomainType"},
+        immutable={"associatedDomainID", "associatedDomainType", "templateID"},
         defaults={"associatedDomainType": "DOMAIN"},
     ),
+    # An application designed once and instantiated many times (appdapplication.templateID).
+    "appdapplicationtemplate": dict(owners=("enterprise",), required=("name",), readonly={"instances"}),
     "appdtier": dict(
-        owners=("appdapplication",),
+        owners=("appdapplication", "appdapplicationtemplate"),
         readonly={"associatedObjectID", "associatedObjectType"},
         required=("name", "type"),
         immutable={"type"},
         defaults={"type": "STANDARD"},
     ),
     "appdflow": dict(
-        owners=("appdapplication",),
+        owners=("appdapplication", "appdapplicationtemplate"),
         required=("name", "originTierID", "destinationTierID"),
         immutable={"originTierID", "destinationTierID"},
     ),

@@ -354,3 +354,81 @@ def test_wordpress_allows_its_flows_and_nothing_else(
         if src != dst and verdict(views, Packet(src=ips[src], dst=ips[dst], dport=port)).allowed
     }
     assert allowed == {("other1", "web1", 80), ("web1", "app1", 8080), ("app1", "db1", 3306)}
+
+
+def test_a_template_instantiated_many_times(client: VsdClient) -> None:
+    net = make_l3_subnet(client, "acme", address="10.99.99.0")
+    ent, domain = net["ent"], net["domain"]
+    http = client.create(
+        f"enterprises/{ent['ID']}/appdservices", {"name": "http", "protocol": "6", "destinationPort": "80"}
+    )
+    mysql = client.create(
+        f"enterprises/{ent['ID']}/appdservices", {"name": "mysql", "protocol": "6", "destinationPort": "3306"}
+    )
+    template = client.create(f"enterprises/{ent['ID']}/appdapplicationtemplates", {"name": "wordpress"})
+    base = f"appdapplicationtemplates/{template['ID']}"
+    tiers = {
+        "clients": client.create(
+            f"{base}/appdtiers",
+            {"name": "clients", "type": "NETWORK_MACRO", "address": "0.0.0.0", "netmask": "0.0.0.0"},
+        )
+    }
+    for tier in ("web", "db"):
+        tiers[tier] = client.create(f"{base}/appdtiers", {"name": tier, "type": "STANDARD"})
+    client.create(
+        f"{base}/appdflows",
+        {
+            "name": "in",
+            "originTierID": tiers["clients"]["ID"],
+            "destinationTierID": tiers["web"]["ID"],
+            "applicationServiceIDs": [http["ID"]],
+        },
+    )
+    flow = client.create(
+        f"{base}/appdflows",
+        {
+            "name": "data",
+            "originTierID": tiers["web"]["ID"],
+            "destinationTierID": tiers["db"]["ID"],
+            "applicationServiceIDs": [mysql["ID"]],
+        },
+    )
+    instances = [
+        client.create(
+            f"enterprises/{ent['ID']}/appdapplications",
+            {
+                "name": f"blog-{i}",
+                "associatedDomainID": domain["ID"],
+                "templateID": template["ID"],
+                "addressPool": f"10.{20 + i}.0.0/16",
+            },
+        )
+        for i in range(3)
+    ]
+    assert client.get(base)["instances"] == 3
+    for i, instance in enumerate(instances):
+        subnets = client.list_all(f"zones/{instance['associatedZoneID']}/subnets")
+        assert sorted((s["name"], s["address"]) for s in subnets) == [
+            (f"blog-{i} - db", f"10.{20 + i}.1.0"),
+            (f"blog-{i} - web", f"10.{20 + i}.0.0"),
+        ]
+    # A change to the template reaches every instance.
+    client.update(f"appdflows/{flow['ID']}", {"applicationServiceIDs": [mysql["ID"], http["ID"]]})
+    for instance in instances:
+        egress = client.list_all(
+            f"egressacltemplates/{instance['assocEgressACLTemplateId']}/egressaclentrytemplates"
+        )
+        assert sorted(e["destinationPort"] for e in egress) == ["3306", "80", "80"]
+    # An instance is changed through its template only; a template with instances stays.
+    expect_error(
+        409,
+        lambda: client.create(
+            f"appdapplications/{instances[0]['ID']}/appdtiers", {"name": "extra", "type": "STANDARD"}
+        ),
+    )
+    expect_error(409, lambda: client.delete(base))
+    for instance in instances:
+        client.delete(f"appdapplications/{instance['ID']}")
+    assert client.get(base)["instances"] == 0
+    client.delete(base)
+    assert generated(client, domain["ID"]) == {}

@@ -8,7 +8,14 @@ caller's transaction, so a multi-object operation commits whole or not at all.
 
 from __future__ import annotations
 
-from .appd import ApplicationBehaviour, FlowBehaviour, FlowPolicyBehaviour, ServiceBehaviour, TierBehaviour
+from .appd import (
+    ApplicationBehaviour,
+    ApplicationTemplateBehaviour,
+    FlowBehaviour,
+    FlowPolicyBehaviour,
+    ServiceBehaviour,
+    TierBehaviour,
+)
 from .base import DISRUPTIVE_DOMAIN_ATTRS, ROUTE_ASN, Behaviour, gateway_mac
 from .endpoints import (
     EndpointBehaviour,
@@ -72,6 +79,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "enterprisepermission": EnterprisePermissionBehaviour(),
     "appdservice": ServiceBehaviour(),
     "appdapplication": ApplicationBehaviour(),
+    "appdapplicationtemplate": ApplicationTemplateBehaviour(),
     "appdtier": TierBehaviour(),
     "appdflow": FlowBehaviour(),
     "appdflowsecuritypolicy": FlowPolicyBehaviour(),

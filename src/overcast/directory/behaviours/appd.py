@@ -138,8 +138,9 @@ def design_of(ops: Operations, app: Obj, existing: dict[str, Obj]) -> Design:
     """The application's design as plain data, with the tiers' networks settled: a tier's own
     address, else the one its subnet already has, else the next free /24 of the pool."""
     domain = ops.tx.need(app.data["associatedDomainID"], "domain", prop="associatedDomainID")
-    tiers = [t for t in _ordered(ops.tx.children(app.id, "appdtier")) if t.id not in ops.doomed]
-    flows = [f for f in _ordered(ops.tx.children(app.id, "appdflow")) if f.id not in ops.doomed]
+    source = app.data.get("templateID") or app.id  # an instance is designed by its template
+    tiers = [t for t in _ordered(ops.tx.children(source, "appdtier")) if t.id not in ops.doomed]
+    flows = [f for f in _ordered(ops.tx.children(source, "appdflow")) if f.id not in ops.doomed]
     policies = {
         f.id: [
             _json(p)
@@ -256,6 +257,8 @@ def reconcile(ops: Operations, app: Obj) -> None:
     if any(app.data.get(k) != v for k, v in summary.items()):
         app.data.update(summary)
         ops.touch(app)
+    if app.data.get("templateID"):
+        return  # the template's tiers describe every instance: nothing of one instance on them
     for tier in ops.tx.children(app.id, "appdtier"):
         if tier.id in ops.doomed:
             continue
@@ -298,12 +301,20 @@ def _parent_kinds(kind: str) -> tuple[str, ...]:
     }[kind]
 
 
-def application_of(ops: Operations, obj: Obj) -> Obj | None:
-    """The application a tier, flow or flow security policy belongs to."""
+def design_owner(ops: Operations, obj: Obj) -> Obj | None:
+    """The application or application template a tier, flow or flow security policy belongs to."""
     node: Obj | None = obj
-    while node is not None and node.kind != "appdapplication":
+    while node is not None and node.kind not in ("appdapplication", "appdapplicationtemplate"):
         node = ops.tx.get(node.parent_id) if node.parent_id else None
     return node
+
+
+def instances_of(ops: Operations, template: Obj) -> list[Obj]:
+    return [
+        a
+        for a in ops.tx.select_kinds_in_enterprise(("appdapplication",), template.enterprise_id or "")
+        if a.data.get("templateID") == template.id and a.id not in ops.doomed
+    ]
 
 
 # --- behaviours ---------------------------------------------------------------------------
@@ -323,9 +334,24 @@ class _DesignPart(Behaviour):
 
     @staticmethod
     def _redeploy(ops: Operations, obj: Obj) -> None:
-        app = application_of(ops, obj)
-        if app is not None:
+        """The application again, or every instance of the template (a template change
+        reaches every instance, in the same transaction)."""
+        owner = design_owner(ops, obj)
+        if owner is None:
+            return
+        for app in instances_of(ops, owner) if owner.kind == "appdapplicationtemplate" else [owner]:
             reconcile(ops, app)
+
+    def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
+        owner = parent if parent is not None else design_owner(ops, obj)
+        if owner is not None and owner.kind == "appdapplication" and owner.data.get("templateID"):
+            template = ops.tx.get(owner.data["templateID"])
+            named = template.data.get("name") if template is not None else owner.data["templateID"]
+            raise conflict(
+                f"The application '{owner.data.get('name')}' is an instance of template "
+                f"'{named}': change the template.",
+                title="Instance of a template",
+            )
 
 
 class ServiceBehaviour(Behaviour):
@@ -362,6 +388,10 @@ class ApplicationBehaviour(Behaviour):
         domain = ops.need(obj.data["associatedDomainID"], "domain", prop="associatedDomainID")
         if domain.enterprise_id != obj.enterprise_id:
             raise invalid("associatedDomainID", "The domain belongs to another enterprise.")
+        if old is None and obj.data.get("templateID"):
+            template = ops.need(obj.data["templateID"], "appdapplicationtemplate", prop="templateID")
+            if template.enterprise_id != obj.enterprise_id:
+                raise invalid("templateID", "The application template belongs to another enterprise.")
         if obj.data.get("addressPool"):
             try:
                 pool = ipaddress.IPv4Network(obj.data["addressPool"], strict=True)
@@ -373,9 +403,20 @@ class ApplicationBehaviour(Behaviour):
 
     def after_create(self, ops: Operations, obj: Obj, parent: Obj | None) -> None:
         reconcile(ops, obj)
+        self._count_instances(ops, obj)
 
     def after_update(self, ops: Operations, old: Obj, obj: Obj) -> None:
         reconcile(ops, obj)
+
+    def on_delete(self, ops: Operations, obj: Obj) -> None:
+        self._count_instances(ops, obj)
+
+    @staticmethod
+    def _count_instances(ops: Operations, app: Obj) -> None:
+        template = ops.tx.get(app.data.get("templateID") or "")
+        if template is not None and template.id not in ops.doomed:
+            template.data["instances"] = len(instances_of(ops, template))
+            ops.touch(template)
 
     def extra_doomed(self, ops: Operations, obj: Obj) -> list[Obj]:
         """What it generated goes with it (refused while a tier's subnet has vports)."""
@@ -395,8 +436,13 @@ class ApplicationBehaviour(Behaviour):
 
 class TierBehaviour(_DesignPart):
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
+        super().prepare(ops, obj, parent, old)
         d = obj.data
-        app = parent if parent is not None else ops.tx.need(obj.parent_id, "appdapplication")
+        app = (
+            parent
+            if parent is not None
+            else ops.tx.need(obj.parent_id, ("appdapplication", "appdapplicationtemplate"))
+        )
         kind = d["type"]
         if d.get("address") or d.get("netmask"):
             if kind not in ("STANDARD", "NETWORK_MACRO"):
@@ -425,6 +471,8 @@ class TierBehaviour(_DesignPart):
             other = ops.need(
                 d.get("associatedApplicationID"), "appdapplication", prop="associatedApplicationID"
             )
+            if app.kind == "appdapplicationtemplate":
+                return  # each instance is checked when it deploys (its domain must hold the other)
             if other.data.get("associatedDomainID") != app.data.get("associatedDomainID"):
                 raise invalid(
                     "associatedApplicationID",
@@ -461,6 +509,7 @@ class TierBehaviour(_DesignPart):
 
 class FlowBehaviour(_DesignPart):
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
+        super().prepare(ops, obj, parent, old)
         d = obj.data
         for attr in ("originTierID", "destinationTierID"):
             tier = ops.need(d[attr], "appdtier", prop=attr)
@@ -485,6 +534,7 @@ class FlowBehaviour(_DesignPart):
 
 class FlowPolicyBehaviour(_DesignPart):
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
+        super().prepare(ops, obj, parent, old)
         d = obj.data
         service = ops.need(
             d["associatedApplicationServiceID"], "appdservice", prop="associatedApplicationServiceID"
@@ -504,4 +554,15 @@ class FlowPolicyBehaviour(_DesignPart):
                 f"Another security policy of this flow has priority {d['priority']}.",
                 prop="priority",
                 title="Invalid input",
+            )
+
+
+class ApplicationTemplateBehaviour(Behaviour):
+    def check_delete(self, ops: Operations, obj: Obj, doomed: set[str]) -> None:
+        live = [a for a in instances_of(ops, obj) if a.id not in doomed]
+        if live:
+            raise conflict(
+                f"The template '{obj.data.get('name')}' has {len(live)} instance(s) "
+                f"('{live[0].data.get('name')}'…); delete them first.",
+                title="Object in use",
             )

@@ -165,4 +165,3 @@ class CompliancePolicyBehaviour(Behaviour):
         from ..compliance import check_text
 
         check_text(obj.data.get("text") or "")
-
