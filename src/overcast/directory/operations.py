@@ -38,6 +38,8 @@ class Operations:
         self.revoked_users: set[str] = set()
         #: The application designer's reconciler is writing: generated objects may change.
         self.reconciling = False
+        #: A policy job is writing: live policies may change while a draft is open.
+        self.publishing = False
 
     # access control
 

@@ -437,6 +437,14 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
         unique_scope=None,
         server_managed=True,
     ),
+    # A job run on its parent when created (behaviours/jobs.py: policy changes, VSD's draft mode).
+    "job": dict(
+        owners=("domain", "domaintemplate"),
+        readonly={"status", "result", "progress", "assocEntityType"},
+        required=("command",),
+        unique_scope=None,
+        immutable={"command", "parameters"},
+    ),
     # An `overcast gateway` (VSD's VRS-G), recorded by itself: its BGP sessions in `peer`.
     "gateway": dict(
         owners=(ROOT,),

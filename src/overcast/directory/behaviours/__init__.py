@@ -27,6 +27,7 @@ from .endpoints import (
     VMInterfaceBehaviour,
     VPortBehaviour,
 )
+from .jobs import JobBehaviour
 from .network import (
     DomainBehaviour,
     L2DomainBehaviour,
@@ -84,6 +85,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "appdflow": FlowBehaviour(),
     "appdflowsecuritypolicy": FlowPolicyBehaviour(),
     "compliancepolicy": CompliancePolicyBehaviour(),
+    "job": JobBehaviour(),
 }
 
 DEFAULT_BEHAVIOUR = Behaviour()

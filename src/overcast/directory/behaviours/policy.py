@@ -9,6 +9,7 @@ from .. import validation
 from ..errors import conflict, invalid
 from ..objects import Obj
 from .base import Behaviour, ipv4_only, network_of, reference_in_use
+from .jobs import check_live_edit, drafting
 
 if TYPE_CHECKING:
     from ..operations import Operations
@@ -40,6 +41,10 @@ class MacroGroupBehaviour(Behaviour):
 
 class AclTemplateBehaviour(Behaviour):
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
+        if old is not None:
+            check_live_edit(ops, old, "change")
+        elif drafting(parent) and not (ops.publishing or ops.reconciling):
+            obj.data["policyState"] = "DRAFT"  # created while a policy change is open: a draft
         priority = obj.data.get("priority")
         if priority is not None and priority < 0:
             raise invalid("priority", "A policy priority is a non-negative integer.")
@@ -48,6 +53,10 @@ class AclTemplateBehaviour(Behaviour):
             kind = obj.kind
             existing = [o.data.get("priority") or 0 for o in ops.tx.children(parent.id, kind)]
             obj.data["priority"] = (max(existing) + 1) if existing else 0
+
+    def check_delete(self, ops: Operations, obj: Obj, doomed: set[str]) -> None:
+        if obj.parent_id not in doomed:
+            check_live_edit(ops, obj, "delete")
 
 
 _LOCATION_KINDS = {
@@ -65,9 +74,15 @@ _NO_ID_NETWORKS = ("ANY", "ENDPOINT_DOMAIN", "ENDPOINT_ZONE", "ENDPOINT_SUBNET")
 class AclEntryBehaviour(Behaviour):
     """Ingress/egress ACL entries: field syntax and references inside the same domain."""
 
+    def check_delete(self, ops: Operations, obj: Obj, doomed: set[str]) -> None:
+        acl = ops.tx.get(obj.parent_id) if obj.parent_id else None
+        if acl is not None and acl.id not in doomed:
+            check_live_edit(ops, acl, "delete entries of")
+
     def prepare(self, ops: Operations, obj: Obj, parent: Obj | None, old: Obj | None) -> None:
         d = obj.data
         acl = parent if parent is not None else ops.tx.need(obj.parent_id, obj.kind.replace("entry", ""))
+        check_live_edit(ops, acl, "add entries to" if old is None else "change the entry in")
         scope = ops.tx.need(acl.parent_id, ("domain", "l2domain", "domaintemplate", "l2domaintemplate"))
         is_template = scope.kind.endswith("template")
         d["etherType"] = validation.ether_type(d["etherType"])
@@ -110,7 +125,7 @@ class AclEntryBehaviour(Behaviour):
             ACLTemplateName=acl.data.get("name"),
             domainName=domain.data.get("name") if domain else None,
             enterpriseName=enterprise.data.get("name") if enterprise else None,
-            policyState="LIVE",
+            policyState=acl.data.get("policyState") or "LIVE",
         )
         if old is None:
             d["statsID"] = str(ops.tx.allocate("statsID"))
