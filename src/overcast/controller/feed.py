@@ -39,9 +39,29 @@ def load_policy_input(directory: Directory) -> PolicyInput:
     return state
 
 
-def read_changes(directory: Directory, after: int, limit: int = 5000) -> list[dict[str, Any]]:
+READ_BATCH = 5000
+#: The most rows read before applying: a read that fills its batch may have stopped inside a
+#: transaction, so reading goes on until a read comes back short (the log's head: committed
+#: transactions are whole there) or this many rows are held. A transaction of up to this many
+#: changes — a published policy draft — thus reaches every host as one update.
+WHOLE_TRANSACTIONS_UP_TO = 4 * READ_BATCH
+
+
+def read_changes(directory: Directory, after: int, limit: int = READ_BATCH) -> list[dict[str, Any]]:
     """Change-log rows after a revision, in order."""
     return directory_api.changes_after(directory, after, limit)
+
+
+def read_whole_changes(directory: Directory, after: int) -> list[dict[str, Any]]:
+    """Change-log rows after a revision, in order, ending at the log's head unless more than
+    :data:`WHOLE_TRANSACTIONS_UP_TO` are waiting (then the last transaction may be cut)."""
+    rows = read_changes(directory, after)
+    while len(rows) % READ_BATCH == 0 and rows and len(rows) < WHOLE_TRANSACTIONS_UP_TO:
+        more = read_changes(directory, int(rows[-1]["revision"]))
+        if not more:
+            break
+        rows += more
+    return rows
 
 
 def changes_from_log(rows: Iterable[Mapping[str, Any]]) -> list[Change]:

@@ -221,7 +221,7 @@ class ControllerService:
             self._wake.clear()
             try:
                 while True:
-                    rows = await asyncio.to_thread(feed.read_changes, self.directory, self.revision)
+                    rows = await asyncio.to_thread(feed.read_whole_changes, self.directory, self.revision)
                     if not rows:
                         break
                     self.apply_rows(rows)

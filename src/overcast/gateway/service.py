@@ -100,7 +100,7 @@ class GatewayService:
         while True:
             await asyncio.sleep(backoff)
             try:
-                while rows := await asyncio.to_thread(feed.read_changes, self.directory, self.revision):
+                while rows := await asyncio.to_thread(feed.read_whole_changes, self.directory, self.revision):
                     self.apply_rows(rows)
                 await self.keep_speaker()
                 await self.sync()
