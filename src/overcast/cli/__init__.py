@@ -161,9 +161,17 @@ def gateway(
             raise typer.Exit(2) from None
     try:
         asyncio.run(
-            run_gateway(database, state_dir, asn=asn, router_id=router_id, peers=peers, bgp_netns=bgp_netns,
-                        listen_port=bgp_port, poll_interval=poll_interval)
-        )  # fmt: skip
+            run_gateway(
+                database,
+                state_dir,
+                asn=asn,
+                router_id=router_id,
+                peers=peers,
+                bgp_netns=bgp_netns,
+                listen_port=bgp_port,
+                poll_interval=poll_interval,
+            )
+        )
     except KeyboardInterrupt:
         pass
 
@@ -561,6 +569,45 @@ def docker_plugin(
     from ..docker.plugin import serve
 
     serve(socket, agent_socket, state_dir)
+
+
+@bench_app.command("appd")
+def bench_appd(
+    output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
+        "bench-results/appd.json"
+    ),
+    instances: Annotated[int, typer.Option(help="WordPress instances deployed from one template.")] = 100,
+    populated: Annotated[
+        int, typer.Option(help="Instances given endpoints before the admission round.")
+    ] = 10,
+    endpoints_per_tier: Annotated[int, typer.Option(help="Endpoints per tier of a populated instance.")] = 2,
+    writes: Annotated[int, typer.Option(help="Timed single writes, without and with policies.")] = 200,
+) -> None:
+    """Deploy N instances of the WordPress application template, then time single writes
+    without and with three ENFORCE compliance policies.
+
+    Example: [bold]overcast bench appd --instances 100[/]
+    """
+    from ..bench.appd import run
+
+    report = run(
+        str(output),
+        instances=instances,
+        populated=populated,
+        endpoints_per_tier=endpoints_per_tier,
+        writes=writes,
+    )
+    deployed, admission = report["instances"], report["admission"]
+    per_instance = deployed["per_instance"]
+    console.print(
+        f"{deployed['count']} instances in {deployed['total_seconds']} s "
+        f"({deployed['objects_deployed']} objects; "
+        f"per instance p50/p99 {per_instance['p50_ms']}/{per_instance['p99_ms']} ms); "
+        f"a write p50/p99 without policies {admission['without_policies']['p50_ms']}/"
+        f"{admission['without_policies']['p99_ms']} ms, with {admission['policies']} enforced "
+        f"{admission['with_enforce_policies']['p50_ms']}/{admission['with_enforce_policies']['p99_ms']} ms "
+        f"({admission['endpoints']} endpoints) → {output}"
+    )
 
 
 @bench_app.command("directory")
