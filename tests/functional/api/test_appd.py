@@ -354,6 +354,14 @@ def test_wordpress_allows_its_flows_and_nothing_else(
         if src != dst and verdict(views, Packet(src=ips[src], dst=ips[dst], dport=port)).allowed
     }
     assert allowed == {("other1", "web1", 80), ("web1", "app1", 8080), ("app1", "db1", 3306)}
+    # The design's own assertions hold once deployed: each flow's "must reach", judged by
+    # compliance over the same compiled policy.
+    musts = "\n".join(
+        f"tier:wordpress/{o} must reach tier:wordpress/{d} on service:{s}"
+        for o, d, s in (("web", "app", "app-8080"), ("app", "db", "mysql"))
+    )
+    checked = client.create(f"enterprises/{wp['ent']['ID']}/compliancepolicies", {"name": "design", "text": musts})
+    assert checked["violationCount"] == 0 and not checked.get("warnings")
 
 
 def test_a_template_instantiated_many_times(client: VsdClient) -> None:
