@@ -360,7 +360,8 @@ def test_wordpress_allows_its_flows_and_nothing_else(
         f"tier:wordpress/{o} must reach tier:wordpress/{d} on service:{s}"
         for o, d, s in (("web", "app", "app-8080"), ("app", "db", "mysql"))
     )
-    checked = client.create(f"enterprises/{wp['ent']['ID']}/compliancepolicies", {"name": "design", "text": musts})
+    policies = f"enterprises/{wp['ent']['ID']}/compliancepolicies"
+    checked = client.create(policies, {"name": "design", "text": musts})
     assert checked["violationCount"] == 0 and not checked.get("warnings")
 
 
