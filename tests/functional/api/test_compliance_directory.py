@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from overcast.client.vsd import VsdClient
+from overcast.testing.builders import make_l3_subnet
 from overcast.testing.directory import ServedDirectory
 
 from ...support.appd import wordpress
@@ -284,3 +285,66 @@ def test_policy_check_and_what_if_from_the_cli(
     change.write_text(json.dumps([{"method": "PUT", "path": "/subnets/nothing", "body": {"name": "x"}}]))
     refused = json.loads(run("--what-if", str(change), "--json").stdout)
     assert refused["step"] == 1 and refused["error"]["errors"]
+
+
+def test_two_harmless_writes_cannot_combine(directory_server: ServedDirectory, client: VsdClient) -> None:
+    """web1 joining "senders" (which may send to db on 3306) is harmless while db accepts
+    nothing from it; web1 joining "accepted" (which db accepts) is harmless while it may not
+    send. Both at once, from two threads, would let web reach db: one is refused."""
+    import threading
+
+    from overcast.directory.errors import VsdError
+    from overcast.directory.service import SYSTEM
+
+    net = make_l3_subnet(client, "acme")
+    domain, subnet, ent = net["domain"]["ID"], net["subnet"]["ID"], net["ent"]["ID"]
+    names = ("web", "db", "senders", "accepted")
+    groups = {n: client.create(f"domains/{domain}/policygroups", {"name": n}) for n in names}
+    vports = {}
+    for index, name in enumerate(("web", "db"), start=1):
+        vport = client.create(
+            f"subnets/{subnet}/vports",
+            {"name": f"{name}1", "type": "CONTAINER", "addressSpoofing": "INHERITED"},
+        )
+        interfaces = [{"MAC": f"02:00:00:00:02:{index:02x}", "VPortID": vport["ID"]}]
+        client.create("containers", {"name": f"{name}1", "UUID": str(uuid.uuid4()), "interfaces": interfaces})
+        client.assign(f"policygroups/{groups[name]['ID']}/vports", [vport["ID"]])
+        vports[name] = vport["ID"]
+    entry = {
+        "action": "FORWARD",
+        "protocol": "6",
+        "destinationPort": "3306",
+        "locationType": "POLICYGROUP",
+        "networkType": "POLICYGROUP",
+    }
+    for direction, local, remote in (("ingress", "senders", "db"), ("egress", "db", "accepted")):
+        template = client.create(
+            f"domains/{domain}/{direction}acltemplates", {"name": direction, "active": True}
+        )
+        client.create(
+            f"{direction}acltemplates/{template['ID']}/{direction}aclentrytemplates",
+            {**entry, "locationID": groups[local]["ID"], "networkID": groups[remote]["ID"]},
+        )
+    client.create(
+        f"enterprises/{ent}/compliancepolicies",
+        {"name": "PCI", "mode": "ENFORCE", "text": "no flow from pg:web to pg:db"},
+    )
+    outcomes: dict[str, str] = {}
+    start = threading.Barrier(2)
+
+    def join(group: str) -> None:
+        start.wait()
+        try:
+            directory_server.directory.assign(
+                SYSTEM, "policygroups", groups[group]["ID"], "vports", [vports["web"]]
+            )
+            outcomes[group] = "ok"
+        except VsdError as exc:
+            outcomes[group] = str(exc.status)
+
+    threads = [threading.Thread(target=join, args=(g,)) for g in ("senders", "accepted")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes.values()) == ["409", "ok"], outcomes
