@@ -37,6 +37,7 @@ JUDGED_KINDS = frozenset(POLICY_KINDS) - {"container", "vm", "vrs"} | {
     "appdflowsecuritypolicy",
     "appdservice",
     "compliancepolicy",
+    "enterprise",  # its name is a selector
 }
 #: What the judged world is read from, besides the policy kinds: names for selectors.
 _NAME_KINDS = ("enterprise", "appdapplication", "appdtier", "appdservice")
