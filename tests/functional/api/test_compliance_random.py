@@ -135,6 +135,9 @@ def test_kept_equals_fresh(sqlite_server: ServedDirectory, seed: int) -> None:
 
     for _ in range(3):
         add_endpoint()
+    for group in groups:  # every group has members from the start: sentences have something to judge
+        members[group] = set(vports)
+        directory.assign(SYSTEM, "policygroups", group, "vports", sorted(vports))
     steps = [
         add_endpoint,
         add_entry,
