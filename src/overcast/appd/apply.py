@@ -16,9 +16,9 @@ from ..client.vsd import VsdClient
 from .document import Document, Flow, Tier
 
 
-class ApplyError(ValueError):
+class ApplyError(LookupError):
     """The document names something the directory does not have (an enterprise, a domain,
-    another application)."""
+    another application): the CLI's error handling prints it as such."""
 
 
 @dataclass

@@ -37,7 +37,7 @@ def apply(
 
     Example: [bold]overcast app apply wordpress.yaml[/]
     """
-    from ..appd.apply import ApplyError, apply_document
+    from ..appd.apply import apply_document
     from ..appd.document import DocumentError, parse_document
 
     try:
@@ -47,11 +47,7 @@ def apply(
         raise typer.Exit(2) from None
     with _errors():
         client = _session(settings(url, user, password, org))
-        try:
-            done = apply_document(client, document)
-        except ApplyError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(1) from None
+        done = apply_document(client, document)
         app = client.get(f"appdapplications/{done.application_id}")
     if as_json:
         _print_json(
@@ -90,16 +86,12 @@ def create(
 
     Example: [bold]overcast app create wordpress -e acme -d shop[/]
     """
-    from ..appd.apply import ApplyError, find_one
+    from ..appd.apply import find_one
 
     with _errors():
         client = _session(settings(url, user, password, org))
-        try:
-            ent = find_one(client, "enterprises", enterprise, "enterprise")
-            dom = find_one(client, f"enterprises/{ent['ID']}/domains", domain, f"domain in '{enterprise}'")
-        except ApplyError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(1) from None
+        ent = find_one(client, "enterprises", enterprise, "enterprise")
+        dom = find_one(client, f"enterprises/{ent['ID']}/domains", domain, f"domain in '{enterprise}'")
         body: dict[str, Any] = {"name": name, "associatedDomainID": dom["ID"]}
         if address_pool:
             body["addressPool"] = address_pool
@@ -108,13 +100,9 @@ def create(
 
 
 def _application(client: VsdClient, enterprise: str, name: str) -> dict[str, Any]:
-    from ..appd.apply import ApplyError, find_application
+    from ..appd.apply import find_application
 
-    try:
-        return find_application(client, enterprise, name)
-    except ApplyError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from None
+    return find_application(client, enterprise, name)
 
 
 def describe(client: VsdClient, app: dict[str, Any]) -> dict[str, Any]:
@@ -225,15 +213,11 @@ def list_applications(
     org: Org = None,
 ) -> None:
     """The applications of an enterprise."""
-    from ..appd.apply import ApplyError, find_one
+    from ..appd.apply import find_one
 
     with _errors():
         client = _session(settings(url, user, password, org))
-        try:
-            ent = find_one(client, "enterprises", enterprise, "enterprise")
-        except ApplyError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(1) from None
+        ent = find_one(client, "enterprises", enterprise, "enterprise")
         apps = client.list_all(f"enterprises/{ent['ID']}/appdapplications")
     if as_json:
         _print_json(apps)

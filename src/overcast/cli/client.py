@@ -118,7 +118,7 @@ def _errors() -> Iterator[None]:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
     except LookupError as exc:
-        err.print(f"[red]error:[/] {exc.args[0]}")
+        err.print(f"[red]error:[/] {escape(str(exc.args[0]))}")
         raise typer.Exit(1) from None
 
 
