@@ -9,9 +9,11 @@ PYTHON    ?= python3
 # iperf3: the dataplane benchmark; podman, runc, busybox-static, containernetworking-plugins:
 # the CNI tests run real podman containers (runc: crun refuses this kind of host's cgroups);
 # docker.io: the Docker plugin tests run dockerd in a simulated host (never the host namespace);
-# systemd: systemd-analyze checks the shipped units (nothing is started under systemd).
+# systemd: systemd-analyze checks the shipped units (nothing is started under systemd);
+# frr, gobgpd: routers and gateways in namespaces; prometheus: a test scrapes every service
+# with the real server (started by the test on a free port, never as the host's service).
 APT_PACKAGES := postgresql iproute2 nftables procps openssl iputils-ping conntrack iperf3 \
-	podman runc busybox-static containernetworking-plugins docker.io systemd frr gobgpd
+	podman runc busybox-static containernetworking-plugins docker.io systemd frr gobgpd prometheus
 
 .PHONY: all deps apt venv test test-fast demo lint bench proto clean
 

@@ -63,9 +63,11 @@ class ProcessSystem:
         *,
         lab: Lab | None = None,
         controller_args: tuple[str, ...] = (),
+        agent_args: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.tmp, self.hosts, self.lab = tmp, hosts, lab
         self.controller_args = controller_args
+        self.agent_args = agent_args or {}
         self.database = f"sqlite:///{tmp / 'directory.db'}"
         self.url = f"http://127.0.0.1:{free_port()}"
         self.controller_address = f"127.0.0.1:{free_port()}"
@@ -113,6 +115,7 @@ class ProcessSystem:
             ["agent", "--insecure", "--credentials", self.credentials,
              "--controller", self.controller_address,
              "--host-id", self.host_id(short), "--underlay-ip", self.hosts[short], *dataplane,
+             *self.agent_args.get(short, ()),
              "--socket", str(self.socket(short))],
             self.tmp / f"agent-{short}.log",
         )  # fmt: skip

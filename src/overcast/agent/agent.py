@@ -106,6 +106,9 @@ class Agent:
         self.snapshots_applied = 0
         #: Dataplane changes made: fewer than updates when queued updates were applied together.
         self.dataplane_changes = 0
+        self.dataplane_failures = 0
+        #: Told how long each dataplane change took (seconds, "ok" or "failed"): the metrics.
+        self.on_programmed: Callable[[float, str], None] | None = None
         self._call: Any = None
         self._write_lock = asyncio.Lock()
         self._pending: dict[str, asyncio.Future[pb.EndpointResult]] = {}
@@ -251,12 +254,16 @@ class Agent:
         endpoint to appear in the state returns once the datapath is programmed.
         """
         change = compose([p.change for p in prepared])
+        began = time.perf_counter()
         try:
             if self.dataplane.blocking:
                 await asyncio.to_thread(self.dataplane.apply, change)
             else:
                 self.dataplane.apply(change)
         except DataplaneError as exc:
+            self.dataplane_failures += 1
+            if self.on_programmed is not None:
+                self.on_programmed(time.perf_counter() - began, "failed")
             log.warning(
                 "cannot apply revisions %d-%d: %s",
                 prepared[0].update.revision,
@@ -267,6 +274,8 @@ class Agent:
                 await self._nack(step.update, exc)
             return
         self.dataplane_changes += 1
+        if self.on_programmed is not None:
+            self.on_programmed(time.perf_counter() - began, "ok")
         for step in prepared:
             self.state.commit(step)
             self.updates_applied += 1

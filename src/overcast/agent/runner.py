@@ -29,6 +29,8 @@ class AgentConfig:
     host_netns: str | None = None
     #: The directory user whose rights this host's runtimes act with.
     credentials: RuntimeCredentials | None = None
+    #: Serve Prometheus metrics here (HOST:PORT).
+    metrics_listen: str | None = None
 
 
 def parse_controllers(text: str) -> list[str]:
@@ -72,6 +74,13 @@ async def run_agent(config: AgentConfig, *, stop: asyncio.Event | None = None) -
         tls_server_name=config.tls_server_name,
         credentials=config.credentials,
     )
+    metrics_server = None
+    if config.metrics_listen is not None:
+        from ..metrics import AgentMetrics, serve
+
+        metrics = AgentMetrics(agent)
+        agent.on_programmed = lambda seconds, outcome: metrics.apply.labels(outcome=outcome).observe(seconds)
+        metrics_server = serve(metrics.registry, config.metrics_listen)
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -88,6 +97,8 @@ async def run_agent(config: AgentConfig, *, stop: asyncio.Event | None = None) -
     for task in [*tasks, stopper]:
         task.cancel()
     await asyncio.gather(*tasks, stopper, return_exceptions=True)
+    if metrics_server is not None:
+        metrics_server.shutdown()
     for task in done:
         error = None if task is stopper or task.cancelled() else task.exception()
         if error is not None:

@@ -121,6 +121,20 @@ def directory(
         raise typer.Exit(2) from None
 
 
+def _metrics_listen(text: str | None) -> str | None:
+    """``--metrics-listen``, checked now (a typo fails at start, exit 2)."""
+    if text is None:
+        return None
+    from ..metrics import listen_address
+
+    try:
+        listen_address(text)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    return text
+
+
 @app.command()
 def gateway(
     asn: Annotated[int, typer.Option(help="This gateway's AS number.")],
@@ -138,6 +152,9 @@ def gateway(
         str | None, typer.Option(help="Run the BGP daemon in this network namespace (labs).")
     ] = None,
     poll_interval: Annotated[float, typer.Option(help="Seconds between change-log reads.")] = 0.05,
+    metrics_listen: Annotated[
+        str | None, typer.Option(help="Serve Prometheus metrics on HOST:PORT (/metrics).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every announcement.")] = False,
 ) -> None:
     """Run a gateway: announce floating IPs and advertised subnets to the routers over BGP
@@ -170,6 +187,7 @@ def gateway(
                 bgp_netns=bgp_netns,
                 listen_port=bgp_port,
                 poll_interval=poll_interval,
+                metrics_listen=_metrics_listen(metrics_listen),
             )
         )
     except KeyboardInterrupt:
@@ -212,6 +230,9 @@ def controller(
     max_hosts: Annotated[
         int, typer.Option(help="The most hosts the directory records; a new host past it is refused.")
     ] = 10_000,
+    metrics_listen: Annotated[
+        str | None, typer.Option(help="Serve Prometheus metrics on HOST:PORT (/metrics).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log sessions and batches.")] = False,
 ) -> None:
     """Run the controller: tail the directory, compile policy per host, stream it to agents.
@@ -234,6 +255,7 @@ def controller(
         host_grace=host_grace,
         controller_id=controller_id,
         max_hosts=max_hosts,
+        metrics_listen=_metrics_listen(metrics_listen),
     )
     if (tls_cert is None) != (tls_key is None) or (tls_client_ca is not None and tls_cert is None):
         console.print("[red]error:[/] --tls-cert and --tls-key go together; --tls-client-ca needs them")
@@ -313,6 +335,9 @@ def agent(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Talk plaintext gRPC to the controller (no --tls-ca).")
     ] = False,
+    metrics_listen: Annotated[
+        str | None, typer.Option(help="Serve Prometheus metrics on HOST:PORT (/metrics).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log sessions and updates.")] = False,
 ) -> None:
     """Run the agent of one host.
@@ -354,6 +379,7 @@ def agent(
             tls_server_name=tls_server_name,
             host_netns=host_netns,
             credentials=runtime_credentials,
+            metrics_listen=_metrics_listen(metrics_listen),
         )
         from ..agent.runner import make_dataplane
 

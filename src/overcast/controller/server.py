@@ -38,6 +38,8 @@ class ControllerConfig:
     controller_id: str | None = None
     #: The most hosts the directory records; a Hello from one more is refused.
     max_hosts: int = 10_000
+    #: Serve Prometheus metrics here (HOST:PORT).
+    metrics_listen: str | None = None
 
 
 def _serialize(message: Any) -> bytes:
@@ -176,10 +178,19 @@ async def run_controller(
     await service.start()
     server, port = build_server(service, config.listen, credentials)
     await server.start()
+    metrics_server = None
+    if config.metrics_listen is not None:
+        from ..metrics import ControllerMetrics, serve
+
+        metrics = ControllerMetrics(service, directory.head_revision)
+        service.on_applied_rows = metrics.apply.observe
+        metrics_server = serve(metrics.registry, config.metrics_listen)
     if started is not None:
         started(service, port)
     try:
         await until_stopped(stop)
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
         await service.stop()
         await server.stop(grace=1.0)

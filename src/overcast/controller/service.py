@@ -130,6 +130,8 @@ class HostSession:
     last_refusal: str = ""
     #: A snapshot waiting out the back-off after refusals (at most one).
     resync: asyncio.TimerHandle | None = None
+    #: When the host last acknowledged an update (monotonic; its connection until then).
+    last_ack: float = field(default_factory=time.monotonic)
 
     @property
     def in_sync(self) -> bool:
@@ -174,6 +176,8 @@ class ControllerService:
         self.identity_of = identity_of or (lambda context: None)
         self.engine = PolicyEngine(codec.wire_entry)
         self.revision = 0
+        #: Told how long each batch of change-log rows took to compile and queue: the metrics.
+        self.on_applied_rows: Callable[[float], None] | None = None
         self.sessions: dict[str, HostSession] = {}
         self.history: dict[str, History] = {}
         self._wake = asyncio.Event()
@@ -252,10 +256,13 @@ class ControllerService:
 
     def apply_rows(self, rows: list[dict[str, Any]]) -> None:
         """Apply change-log rows (in order) and send every affected host its delta."""
+        began = time.perf_counter()
         deltas = self.engine.apply(feed.changes_from_log(rows))
         self.revision = int(rows[-1]["revision"])
         for host_id, delta in deltas.items():
             self._emit(host_id, delta)
+        if self.on_applied_rows is not None:
+            self.on_applied_rows(time.perf_counter() - began)
 
     def _emit(self, host_id: str, delta: HostDelta) -> None:
         digest = self.engine.host_digest(host_id)
@@ -396,6 +403,7 @@ class ControllerService:
         if ack.ok:
             session.applied_revision = ack.revision
             session.acked_digest_ok = ack.revision == session.sent_revision
+            session.last_ack = time.monotonic()
             session.refusals = 0
             return
         if ack.revision < session.snapshot_revision:

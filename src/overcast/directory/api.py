@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import jsoncodec
+from ..metrics import DirectoryMetrics
 from .errors import VsdError, bad_request
 from .principals import Principal, can_see_audience
 from .schema import REGISTRY, ROOT, Entity
@@ -125,6 +128,56 @@ class _ContainErrors:
             await _error(internal_error(exc))(scope, receive, send)
 
 
+class _Measured:
+    """Times every request into the metrics, labelled by method, the route's template (never
+    the concrete path: IDs would make a series per object) and status."""
+
+    def __init__(self, app: Any, metrics: DirectoryMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status = 500
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            self.metrics.requests.labels(scope["method"], _template(scope), str(status)).observe(
+                time.perf_counter() - began
+            )
+
+
+def _template(scope: Any) -> str:
+    """A request's route as a bounded label: FastAPI's template, or for the generic entity
+    routes their shape with the resource names the registry knows (IDs and unknown names as
+    placeholders), e.g. ``/nuage/api/v6/enterprises/{id}/domains``."""
+    route = scope.get("route")
+    if getattr(route, "path", None):
+        return str(route.path)
+    params = scope.get("path_params") or {}
+    if "resource" not in params:
+        return "unmatched"
+
+    def name(key: str) -> str:
+        value = params.get(key)
+        return str(value) if value in REGISTRY.by_resource else "{resource}"
+
+    if "parent_resource" in params:
+        return f"{PREFIX}/{name('parent_resource')}/{{id}}/{name('resource')}"
+    if "object_id" in params:
+        return f"{PREFIX}/{name('resource')}/{{id}}"
+    return f"{PREFIX}/{name('resource')}"
+
+
 def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_threads: int = 64) -> FastAPI:
     """The directory's ASGI application."""
     wakeup = _Wakeup()
@@ -144,6 +197,14 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
         lifespan=lifespan,
     )
     app.state.directory = directory
+    metrics = DirectoryMetrics(directory.head_revision)
+    directory.on_write = metrics.transactions.labels
+    directory.on_judged = metrics.compliance.observe
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        body = await run_in_threadpool(generate_latest, metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(VsdError)
     async def _vsd_error(_request: Request, exc: VsdError) -> Response:
@@ -159,6 +220,7 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
         return _error(VsdError(exc.status_code, title, str(exc.detail), code=2000 + exc.status_code))
 
     app.add_middleware(_ContainErrors)
+    app.add_middleware(_Measured, metrics=metrics)
 
     def authenticate(request: Request) -> Principal:
         principal, _key, _expiry = directory.authenticate(

@@ -142,10 +142,10 @@ def _json(obj: Obj) -> dict[str, Any]:
     return {**obj.data, "ID": obj.id}
 
 
-def gate(ops: Operations) -> None:
+def gate(ops: Operations) -> bool:
     """Refuse the transaction if it adds a violation of an ENFORCE policy (unless the write is
     that policy's own: a new or changed policy records what it finds); else record what
-    changed."""
+    changed. Returns whether any policy was judged."""
     outcomes = judge(ops)
     changed_policies = {c.obj.id for c in ops.tx.changes if c.obj.kind == "compliancepolicy"}
     for outcome in outcomes:
@@ -154,6 +154,7 @@ def gate(ops: Operations) -> None:
             raise ComplianceRefusal(describe_refusal(ops, policy, outcome.added[0], len(outcome.added)))
     for outcome in outcomes:
         record(ops, outcome)
+    return bool(outcomes)
 
 
 def record(ops: Operations, outcome: Outcome) -> None:

@@ -388,8 +388,13 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
     "appdservice": dict(
         owners=("enterprise",),
         required=("name", "etherType", "protocol", "direction", "DSCP"),
-        defaults={"etherType": "0x0800", "sourcePort": "*", "destinationPort": "*", "direction": "REFLEXIVE",
-                  "DSCP": "*"},
+        defaults={
+            "etherType": "0x0800",
+            "sourcePort": "*",
+            "destinationPort": "*",
+            "direction": "REFLEXIVE",
+            "DSCP": "*",
+        },
     ),  # fmt: skip
     "appdapplication": dict(
         owners=("enterprise",),

@@ -119,19 +119,39 @@ class Directory:
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
         self.listener = ChangeListener()
+        #: Metrics hooks: ``on_write(outcome=...)`` gives what to ``observe`` a write
+        #: transaction's seconds into; ``on_judged(seconds)`` for compliance judging.
+        self.on_write: Callable[..., Any] | None = None
+        self.on_judged: Callable[[float], None] | None = None
         self.auth = Authenticator(self)
         self.push = PushChannels(self)
 
     # transactions
 
     def _write(self, principal: Principal, work: Callable[[Operations], T]) -> T:
+        began = time.perf_counter()
+        outcome = "error"
+        try:
+            result = self._write_once(principal, work)
+            outcome = "committed"
+            return result
+        except VsdError:
+            outcome = "refused"
+            raise
+        finally:
+            if self.on_write is not None:
+                self.on_write(outcome=outcome).observe(time.perf_counter() - began)
+
+    def _write_once(self, principal: Principal, work: Callable[[Operations], T]) -> T:
         for attempt in range(8):
             try:
                 with self.store.write() as conn:
                     tx = Transaction(conn, backend=self.backend, user_id=principal.user_id)
                     ops = Operations(tx, principal)
                     result = work(ops)
-                    compliance_gate(ops)
+                    judging = time.perf_counter()
+                    if compliance_gate(ops) and self.on_judged is not None:
+                        self.on_judged(time.perf_counter() - judging)
                     audience = audience_of((c.obj.kind, c.obj.enterprise_id) for c in tx.changes)
                     revision = tx.finish()
                 if ops.revoked_users:

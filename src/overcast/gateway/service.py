@@ -50,6 +50,8 @@ class GatewayService:
         self.engine = PolicyEngine(codec.wire_entry)
         self.revision = 0
         self.announced: dict[str, str] = {}
+        #: Each peer's session state as last recorded (for the metrics).
+        self.sessions: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -137,6 +139,7 @@ class GatewayService:
                 sessions = {peer.address: peer.state for peer in await self.speaker.peers()}
             except (grpc.aio.AioRpcError, SpeakerError):
                 pass
+        self.sessions = sessions
         await asyncio.to_thread(
             partial(record_gateway, refresh_after_ms=HEARTBEAT_MS),
             self.directory, self.name, self.speaker.router_id, sessions,
@@ -153,6 +156,7 @@ async def run_gateway(
     bgp_netns: str | None = None,
     listen_port: int = 179,
     poll_interval: float = 0.05,
+    metrics_listen: str | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
     """The ``overcast gateway`` process: serve until ``stop`` (or SIGINT/SIGTERM)."""
@@ -160,7 +164,14 @@ async def run_gateway(
     speaker = Speaker(asn, router_id, state_dir / "gateway", netns=bgp_netns, listen_port=listen_port)
     service = GatewayService(directory, speaker, peers, poll_interval=poll_interval)
     await service.start()
+    metrics_server = None
+    if metrics_listen is not None:
+        from ..metrics import GatewayMetrics, serve
+
+        metrics_server = serve(GatewayMetrics(service).registry, metrics_listen)
     try:
         await until_stopped(stop)
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
         await service.stop()
