@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from overcast.gateway.heartbeat import STALE_AFTER_MS
 from overcast.lab import Lab
 from overcast.lab.frr import Frr
 from overcast.testing.builders import make_l3_subnet
+from overcast.testing.ports import free_port
 from overcast.testing.processes import Service
 
 from ...support.lab import needs_root
@@ -66,10 +68,13 @@ def test_north_south_survives_kill_9_of_a_gateway_and_of_the_hosting_agent(lab: 
     frr = Frr(router, ROUTER_AS, ROUTER)
     gateways: dict[str, Service] = {}
 
+    gw2_metrics = f"127.0.0.1:{free_port()}"
+
     def start_gateway(name: str) -> Service:
         peers = [f"{ROUTER}:{ROUTER_AS}"] + ([f"{NEVER_UP}:65009"] if name == "gw2" else [])
+        metrics = ["--metrics-listen", gw2_metrics] if name == "gw2" else []
         return Service(
-            ["gateway", "--database", system.database, "--asn", str(GATEWAY_AS),
+            ["gateway", "--database", system.database, "--asn", str(GATEWAY_AS), *metrics,
              "--router-id", GATEWAYS[name],
              *[arg for peer in peers for arg in ("--peer", peer)], "--bgp-netns", gateway_ns[name],
              "--state-dir", str(tmp_path / name)],
@@ -127,6 +132,10 @@ def test_north_south_survives_kill_9_of_a_gateway_and_of_the_hosting_agent(lab: 
             )  # fmt: skip
             shown = {g["name"]: g for g in status(system)["gateways"]}
             assert not shown[GATEWAYS["gw1"]]["connected"]
+            text = urllib.request.urlopen(f"http://{gw2_metrics}/metrics", timeout=5).read().decode()
+            assert "overcast_gateway_routes_announced 1.0" in text
+            assert f'overcast_gateway_bgp_session_up{{peer="{ROUTER}"}} 1.0' in text
+            assert f'overcast_gateway_bgp_session_up{{peer="{NEVER_UP}"}} 0.0' in text
             assert shown[GATEWAYS["gw2"]]["connected"] and shown[GATEWAYS["gw2"]]["down"] == [NEVER_UP]
             system.restart_agent("h1")
             gateways["gw1"] = start_gateway("gw1")
