@@ -390,7 +390,8 @@ class Judge:
         domain_id, endpoint = self.world.endpoints[point.members[0]]
         if not self.reduce:
             return self.world.views[domain_id], endpoint
-        if point.key not in self._views:
+        representative = point.members[0]
+        if representative not in self._views:
             view = self.world.views[domain_id]
             mine = [
                 tuple(
@@ -400,8 +401,8 @@ class Judge:
                 )
                 for rules in (view.ingress, view.egress)
             ]
-            self._views[point.key] = replace(view, ingress=mine[0], egress=mine[1])
-        return self._views[point.key], endpoint
+            self._views[representative] = replace(view, ingress=mine[0], egress=mine[1])
+        return self._views[representative], endpoint
 
     def _packet(self, src: str, dst: str, atom: Atom) -> Packet:
         if atom.protocol == OUTSIDE_ICMP:
@@ -448,7 +449,12 @@ def _pairs(source: Point, destination: Point) -> int:
 
 
 def evaluate(
-    world: World, sentences: list[Sentence], *, classes: bool = True, ports: Iterable[int] | None = None
+    world: World,
+    sentences: list[Sentence],
+    *,
+    classes: bool = True,
+    ports: Iterable[int] | None = None,
+    judge: Judge | None = None,
 ) -> list[Violation]:
     """Every violation of the sentences. The brute force the class evaluation must equal (for
     tests): ``classes=False`` judges every endpoint on its own, ``ports`` every one of those
@@ -457,7 +463,7 @@ def evaluate(
     points = endpoint_points(world, prefixes) + outside_points(prefixes)
     if not classes:
         points = [single for p in points for single in _singles(world, p)]
-    judge = Judge(world, reduce=classes)
+    judge = judge if judge is not None and classes else Judge(world, reduce=classes)
     if ports is None:
         port_atoms = atoms(world, sentences)
     else:
@@ -516,6 +522,9 @@ def _check(
     if form == "no_path":
         return _no_path(world, judge, points, port_atoms, sentence)
     assert sentence.source is not None and sentence.destination is not None
+    memo = _Memo(world)
+    if form in ("no_flow", "only", "must"):  # only the traffic the sentence names is judged
+        port_atoms = [a for a in port_atoms if memo.in_services(a, sentence.services)]
     out = []
     for source in points:
         for destination in points:
@@ -524,23 +533,45 @@ def _check(
             if source.outside and destination.outside:
                 continue
             for atom in port_atoms:
-                verdict = _sentence_verdict(world, judge, sentence, source, destination, atom)
+                verdict = _sentence_verdict(memo, judge, sentence, source, destination, atom)
                 if verdict is not None:
                     out.append(verdict)
     return out
 
 
+class _Memo:
+    """``matches`` and ``in_services`` remembered for one sentence's pass: the same selector
+    meets the same class once per partner class and atom otherwise."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._matches: dict[tuple[int, str], bool] = {}
+        self._services: dict[tuple[int, Atom], bool] = {}
+
+    def matches(self, selector: Selector, point: Point) -> bool:
+        key = (id(selector), point.key)
+        if key not in self._matches:
+            self._matches[key] = matches(self.world, selector, point)
+        return self._matches[key]
+
+    def in_services(self, atom: Atom, services: tuple[Service, ...]) -> bool:
+        key = (id(services), atom)
+        if key not in self._services:
+            self._services[key] = in_services(self.world, atom, services)
+        return self._services[key]
+
+
 def _sentence_verdict(
-    world: World, judge: Judge, sentence: Sentence, source: Point, destination: Point, atom: Atom
+    memo: _Memo, judge: Judge, sentence: Sentence, source: Point, destination: Point, atom: Atom
 ) -> Violation | None:
     s, d = sentence.source, sentence.destination
     assert s is not None and d is not None
     form = sentence.form
     if form == "no_flow":
         if (
-            matches(world, s, source)
-            and matches(world, d, destination)
-            and in_services(world, atom, sentence.services)
+            memo.matches(s, source)
+            and memo.matches(d, destination)
+            and memo.in_services(atom, sentence.services)
         ):
             judged = judge.flow(source, destination, atom)
             if judged.allowed:
@@ -550,12 +581,12 @@ def _sentence_verdict(
         checks = ("inbound", "outbound") if form == "isolated" else (form,)
         for check in checks:
             inside, other = (destination, source) if check == "inbound" else (source, destination)
-            if not matches(world, d, inside) or matches(world, d, other):
+            if not memo.matches(d, inside) or memo.matches(d, other):
                 continue
             excused = (
                 sentence.exception is not None
-                and matches(world, sentence.exception, other)
-                and in_services(world, atom, sentence.exception_services)
+                and memo.matches(sentence.exception, other)
+                and memo.in_services(atom, sentence.exception_services)
             )
             if excused:
                 continue
@@ -565,10 +596,10 @@ def _sentence_verdict(
         return None
     if form == "only":
         if (
-            matches(world, d, destination)
-            and not matches(world, d, source)
-            and not matches(world, s, source)
-            and in_services(world, atom, sentence.services)
+            memo.matches(d, destination)
+            and not memo.matches(d, source)
+            and not memo.matches(s, source)
+            and memo.in_services(atom, sentence.services)
         ):
             judged = judge.flow(source, destination, atom)
             if judged.allowed:
@@ -576,9 +607,9 @@ def _sentence_verdict(
         return None
     if form == "must":
         if (
-            matches(world, s, source)
-            and matches(world, d, destination)
-            and in_services(world, atom, sentence.services)
+            memo.matches(s, source)
+            and memo.matches(d, destination)
+            and memo.in_services(atom, sentence.services)
         ):
             if not (source.outside and destination.outside):
                 judged = judge.flow(source, destination, atom)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..compliance.evaluate import Violation, build_world, evaluate, unresolved
+from ..compliance.evaluate import Judge, Violation, World, build_world, evaluate, unresolved
 from ..compliance.language import SentenceError, parse_policy
 from ..policy.compiler import PolicyInput
 from ..policy.engine import POLICY_KINDS
@@ -75,8 +75,10 @@ def policy_input(ops: Operations, enterprise_ids: Iterable[str] | None) -> Polic
             if enterprise is not None:
                 found.append(enterprise)
     for obj in found:
-        if obj.id not in ops.doomed:
-            state.add(obj.kind, obj.to_json())
+        if obj.id not in ops.doomed:  # the stored attributes only: every unset one as null cost
+            state.add(
+                obj.kind, {**obj.data, "ID": obj.id, "parentID": obj.parent_id, "parentType": obj.parent_type}
+            )
     for relation, (parent_kind, _child) in MEMBER_RELATIONS.items():
         for group in state.of(parent_kind):
             state.members[group["ID"]] = frozenset(ops.tx.member_ids(relation, group["ID"], of_parent=True))
@@ -120,15 +122,16 @@ def judge(ops: Operations, *, enterprises: set[str | None] | None = None) -> lis
         return []
     for name in sorted({p.enterprise_id or "*" for p in policies}):
         ops.tx.lock_name(f"compliance:{name}")
-    worlds: dict[str | None, Any] = {}
+    worlds: dict[str | None, tuple[World, Judge]] = {}
     outcomes = []
     for policy in policies:
         scope = policy.enterprise_id
-        if scope not in worlds:
-            worlds[scope] = build_world(policy_input(ops, None if scope is None else [scope]))
-        world = worlds[scope]
+        if scope not in worlds:  # one world and one judge (its decisions) for a scope's policies
+            world = build_world(policy_input(ops, None if scope is None else [scope]))
+            worlds[scope] = (world, Judge(world))
+        world, shared = worlds[scope]
         sentences = parse_policy(policy.data.get("text") or "")
-        current = evaluate(world, sentences)
+        current = evaluate(world, sentences, judge=shared)
         recorded = {str(v.data.get("key")): v for v in ops.tx.children(policy.id, "complianceviolation")}
         now = {v.key: v for v in current}
         outcome = Outcome(policy, current=current, warnings=unresolved(world, sentences))

@@ -34,6 +34,7 @@ import xxhash
 ANY = "ANY"
 #: Remote-side matches relative to the local endpoint itself (no set: resolved per endpoint).
 RELATIVE = ("ENDPOINT_DOMAIN", "ENDPOINT_ZONE", "ENDPOINT_SUBNET")
+_ENTRY_KINDS = ("ingressaclentrytemplate", "egressaclentrytemplate")
 _BRACKETS = {"TOP_FIREWALL": 0, "TOP": 1, "MIDDLE_FIREWALL": 2, "NONE": 2, "BOTTOM": 3, "BOTTOM_FIREWALL": 4}
 
 
@@ -370,6 +371,13 @@ def compile_domains(state: PolicyInput) -> dict[str, dict[Key, Any]]:
         found = endpoint_of(state, min(interfaces, key=lambda i: i["ID"]))
         if found is not None:
             endpoints[found[0]][vport_id] = found[1]
+    # Children by parent, indexed once: looking each domain's zones, subnets, templates and
+    # each template's entries up by scanning every object was quadratic (a domain of 100
+    # applications has 400 templates and their entries).
+    children: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for kind in ("zone", "subnet", "ingressacltemplate", "egressacltemplate", *_ENTRY_KINDS):
+        for obj in state.of(kind):
+            children[(kind, obj.get("parentID") or "")].append(obj)
     for kind in ("domain", "l2domain"):
         for domain in state.of(kind):
             domain_id = domain["ID"]
@@ -379,8 +387,8 @@ def compile_domains(state: PolicyInput) -> dict[str, dict[Key, Any]]:
             if kind == "l2domain":
                 segments = [domain]
             else:
-                zones = {z["ID"] for z in state.of("zone") if z.get("parentID") == domain_id}
-                segments = [s for s in state.of("subnet") if s.get("parentID") in zones]
+                zones = [z["ID"] for z in children[("zone", domain_id)]]
+                segments = [s for zone in zones for s in children[("subnet", zone)]]
             for segment in segments:
                 subnet = subnet_of(segment, domain if kind == "domain" else None)
                 entries[subnet_key(domain_id, subnet)] = subnet
@@ -389,13 +397,9 @@ def compile_domains(state: PolicyInput) -> dict[str, dict[Key, Any]]:
                 entry_kind = f"{direction}aclentrytemplate"
 
                 def entries_of(template_id: str, kind: str = entry_kind) -> list[dict[str, Any]]:
-                    return [e for e in state.of(kind) if e.get("parentID") == template_id]
+                    return children[(kind, template_id)]
 
-                rs = rule_set(
-                    direction,
-                    (t for t in state.of(f"{direction}acltemplate") if t.get("parentID") == domain_id),
-                    entries_of,
-                )
+                rs = rule_set(direction, children[(f"{direction}acltemplate", domain_id)], entries_of)
                 entries[rules_key(domain_id, direction)] = rs
                 rule_sets.append(rs)
             local_endpoints = endpoints.get(domain_id, {})
