@@ -145,6 +145,13 @@ def create_app(agent: Agent) -> FastAPI:
     async def state() -> dict[str, Any]:
         return agent.dump()
 
+    @app.get("/counters")
+    async def counters() -> dict[str, Any]:
+        """Packets and bytes each entry's rules and each default counted on this host."""
+        dataplane = agent.dataplane
+        counted = await asyncio.to_thread(dataplane.counters) if dataplane.blocking else dataplane.counters()
+        return {"host_id": agent.host_id, "domains": counted}
+
     @app.post("/endpoints")
     async def attach(request: Request) -> JSONResponse:
         body: AttachRequest = await _parse(AttachRequest, request, "attach request")

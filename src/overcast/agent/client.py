@@ -52,6 +52,9 @@ class AgentClient:
     def state(self) -> dict[str, Any]:
         return self._call("GET", "/state")
 
+    def counters(self) -> dict[str, Any]:
+        return self._call("GET", "/counters")
+
     def attach(
         self,
         vport_id: str,

@@ -443,6 +443,18 @@ def agent_detach(
     typer.echo(f"detached {vport}")
 
 
+@agent_app.command("counters")
+def agent_counters(
+    ctx: typer.Context,
+    socket: Annotated[Path | None, typer.Option("--socket", help="The agent's local API socket.")] = None,
+) -> None:
+    """What this host's datapath counted: per domain and direction, each ACL entry's packets
+    and bytes (its rules summed) and the default verdict's, as JSON."""
+    import json
+
+    typer.echo(json.dumps(_agent_call(ctx, socket, "counters"), indent=2))
+
+
 @agent_app.command("state")
 def agent_state(
     ctx: typer.Context,

@@ -53,3 +53,8 @@ class Dataplane(ABC):
     @abstractmethod
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary of what the datapath holds (for the state dump)."""
+
+    def counters(self) -> dict[str, dict[str, dict[str, list[int]]]]:
+        """What the datapath counted: domain ID -> direction -> entry ID (or "default") ->
+        [packets, bytes], each entry's rules summed. Empty where nothing counts packets."""
+        return {}

@@ -4,6 +4,7 @@ a kernel shows — live changes, adoption after a restart, deltas against a full
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -175,7 +176,11 @@ def kernel_state(namespace: str) -> dict[str, Any]:
         "fdb": sorted(sh("bridge", "-n", namespace, "fdb", "show").stdout.splitlines()),
         "neighbours": sorted(neighbours.splitlines()),
         "addresses": sorted(sh("ip", "-n", namespace, "-br", "addr", "show").stdout.splitlines()),
-        "ruleset": sh("ip", "netns", "exec", namespace, "nft", "list", "ruleset").stdout,
+        "ruleset": re.sub(
+            r"counter packets \d+ bytes \d+",
+            "counter",
+            sh("ip", "netns", "exec", namespace, "nft", "list", "ruleset").stdout,
+        ),
     }
 
 

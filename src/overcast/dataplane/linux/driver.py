@@ -30,7 +30,7 @@ from ...policy.compiler import DomainView, Key, domain_view
 from ..base import Attachment, Dataplane, DataplaneError
 from ..change import Change
 from . import kernel
-from .firewall import program_firewall
+from .firewall import program_firewall, read_counters
 from .forwarding import program_forwarding
 from .libnft import Nft, NftError
 from .links import Host, program_links
@@ -150,6 +150,23 @@ class LinuxDataplane(Dataplane):
                 namespace.ipr.link("del", index=index)
             if namespace.programmed is not None:
                 namespace.programmed.forget_link(name)
+
+    def counters(self) -> dict[str, dict[str, dict[str, list[int]]]]:
+        return self._worker.submit(self._counters).result()
+
+    def _counters(self) -> dict[str, dict[str, dict[str, list[int]]]]:
+        out: dict[str, dict[str, dict[str, list[int]]]] = {}
+        for domain_id in self.domains:
+            name = self.netns_name(domain_id)
+            if name not in self._owned_namespaces().values():
+                continue
+            per_direction: dict[str, dict[str, list[int]]] = {"ingress": {}, "egress": {}}
+            for (direction, entry, _nth), (packets, octets) in read_counters(self._namespace(name)).items():
+                total = per_direction[direction].setdefault(entry, [0, 0])
+                total[0] += packets
+                total[1] += octets
+            out[domain_id] = per_direction
+        return out
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -8,7 +8,8 @@ import ipaddress
 
 from ...policy.compiler import DomainView
 from . import kernel
-from .nftables import firewall_update, revoked
+from .libnft import NftError
+from .nftables import TABLE, CounterKey, firewall_update, parse_counters, revoked
 from .plan import DomainPlan
 from .programmed import Namespace, Programmed
 
@@ -18,7 +19,9 @@ def program_firewall(
 ) -> None:
     """Load the ruleset when its shape changed (flows are then judged again), else update set
     elements (flows of revoked members are forgotten); the record follows."""
-    update = firewall_update(view, plan.table, plan.sets, programmed.table, programmed.sets)
+    reloading = programmed.table is not None and programmed.table != plan.table
+    counters = read_counters(namespace) if reloading else None
+    update = firewall_update(view, plan.table, plan.sets, programmed.table, programmed.sets, counters)
     if update is None:
         return
     namespace.nft.run(update.script)
@@ -33,6 +36,18 @@ def program_firewall(
     programmed.sets.update(changed)
     if cut:
         cut_flows(namespace.name, cut)
+
+
+def read_counters(namespace: Namespace) -> dict[CounterKey, tuple[int, int]]:
+    """The packets and bytes each rule of the domain's table counted (none: no table)."""
+    counters: dict[CounterKey, tuple[int, int]] = {}
+    for chain in ("ingress", "egress"):
+        try:
+            listing = namespace.nft.run(f"list chain inet {TABLE} {chain}")
+        except NftError:
+            return {}
+        counters.update(parse_counters(listing, chain))
+    return counters
 
 
 def cut_flows(name: str, networks: list[ipaddress.IPv4Network]) -> None:

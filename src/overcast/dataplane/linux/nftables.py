@@ -24,6 +24,7 @@ element changes; rules refer to sets, never to endpoint pairs.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -178,9 +179,43 @@ def _match(rule: Rule, direction: str, view: DomainView) -> list[str]:
     return out
 
 
-def _chain(direction: str, rules: tuple[Rule, ...], defaults: Defaults, view: DomainView) -> list[str]:
+#: A rule's counter: (chain, the entry it compiles or "default", which of the entry's rules).
+CounterKey = tuple[str, str, int]
+_COUNTED = re.compile(r'counter packets (\d+) bytes (\d+) .*comment "([^"]+)"')
+
+
+def _counter(key: CounterKey, counters: Mapping[CounterKey, tuple[int, int]] | None) -> str:
+    """Every entry's rule and every default count packets and bytes; a reloaded table starts
+    its counters where the replaced one left them (so counters survive policy updates that
+    keep the entry)."""
+    if counters is None or key not in counters:
+        return "counter"
+    packets, octets = counters[key]
+    return f"counter packets {packets} bytes {octets}"
+
+
+def parse_counters(listing: str, chain: str) -> dict[CounterKey, tuple[int, int]]:
+    """The counters of a chain as ``nft list chain`` prints them (pure)."""
+    out: dict[CounterKey, tuple[int, int]] = {}
+    seen: dict[str, int] = {}
+    for found in _COUNTED.finditer(listing):
+        comment = found[3]
+        nth = seen.get(comment, 0)
+        seen[comment] = nth + 1
+        out[(chain, comment, nth)] = (int(found[1]), int(found[2]))
+    return out
+
+
+def _chain(
+    direction: str,
+    rules: tuple[Rule, ...],
+    defaults: Defaults,
+    view: DomainView,
+    counters: Mapping[CounterKey, tuple[int, int]] | None = None,
+) -> list[str]:
     allowed = "return" if direction == "ingress" else "accept"
     lines = [f"  chain {direction} {{"]
+    seen: dict[str, int] = {}
     for rule in rules:
         if rule.ether_type is not None and rule.ether_type != _IPV4:
             continue  # not IPv4: handled (or not) outside the inet table
@@ -189,14 +224,22 @@ def _chain(direction: str, rules: tuple[Rule, ...], defaults: Defaults, view: Do
         else:
             verdict = "drop"
         for match in _match(rule, direction, view):
-            lines.append(f'    {match} {verdict} comment "{rule.entry_id}"')
-    lines.append(f'    {allowed if defaults.allow_ip else "drop"} comment "default"')
+            nth = seen.get(rule.entry_id, 0)
+            seen[rule.entry_id] = nth + 1
+            counter = _counter((direction, rule.entry_id, nth), counters)
+            lines.append(f'    {match} {counter} {verdict} comment "{rule.entry_id}"')
+    counter = _counter((direction, "default", 0), counters)
+    lines.append(f'    {counter} {allowed if defaults.allow_ip else "drop"} comment "default"')
     lines.append("  }")
     return lines
 
 
 def ruleset(
-    view: DomainView, contents: dict[str, frozenset[str]] | None = None, *, with_elements: bool = True
+    view: DomainView,
+    contents: dict[str, frozenset[str]] | None = None,
+    *,
+    with_elements: bool = True,
+    counters: Mapping[CounterKey, tuple[int, int]] | None = None,
 ) -> str:
     """The whole table for one domain on this host, replacing any previous one atomically
     (``nft -f`` runs a file as one transaction). Without elements it is the table's *shape*,
@@ -233,8 +276,8 @@ def ruleset(
         "    meta nfproto ipv4 ip saddr @local icmp type echo-request accept",
         "  }",
     ]
-    lines += _chain("ingress", view.ingress, view.ingress_defaults, view)
-    lines += _chain("egress", view.egress, view.egress_defaults, view)
+    lines += _chain("ingress", view.ingress, view.ingress_defaults, view, counters)
+    lines += _chain("egress", view.egress, view.egress_defaults, view, counters)
     lines.append("}")
     return "\n".join(lines + bridge_table(view)) + "\n"
 
@@ -308,13 +351,14 @@ def firewall_update(
     sets: Mapping[str, frozenset[str]],
     loaded_table: str | None,
     loaded_sets: Mapping[str, frozenset[str]],
+    counters: Mapping[CounterKey, tuple[int, int]] | None = None,
 ) -> FirewallUpdate | None:
     """What to run, or None when nothing changes: the whole table when its shape (``table``,
     as :func:`ruleset` without elements) differs from the one loaded, else only the elements
     of the sets that changed. The Linux driver runs it through libnftables; the memory
     dataplane through its model of nftables."""
     if loaded_table != table:
-        return FirewallUpdate(ruleset(view, dict(sets)), True, dict(sets))
+        return FirewallUpdate(ruleset(view, dict(sets), counters=counters), True, dict(sets))
     changed = {n: c for n, c in sets.items() if loaded_sets.get(n) != c}
     if not changed:
         return None

@@ -605,6 +605,12 @@ class _Script:
                     nat = Nat(token, address=str(_value("ip saddr", self.take()).network_address))
             elif token == "jump":
                 verdict, target = "jump", self.name()
+            elif token == "counter":  # counts, decides nothing (a seed: "packets N bytes M")
+                if self.peek() == "packets":
+                    self.take("packets")
+                    _integer(self.take())
+                    self.take("bytes")
+                    _integer(self.take())
             elif token == "comment":
                 text = self.take()
                 if not (text.startswith('"') and text.endswith('"')):

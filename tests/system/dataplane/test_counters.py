@@ -1,0 +1,82 @@
+"""Every ACL entry's rules and every default verdict count packets in the kernel (nftables
+counters), and a reload of the domain's table keeps them: 5 connections allowed by an entry
+move its counter by 5 (their first packets; the rest ride the established flow), 3 pings the
+destination's default drops move its default by 3, the source's default (allow) counts all 8;
+a policy change that reloads the table keeps the counts, and 2 more connections make 7."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from overcast.lab import Lab
+from overcast.testing.builders import make_l3_subnet
+
+from ...support.lab import needs_root
+from ...support.processes import ProcessSystem, cli_ok, endpoint
+
+pytestmark = [pytest.mark.slow, *needs_root]
+
+
+def counted(system: ProcessSystem, host: str, domain: str) -> dict[str, Any]:
+    answer = cli_ok("agent", "counters", "--socket", str(system.socket(host)))
+    return dict(answer["domains"][domain])
+
+
+def test_entry_and_default_counters(lab: Lab, tmp_path: Path) -> None:
+    system = ProcessSystem(tmp_path, {"h1": "10.99.0.1", "h2": "10.99.0.2"}, lab=lab)
+    try:
+        client = system.client()
+        net = make_l3_subnet(client, "acme", address="10.7.0.0")
+        domain, subnet = net["domain"]["ID"], net["subnet"]["ID"]
+        web = client.create(f"domains/{domain}/policygroups", {"name": "web"})
+        db = client.create(f"domains/{domain}/policygroups", {"name": "db"})
+        client.create(
+            f"domains/{domain}/ingressacltemplates", {"name": "in", "active": True, "defaultAllowIP": True}
+        )
+        egress = client.create(f"domains/{domain}/egressacltemplates", {"name": "out", "active": True})
+        rule = {
+            "action": "FORWARD",
+            "protocol": "6",
+            "stateful": True,
+            "locationType": "POLICYGROUP",
+            "locationID": db["ID"],
+            "networkType": "POLICYGROUP",
+            "networkID": web["ID"],
+        }
+        mysql = client.create(
+            f"egressacltemplates/{egress['ID']}/egressaclentrytemplates",
+            {**rule, "destinationPort": "3306", "priority": 10},
+        )
+        netns, ips = {}, {}
+        for name, host, group in (("web1", "h1", web), ("db1", "h2", db)):
+            vport, mac = endpoint(client, subnet, name, (group["ID"],))
+            netns[name] = lab.container(name)
+            ips[name] = system.attach(host, vport, mac, netns[name])["ip"]
+        lab.listen(netns["db1"], "tcp", 3306)
+        system.wait_matching()
+        for _ in range(5):
+            assert lab.connects(netns["web1"], "tcp", ips["db1"], 3306)
+        for _ in range(3):
+            assert not lab.pings(netns["web1"], ips["db1"])
+        at_db, at_web = counted(system, "h2", domain), counted(system, "h1", domain)
+        assert at_db["egress"][mysql["ID"]][0] == 5
+        assert at_db["egress"]["default"][0] == 3
+        assert at_web["ingress"]["default"][0] == 8
+        assert at_db["egress"][mysql["ID"]][1] > 5 * 40  # bytes: SYNs of 60 bytes or so
+
+        # A policy change that reloads the table (a new entry: a new shape) keeps the counts.
+        client.create(
+            f"egressacltemplates/{egress['ID']}/egressaclentrytemplates",
+            {**rule, "destinationPort": "8080", "priority": 20},
+        )
+        system.wait_matching()
+        kept = counted(system, "h2", domain)
+        assert kept["egress"][mysql["ID"]][0] == 5 and kept["egress"]["default"][0] == 3
+        for _ in range(2):
+            assert lab.connects(netns["web1"], "tcp", ips["db1"], 3306)
+        assert counted(system, "h2", domain)["egress"][mysql["ID"]][0] == 7
+    finally:
+        system.close()
