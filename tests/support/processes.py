@@ -159,3 +159,37 @@ class ProcessSystem:
             if service.process.returncode is None:
                 service.stop()
         self.store.dispose()
+
+
+def web_and_db(system: ProcessSystem, lab: Lab, address: str) -> dict[str, Any]:
+    """acme's domain on ``address``/24 with policy groups web and db, an ingress policy that
+    allows by default and an empty egress policy (so db's egress entries decide), and two
+    containers attached: web1 (group web) on h1, db1 (group db) on h2. Returns the IDs, the
+    containers' namespaces and addresses, and the client."""
+    from overcast.testing.builders import make_l3_subnet
+
+    client = system.client()
+    net = make_l3_subnet(client, "acme", address=address)
+    domain, subnet = net["domain"]["ID"], net["subnet"]["ID"]
+    groups = {
+        name: client.create(f"domains/{domain}/policygroups", {"name": name})["ID"] for name in ("web", "db")
+    }
+    client.create(
+        f"domains/{domain}/ingressacltemplates", {"name": "in", "active": True, "defaultAllowIP": True}
+    )
+    egress = client.create(f"domains/{domain}/egressacltemplates", {"name": "out", "active": True})["ID"]
+    netns, ips = {}, {}
+    for name, host, group in (("web1", "h1", "web"), ("db1", "h2", "db")):
+        vport, mac = endpoint(client, subnet, name, (groups[group],))
+        netns[name] = lab.container(name)
+        ips[name] = system.attach(host, vport, mac, netns[name])["ip"]
+    return {
+        "client": client,
+        "domain": domain,
+        "subnet": subnet,
+        "web": groups["web"],
+        "db": groups["db"],
+        "egress": egress,
+        "netns": netns,
+        "ips": ips,
+    }

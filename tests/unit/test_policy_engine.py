@@ -310,8 +310,15 @@ def test_the_engine_recomputes_only_what_a_change_touches() -> None:
         world.zone = world.add("zone", parentID=world.domain, parentType="domain")
         subnet, group = world.subnet("10.1.1.0"), world.group()
         policy = world.policy("ingress")
-        world.entry(policy, "ingress", 1, locationType="POLICYGROUP", locationID=group,
-                    networkType="POLICYGROUP", networkID=group)  # fmt: skip
+        world.entry(
+            policy,
+            "ingress",
+            1,
+            locationType="POLICYGROUP",
+            locationID=group,
+            networkType="POLICYGROUP",
+            networkID=group,
+        )
         for e in range(5):
             world.endpoint(subnet, f"10.1.1.{10 + e}", f"h{1 + (d * 4 + e % 4) % 40}", group)
         domains[world.domain] = {"subnet": subnet, "group": group, "zone": world.zone, "policy": policy}
@@ -375,3 +382,32 @@ def test_north_south_changes_reach_endpoints_and_subnets() -> None:
     assert endpoint.floating_ip == "203.0.113.11"
     subnets = {k[2]: v for k, v in compile_domains(states[4])["dom-1"].items() if k[0] == "subnet"}
     assert subnets["sub-1"].pat and not subnets["sub-2"].pat
+
+
+def test_a_group_referenced_late_holds_its_members() -> None:
+    """Endpoints join a policy group first; a rule naming the group comes later: the set the
+    rule uses holds them at once (it came out empty until the group's membership changed
+    again, so the rule matched nobody — found by a system test adding its entry last)."""
+    world = World()
+    web, db = world.group(), world.group()
+    world.endpoint(world.web_net, "10.1.1.10", "h1", web)
+    world.endpoint(world.db_net, "10.1.2.10", "h2", db)
+    egress = world.policy("egress")
+    engine = PolicyEngine(wire_entry)
+    before = PolicyInput(
+        objects={k: dict(v) for k, v in world.state.objects.items()}, members=dict(world.state.members)
+    )
+    engine.apply(changes_between(PolicyInput(), before))
+    world.entry(
+        egress,
+        "egress",
+        10,
+        locationType="POLICYGROUP",
+        locationID=db,
+        networkType="POLICYGROUP",
+        networkID=web,
+        protocol="6",
+        destinationPort="3306",
+    )
+    engine.apply(changes_between(before, world.state))
+    assert engine.domains == compile_domains(world.state)

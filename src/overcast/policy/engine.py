@@ -559,6 +559,13 @@ class PolicyEngine:
         old = self._refs.get(domain_id, frozenset())
         if names == old:
             return
+        # The new references first: a policy group set that becomes referenced is computed
+        # from them (before, it was computed against the old ones and came out empty until the
+        # group's membership changed again).
+        if names:
+            self._refs[domain_id] = names
+        else:
+            self._refs.pop(domain_id, None)
         for name in old - names:
             self._referencing[name].discard(domain_id)
             if not self._referencing[name]:
@@ -568,10 +575,6 @@ class PolicyEngine:
             self._referencing[name].add(domain_id)
             if name.startswith("pg:"):
                 self._recompute_set(domain_id, name)
-        if names:
-            self._refs[domain_id] = names
-        else:
-            self._refs.pop(domain_id, None)
 
     def _recompute_set(self, domain_id: str, name: str) -> None:
         self.work.sets += 1

@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 
 from overcast.lab import Lab
-from overcast.testing.builders import make_l3_subnet
 
 from ...support.lab import needs_root
-from ...support.processes import ProcessSystem, cli_ok, endpoint
+from ...support.processes import ProcessSystem, cli_ok, web_and_db
 
 pytestmark = [pytest.mark.slow, *needs_root]
 
@@ -28,33 +27,27 @@ def counted(system: ProcessSystem, host: str, domain: str) -> dict[str, Any]:
 def test_entry_and_default_counters(lab: Lab, tmp_path: Path) -> None:
     system = ProcessSystem(tmp_path, {"h1": "10.99.0.1", "h2": "10.99.0.2"}, lab=lab)
     try:
-        client = system.client()
-        net = make_l3_subnet(client, "acme", address="10.7.0.0")
-        domain, subnet = net["domain"]["ID"], net["subnet"]["ID"]
-        web = client.create(f"domains/{domain}/policygroups", {"name": "web"})
-        db = client.create(f"domains/{domain}/policygroups", {"name": "db"})
-        client.create(
-            f"domains/{domain}/ingressacltemplates", {"name": "in", "active": True, "defaultAllowIP": True}
+        site = web_and_db(system, lab, "10.7.0.0")
+        client, domain, egress, netns, ips = (
+            site["client"],
+            site["domain"],
+            site["egress"],
+            site["netns"],
+            site["ips"],
         )
-        egress = client.create(f"domains/{domain}/egressacltemplates", {"name": "out", "active": True})
         rule = {
             "action": "FORWARD",
             "protocol": "6",
             "stateful": True,
             "locationType": "POLICYGROUP",
-            "locationID": db["ID"],
+            "locationID": site["db"],
             "networkType": "POLICYGROUP",
-            "networkID": web["ID"],
+            "networkID": site["web"],
         }
         mysql = client.create(
-            f"egressacltemplates/{egress['ID']}/egressaclentrytemplates",
+            f"egressacltemplates/{egress}/egressaclentrytemplates",
             {**rule, "destinationPort": "3306", "priority": 10},
         )
-        netns, ips = {}, {}
-        for name, host, group in (("web1", "h1", web), ("db1", "h2", db)):
-            vport, mac = endpoint(client, subnet, name, (group["ID"],))
-            netns[name] = lab.container(name)
-            ips[name] = system.attach(host, vport, mac, netns[name])["ip"]
         lab.listen(netns["db1"], "tcp", 3306)
         system.wait_matching()
         for _ in range(5):

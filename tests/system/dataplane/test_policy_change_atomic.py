@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from overcast.lab import Lab, sh
-from overcast.testing.builders import make_l3_subnet
 
 from ...support.lab import needs_root
-from ...support.processes import ProcessSystem, endpoint
+from ...support.processes import ProcessSystem, web_and_db
 
 pytestmark = [pytest.mark.slow, *needs_root]
 
@@ -31,17 +30,10 @@ def ports_in(ruleset: str) -> tuple[int, int]:
 def test_a_published_draft_is_never_half_applied(lab: Lab, tmp_path: Path) -> None:
     system = ProcessSystem(tmp_path, {"h1": "10.99.0.1", "h2": "10.99.0.2"}, lab=lab)
     try:
-        client = system.client()
-        net = make_l3_subnet(client, "acme", address="10.6.0.0")
-        domain, subnet = net["domain"]["ID"], net["subnet"]["ID"]
-        web = client.create(f"domains/{domain}/policygroups", {"name": "web"})
-        db = client.create(f"domains/{domain}/policygroups", {"name": "db"})
-        client.create(
-            f"domains/{domain}/ingressacltemplates", {"name": "in", "active": True, "defaultAllowIP": True}
-        )
-        egress = client.create(f"domains/{domain}/egressacltemplates", {"name": "out", "active": True})
+        site = web_and_db(system, lab, "10.6.0.0")
+        client, domain, netns, ips = site["client"], site["domain"], site["netns"], site["ips"]
         client.create_many(
-            f"egressacltemplates/{egress['ID']}/egressaclentrytemplates",
+            f"egressacltemplates/{site['egress']}/egressaclentrytemplates",
             [
                 {
                     "action": "FORWARD",
@@ -50,18 +42,13 @@ def test_a_published_draft_is_never_half_applied(lab: Lab, tmp_path: Path) -> No
                     "priority": i + 1,
                     "stateful": True,
                     "locationType": "POLICYGROUP",
-                    "locationID": db["ID"],
+                    "locationID": site["db"],
                     "networkType": "POLICYGROUP",
-                    "networkID": web["ID"],
+                    "networkID": site["web"],
                 }
                 for i in range(ENTRIES)
             ],
         )
-        netns, ips = {}, {}
-        for name, host, group in (("web1", "h1", web), ("db1", "h2", db)):
-            vport, mac = endpoint(client, subnet, name, (group["ID"],))
-            netns[name] = lab.container(name)
-            ips[name] = system.attach(host, vport, mac, netns[name])["ip"]
         for port in (OLD, OLD + ENTRIES - 1, NEW, NEW + ENTRIES - 1):
             lab.listen(netns["db1"], "tcp", port)
         system.wait_matching()
