@@ -62,7 +62,7 @@ def test_entry_and_default_counters(lab: Lab, tmp_path: Path) -> None:
 
         # A policy change that reloads the table (a new entry: a new shape) keeps the counts.
         client.create(
-            f"egressacltemplates/{egress['ID']}/egressaclentrytemplates",
+            f"egressacltemplates/{egress}/egressaclentrytemplates",
             {**rule, "destinationPort": "8080", "priority": 20},
         )
         system.wait_matching()
