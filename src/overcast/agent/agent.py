@@ -166,7 +166,6 @@ class Agent:
         async with self._channel(target) as channel:
             stub = pb_grpc.ControllerStub(channel)
             call = stub.Session()
-            self._call = call
             hello = pb.Hello(
                 host_id=self.host_id,
                 underlay_ip=self.underlay_ip,
@@ -175,7 +174,12 @@ class Agent:
                 agent_version=__version__,
                 runtime_credentials=self.credentials.message() if self.credentials else None,
             )
-            await call.write(pb.AgentMessage(hello=hello))
+            # The Hello goes first and alone: the call is published for requests only once it is
+            # written (a request written meanwhile raced it — gRPC refuses two writes at once,
+            # GRPC_CALL_ERROR_TOO_MANY_OPERATIONS — and would have preceded the Hello).
+            async with self._write_lock:
+                await call.write(pb.AgentMessage(hello=hello))
+            self._call = call
             updates: asyncio.Queue[pb.Update] = asyncio.Queue()
             reader = asyncio.create_task(self._read(target, call, updates))
             applier = asyncio.create_task(self._apply_updates(updates))

@@ -25,6 +25,7 @@ def test_runtimes_join_tiers_by_name(sqlite_server: ServedDirectory, tmp_path: P
     group = admin.get(f"appdtiers/{worker['ID']}")
     assert group["associatedObjectType"] == "policygroup"
     with Cluster(sqlite_server.directory, tmp_path, {"h1": "192.0.2.1"}) as cluster:
+        cluster.wait_converged()  # the session is up: requests go on it
         web = cluster.run(
             cluster.agents["h1"].create_endpoint(
                 pb.EndpointCreate(
