@@ -2,7 +2,8 @@
 counters), and a reload of the domain's table keeps them: 5 connections allowed by an entry
 move its counter by 5 (their first packets; the rest ride the established flow), 3 pings the
 destination's default drops move its default by 3, the source's default (allow) counts all 8;
-a policy change that reloads the table keeps the counts, and 2 more connections make 7."""
+a policy change that reloads the table keeps the counts, and 2 more connections make 7; an
+agent killed and restarted finds them where they were."""
 
 from __future__ import annotations
 
@@ -70,6 +71,10 @@ def test_entry_and_default_counters(lab: Lab, tmp_path: Path) -> None:
         assert kept["egress"][mysql["ID"]][0] == 5 and kept["egress"]["default"][0] == 3
         for _ in range(2):
             assert lab.connects(netns["web1"], "tcp", ips["db1"], 3306)
+        assert counted(system, "h2", domain)["egress"][mysql["ID"]][0] == 7
+        # An agent restart adopts the table with its counts.
+        system.agents["h2"].stop(kill=True)
+        system.restart_agent("h2")
         assert counted(system, "h2", domain)["egress"][mysql["ID"]][0] == 7
     finally:
         system.close()

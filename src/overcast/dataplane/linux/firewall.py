@@ -19,8 +19,9 @@ def program_firewall(
 ) -> None:
     """Load the ruleset when its shape changed (flows are then judged again), else update set
     elements (flows of revoked members are forgotten); the record follows."""
-    reloading = programmed.table is not None and programmed.table != plan.table
-    counters = read_counters(namespace) if reloading else None
+    # Any reload starts from the counts the kernel holds — also the first load after an agent
+    # restart, whose record of the table is empty while the kernel's table still counts.
+    counters = read_counters(namespace) if programmed.table != plan.table else None
     update = firewall_update(view, plan.table, plan.sets, programmed.table, programmed.sets, counters)
     if update is None:
         return
