@@ -178,9 +178,10 @@ def web_and_db(system: ProcessSystem, lab: Lab, address: str) -> dict[str, Any]:
         f"domains/{domain}/ingressacltemplates", {"name": "in", "active": True, "defaultAllowIP": True}
     )
     egress = client.create(f"domains/{domain}/egressacltemplates", {"name": "out", "active": True})["ID"]
-    netns, ips = {}, {}
+    netns, ips, vports = {}, {}, {}
     for name, host, group in (("web1", "h1", "web"), ("db1", "h2", "db")):
         vport, mac = endpoint(client, subnet, name, (groups[group],))
+        vports[name] = vport
         netns[name] = lab.container(name)
         ips[name] = system.attach(host, vport, mac, netns[name])["ip"]
     return {
@@ -192,4 +193,5 @@ def web_and_db(system: ProcessSystem, lab: Lab, address: str) -> dict[str, Any]:
         "egress": egress,
         "netns": netns,
         "ips": ips,
+        "vports": vports,
     }

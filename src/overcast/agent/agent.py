@@ -29,6 +29,7 @@ from ..policy.compiler import Endpoint
 from ..protocol import CHANNEL_OPTIONS as SESSION_OPTIONS
 from ..protocol import controller_pb2 as pb
 from ..protocol import controller_pb2_grpc as pb_grpc
+from ..statistics import counting
 from .credentials import RuntimeCredentials
 from .state import HostState, Prepared
 
@@ -83,6 +84,7 @@ class Agent:
         claim_timeout: float = 15.0,
         on_applied: Callable[[Agent, pb.Update], None] | None = None,
         credentials: RuntimeCredentials | None = None,
+        stats_interval: float = 10.0,
     ) -> None:
         if not controllers:
             raise ValueError("an agent needs at least one controller address")
@@ -109,6 +111,12 @@ class Agent:
         self.dataplane_failures = 0
         #: Told how long each dataplane change took (seconds, "ok" or "failed"): the metrics.
         self.on_programmed: Callable[[float, str], None] | None = None
+        #: Seconds between counter reports to the controller (0: none).
+        self.stats_interval = stats_interval
+        #: The counters as last reported (None: not read yet — the first read is the baseline:
+        #: counts adopted with the ruleset were reported by this host's previous run).
+        self._reported: counting.Readings | None = None
+        self.reports_sent = 0
         self._call: Any = None
         self._write_lock = asyncio.Lock()
         self._pending: dict[str, asyncio.Future[pb.EndpointResult]] = {}
@@ -183,6 +191,7 @@ class Agent:
             updates: asyncio.Queue[pb.Update] = asyncio.Queue()
             reader = asyncio.create_task(self._read(target, call, updates))
             applier = asyncio.create_task(self._apply_updates(updates))
+            reporter = asyncio.create_task(self._report_counters())
             try:
                 # The session ends when the stream does, or when applying fails unexpectedly
                 # (the next session starts from a Hello and gets what it is missing).
@@ -190,7 +199,7 @@ class Agent:
                 for task in done:
                     task.result()
             finally:
-                for task in (reader, applier):
+                for task in (reader, applier, reporter):
                     task.cancel()
                     # Its outcome, if it mattered, was raised above.
                     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -216,6 +225,37 @@ class Agent:
                 future = self._pending.pop(message.endpoint_result.request_id, None)
                 if future is not None and not future.done():
                     future.set_result(message.endpoint_result)
+
+    async def _report_counters(self) -> None:
+        """Every ``stats_interval``: what the datapath counted since the last report, on the
+        stream (objects that moved only). A report that cannot be written is not lost: the next
+        one counts from the last report sent."""
+        if self.stats_interval <= 0:
+            return
+        while True:
+            if self._reported is None:
+                self._reported = await self._read_counters()
+            await asyncio.sleep(self.stats_interval)
+            try:
+                current = await self._read_counters()
+            except Exception:  # the datapath is busy or broken: the next read will tell
+                log.warning("reading the datapath's counters failed", exc_info=True)
+                continue
+            moved = counting.deltas(self._reported, current)
+            if moved:
+                report = pb.CounterReport(
+                    end_ms=int(time.time() * 1000), interval_ms=int(self.stats_interval * 1000)
+                )
+                for (kind, object_id, domain_id), metrics in moved.items():
+                    report.objects.add(kind=kind, id=object_id, domain_id=domain_id, metrics=metrics)
+                await self._write(pb.AgentMessage(counters=report))
+                self.reports_sent += 1
+            self._reported = current
+
+    async def _read_counters(self) -> counting.Readings:
+        dataplane = self.dataplane
+        counted = await asyncio.to_thread(dataplane.counters) if dataplane.blocking else dataplane.counters()
+        return counting.readings(counted)
 
     def _session_ended(self) -> None:
         self._call = None

@@ -31,6 +31,8 @@ class AgentConfig:
     credentials: RuntimeCredentials | None = None
     #: Serve Prometheus metrics here (HOST:PORT).
     metrics_listen: str | None = None
+    #: Seconds between counter reports to the controller (0: none).
+    stats_interval: float = 10.0
 
 
 def parse_controllers(text: str) -> list[str]:
@@ -73,6 +75,7 @@ async def run_agent(config: AgentConfig, *, stop: asyncio.Event | None = None) -
         tls=config.tls,
         tls_server_name=config.tls_server_name,
         credentials=config.credentials,
+        stats_interval=config.stats_interval,
     )
     metrics_server = None
     if config.metrics_listen is not None:

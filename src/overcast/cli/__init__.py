@@ -233,6 +233,9 @@ def controller(
     metrics_listen: Annotated[
         str | None, typer.Option(help="Serve Prometheus metrics on HOST:PORT (/metrics).")
     ] = None,
+    stats_flush_interval: Annotated[
+        float, typer.Option(help="Seconds between writes of the hosts' statistics to the store.", min=0.1)
+    ] = 10.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log sessions and batches.")] = False,
 ) -> None:
     """Run the controller: tail the directory, compile policy per host, stream it to agents.
@@ -256,6 +259,7 @@ def controller(
         controller_id=controller_id,
         max_hosts=max_hosts,
         metrics_listen=_metrics_listen(metrics_listen),
+        stats_flush_interval=stats_flush_interval,
     )
     if (tls_cert is None) != (tls_key is None) or (tls_client_ca is not None and tls_cert is None):
         console.print("[red]error:[/] --tls-cert and --tls-key go together; --tls-client-ca needs them")
@@ -338,6 +342,9 @@ def agent(
     metrics_listen: Annotated[
         str | None, typer.Option(help="Serve Prometheus metrics on HOST:PORT (/metrics).")
     ] = None,
+    stats_interval: Annotated[
+        float, typer.Option(help="Seconds between counter reports to the controller (0: none).", min=0)
+    ] = 10.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log sessions and updates.")] = False,
 ) -> None:
     """Run the agent of one host.
@@ -380,6 +387,7 @@ def agent(
             host_netns=host_netns,
             credentials=runtime_credentials,
             metrics_listen=_metrics_listen(metrics_listen),
+            stats_interval=stats_interval,
         )
         from ..agent.runner import make_dataplane
 

@@ -131,6 +131,11 @@ class VsdClient:
     def get(self, path: str) -> dict[str, Any]:
         return self._check(self.request("GET", path))[0]
 
+    def statistics(self, resource: str, object_id: str, **params: Any) -> dict[str, Any]:
+        """VSD ``statistics`` of one object (``startTime``, ``endTime``, ``numberOfDataPoints``,
+        ``metrics``: VSD's query parameters); the statistics object, ``statsData`` in it."""
+        return self._check(self.request("GET", f"{resource}/{object_id}/statistics", params=params))[0]
+
     def list(
         self,
         path: str,

@@ -40,6 +40,7 @@ class ControllerConfig:
     max_hosts: int = 10_000
     #: Serve Prometheus metrics here (HOST:PORT).
     metrics_listen: str | None = None
+    stats_flush_interval: float = 10.0
 
 
 def _serialize(message: Any) -> bytes:
@@ -174,6 +175,7 @@ async def run_controller(
         host_grace=config.host_grace,
         identity_of=certificate_identity if config.tls_client_ca is not None else None,
         max_hosts=config.max_hosts,
+        stats_flush_interval=config.stats_flush_interval,
     )
     await service.start()
     server, port = build_server(service, config.listen, credentials)

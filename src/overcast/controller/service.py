@@ -40,6 +40,7 @@ from ..protocol import codec
 from ..protocol import controller_pb2 as pb
 from . import feed
 from .runtime_identity import CredentialsRefused, RuntimeIdentity
+from .statistics import StatisticsCollector
 
 log = logging.getLogger("overcast.controller")
 
@@ -132,6 +133,8 @@ class HostSession:
     resync: asyncio.TimerHandle | None = None
     #: When the host last acknowledged an update (monotonic; its connection until then).
     last_ack: float = field(default_factory=time.monotonic)
+    #: The host's ``vrs`` object (its statistics roll up there).
+    vrs_id: str | None = None
 
     @property
     def in_sync(self) -> bool:
@@ -166,6 +169,7 @@ class ControllerService:
         host_grace: float = 30.0,
         identity_of: Callable[[Any], str | None] | None = None,
         max_hosts: int = 10_000,
+        stats_flush_interval: float = 10.0,
     ) -> None:
         self.directory = directory
         self.controller_id = controller_id or f"controller-{uuid.uuid4().hex[:8]}"
@@ -175,6 +179,7 @@ class ControllerService:
         #: The authenticated host identity of a gRPC context (mutual TLS), or None (no TLS).
         self.identity_of = identity_of or (lambda context: None)
         self.engine = PolicyEngine(codec.wire_entry)
+        self.statistics = StatisticsCollector(directory, self.engine, flush_interval=stats_flush_interval)
         self.revision = 0
         #: Told how long each batch of change-log rows took to compile and queue: the metrics.
         self.on_applied_rows: Callable[[float], None] | None = None
@@ -201,6 +206,7 @@ class ControllerService:
         self._tasks = [
             asyncio.create_task(self._feed_loop(), name="feed"),
             asyncio.create_task(self._claim_loop(), name="claims"),
+            asyncio.create_task(self.statistics.run(), name="statistics"),
         ]
         if not self.directory.store.is_sqlite:
             self._tasks.append(asyncio.create_task(self._listen_loop(), name="listen"))
@@ -212,6 +218,8 @@ class ControllerService:
         for session in self.sessions.values():
             session.outbox.put_nowait(None)
         await asyncio.gather(*self._tasks, *self._down_timers.values(), return_exceptions=True)
+        if self._tasks:
+            await self.statistics.flush()  # what the hosts reported last is not lost
 
     # --- the feed ------------------------------------------------------------------------------
 
@@ -319,7 +327,7 @@ class ControllerService:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"runtime credentials refused: {exc}")
         try:
             address, bound = hello.underlay_ip, self.max_hosts
-            await asyncio.to_thread(
+            vrs_id = await asyncio.to_thread(
                 directory_api.register_host, self.directory, host_id, address, now_ms(), bound
             )
         except directory_api.TooManyHosts as exc:
@@ -336,7 +344,7 @@ class ControllerService:
         previous = self.sessions.get(host_id)
         if previous is not None:
             previous.outbox.put_nowait(None)  # a host has one session: the newest wins
-        session = HostSession(host_id, context.peer(), identity=runtime)
+        session = HostSession(host_id, context.peer(), identity=runtime, vrs_id=vrs_id)
         welcome = pb.Welcome(controller_id=self.controller_id, host_id=host_id, revision=self.revision)
         session.outbox.put_nowait(pb.ControllerMessage(welcome=welcome).SerializeToString())
         self._start_history(host_id)
@@ -388,6 +396,8 @@ class ControllerService:
                         report.vport_id, report.mac, up=report.state == pb.EndpointReport.UP
                     )
                     self._claims.put_nowait(PendingClaim(session, report.request_id, claim))
+                elif kind == "counters":
+                    self.statistics.report(session.vrs_id, message.counters)
                 elif kind in ("create", "remove", "ensure_subnet"):
                     task = asyncio.create_task(self._endpoint_request(session, message))
                     self._requests.add(task)

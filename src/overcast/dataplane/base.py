@@ -54,7 +54,9 @@ class Dataplane(ABC):
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary of what the datapath holds (for the state dump)."""
 
-    def counters(self) -> dict[str, dict[str, dict[str, list[int]]]]:
-        """What the datapath counted: domain ID -> direction -> entry ID (or "default") ->
-        [packets, bytes], each entry's rules summed. Empty where nothing counts packets."""
+    def counters(self) -> dict[str, dict[str, Any]]:
+        """What the datapath counted, cumulative since each counter began: domain ID ->
+        ``ingress``/``egress`` -> entry ID (or "default") -> [packets, bytes], each entry's
+        rules summed; and ``endpoints`` -> vport ID -> ``sent``/``received``/``dropped_sent``/
+        ``dropped_received`` -> [packets, bytes]. Empty where nothing counts packets."""
         return {}

@@ -174,9 +174,9 @@ class MemoryDataplane(Dataplane):
 
     def _trace(self, domain_id: str, walk: Walk) -> Trace:
         hops = tuple(
-            Hop(self.host_id, step.chain, Decision(step.verdict != "drop", step.comment or ""))
+            Hop(self.host_id, step.chain, Decision(_verdict(step) != "drop", step.comment or ""))
             for step in walk.steps
-            if step.chain in ("ingress", "egress") and step.verdict in ("accept", "return", "drop")
+            if step.chain in ("ingress", "egress") and _verdict(step) in ("accept", "return", "drop")
         )
         if walk.outcome == "delivered":
             namespace = self._namespaces[domain_id]
@@ -210,10 +210,20 @@ def _frame(packet: Packet, src_mac: str, dst_mac: str) -> Frame:
                  icmp_code=packet.icmp_code)  # fmt: skip
 
 
+#: A policy chain's drop: a jump to the chain that counts it per endpoint, then drops.
+_DENY_JUMPS = ("jump deny_sent", "jump deny_received")
+
+
+def _verdict(step: Step) -> str:
+    return "drop" if step.verdict in _DENY_JUMPS else step.verdict
+
+
 def _decisive(steps: tuple[Step, ...]) -> str:
     """What dropped the packet: the ACL entry (or "default") of the policy chains, else the
     chain (a base chain's rule or policy)."""
     last = steps[-1]
+    if last.chain in ("deny_sent", "deny_received") and len(steps) > 1:
+        last = steps[-2]  # the policy chain's rule that jumped there
     if last.chain in ("ingress", "egress"):
         return last.comment or ""
     return f"{last.table} {last.chain} {'policy' if last.rule is None else f'rule {last.rule}'}"

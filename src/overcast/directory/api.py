@@ -297,6 +297,16 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
         report = await as_caller(request, lambda principal: directory.what_if(principal, steps))
         return _json(report)
 
+    @app.get(
+        PREFIX + "/{parent_resource}/{parent_id}/statistics", tags=["statistics"], summary="VSD statistics"
+    )
+    async def statistics(request: Request, parent_resource: str, parent_id: str) -> Response:
+        params = dict(request.query_params)
+        found = await as_caller(
+            request, lambda principal: directory.statistics(principal, parent_resource, parent_id, params)
+        )
+        return _json(found)
+
     # --- generated entity routes -----------------------------------------------------------
 
     def list_handler(*, head: bool):  # type: ignore[no-untyped-def]

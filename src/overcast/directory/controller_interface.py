@@ -4,7 +4,8 @@
   groups' members (:func:`snapshot`), then the change log after a revision
   (:func:`changes_after`); :func:`assigned_kind` names the kind an ASSIGN record is about.
 * Writing, through the directory's own transactions (so every write lands in the change log):
-  hosts and their runtimes' endpoints (:mod:`.host_records`, re-exported here).
+  hosts and their runtimes' endpoints (:mod:`.host_records`, re-exported here); statistics
+  samples (:mod:`.statistics_store`), beside the change log.
 * Who is asking: :class:`Directory` authenticates (``authenticate``, ``login``), and reads as a
   principal (``get``) — the same checks as the REST API's.
 
@@ -43,13 +44,14 @@ from .host_records import (
 from .objects import row_to_obj
 from .schema import REGISTRY
 from .service import SYSTEM, Directory, Principal
+from .statistics_store import prune_samples, write_samples
 
 __all__ = [
     "HOST_MARK", "NO_CREDENTIALS", "SYSTEM", "ClaimResult", "CreatedEndpoint", "Directory", "EndpointClaim",
     "EndpointRefused", "EndpointSpec", "NotThisHosts", "Principal", "Snapshot", "TooManyHosts", "VsdError",
     "assigned_kind", "changes_after", "claim_endpoints", "claim_endpoints_of_hosts", "create_endpoint",
     "ensure_subnet", "mark_host_down", "open_directory", "record_gateway", "register_host", "remove_endpoint",
-    "snapshot",
+    "prune_samples", "snapshot", "write_samples",
 ]  # fmt: skip
 
 T = TypeVar("T")

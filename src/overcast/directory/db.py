@@ -41,6 +41,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DisconnectionError
 
 from .. import jsoncodec
+from ..statistics.metrics import COLUMNS as STAT_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,19 @@ api_keys = Table(
     Column("user_id", String(36), nullable=False),
     Column("expires", BigInteger, nullable=False),
     Index("ix_api_keys_user", "user_id"),
+)
+
+#: Statistics samples (:mod:`.statistics_store`): per object, resolution and bucket, the six
+#: counters of :data:`overcast.statistics.metrics.COLUMNS` (deltas summed in the bucket).
+statistics = Table(
+    "statistics",
+    metadata,
+    Column("object_id", String(36), primary_key=True),
+    Column("resolution", Integer, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("kind", String(40), nullable=False),
+    *(Column(name, BigInteger, nullable=False, server_default="0") for name in STAT_COLUMNS),
+    Index("ix_statistics_age", "resolution", "bucket"),
 )
 
 event_channels = Table(

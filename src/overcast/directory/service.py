@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import DBAPIError
 
-from . import filters
+from . import filters, statistics_query
 from .authentication import Authenticator
 from .backends import backend_for
 from .behaviours import behaviour
@@ -411,6 +411,12 @@ class Directory:
             if obj.kind != entity.rest_name:
                 raise not_found(entity.rest_name, object_id)
             return obj.to_json()
+
+    def statistics(
+        self, principal: Principal, resource: str, object_id: str, params: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        """VSD ``statistics`` of one object the caller may see (:mod:`.statistics_query`)."""
+        return statistics_query.statistics(self, principal, resource, object_id, params)
 
     @staticmethod
     def _entity(resource: str) -> Entity:

@@ -62,6 +62,8 @@ _ENTRY = (
     "ICMPCode",
     "etherType",
     "stateful",
+    "statsLoggingEnabled",  # the controller's statistics keep the entry's counts
+    "flowLoggingEnabled",  # the datapath logs the flows it decides
 )
 _TEMPLATE = ("active", "policyState", "priorityType", "priority", "defaultAllowIP", "defaultAllowNonIP")
 _INTERFACE = ("VPortID", "MAC", "IPAddress", "attachedNetworkID", "domainID", "zoneID")

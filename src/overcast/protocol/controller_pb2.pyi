@@ -7,6 +7,72 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class FlowsRequest(_message.Message):
+    __slots__ = ("follow", "verdict", "endpoint", "domain", "since_ms", "limit")
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    SINCE_MS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    follow: bool
+    verdict: str
+    endpoint: str
+    domain: str
+    since_ms: int
+    limit: int
+    def __init__(self, follow: _Optional[bool] = ..., verdict: _Optional[str] = ..., endpoint: _Optional[str] = ..., domain: _Optional[str] = ..., since_ms: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class FlowRecord(_message.Message):
+    __slots__ = ("time_ms", "host_id", "domain_id", "direction", "verdict", "entry_id", "protocol", "source", "source_port", "destination", "destination_port", "source_vport", "destination_vport", "length", "enterprise", "domain", "source_name", "destination_name", "entry_description")
+    TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_PORT_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_PORT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_VPORT_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_VPORT_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_NAME_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    time_ms: int
+    host_id: str
+    domain_id: str
+    direction: str
+    verdict: str
+    entry_id: str
+    protocol: int
+    source: str
+    source_port: int
+    destination: str
+    destination_port: int
+    source_vport: str
+    destination_vport: str
+    length: int
+    enterprise: str
+    domain: str
+    source_name: str
+    destination_name: str
+    entry_description: str
+    def __init__(self, time_ms: _Optional[int] = ..., host_id: _Optional[str] = ..., domain_id: _Optional[str] = ..., direction: _Optional[str] = ..., verdict: _Optional[str] = ..., entry_id: _Optional[str] = ..., protocol: _Optional[int] = ..., source: _Optional[str] = ..., source_port: _Optional[int] = ..., destination: _Optional[str] = ..., destination_port: _Optional[int] = ..., source_vport: _Optional[str] = ..., destination_vport: _Optional[str] = ..., length: _Optional[int] = ..., enterprise: _Optional[str] = ..., domain: _Optional[str] = ..., source_name: _Optional[str] = ..., destination_name: _Optional[str] = ..., entry_description: _Optional[str] = ...) -> None: ...
+
+class FlowBatch(_message.Message):
+    __slots__ = ("records", "dropped")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[FlowRecord]
+    dropped: int
+    def __init__(self, records: _Optional[_Iterable[_Union[FlowRecord, _Mapping]]] = ..., dropped: _Optional[int] = ...) -> None: ...
+
 class ExplainRequest(_message.Message):
     __slots__ = ("source_vport", "destination_vport", "protocol", "destination_port", "icmp_type", "source_address", "destination_address")
     SOURCE_VPORT_FIELD_NUMBER: _ClassVar[int]
@@ -92,20 +158,53 @@ class HostStatus(_message.Message):
     def __init__(self, host_id: _Optional[str] = ..., connected: _Optional[bool] = ..., sent_revision: _Optional[int] = ..., applied_revision: _Optional[int] = ..., in_sync: _Optional[bool] = ..., domains: _Optional[int] = ..., endpoints: _Optional[int] = ..., digest: _Optional[int] = ..., refusals: _Optional[int] = ..., last_refusal: _Optional[str] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "ack", "endpoint", "create", "remove", "ensure_subnet")
+    __slots__ = ("hello", "ack", "endpoint", "create", "remove", "ensure_subnet", "counters", "flows")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
     REMOVE_FIELD_NUMBER: _ClassVar[int]
     ENSURE_SUBNET_FIELD_NUMBER: _ClassVar[int]
+    COUNTERS_FIELD_NUMBER: _ClassVar[int]
+    FLOWS_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     ack: Ack
     endpoint: EndpointReport
     create: EndpointCreate
     remove: EndpointRemove
     ensure_subnet: SubnetEnsure
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., endpoint: _Optional[_Union[EndpointReport, _Mapping]] = ..., create: _Optional[_Union[EndpointCreate, _Mapping]] = ..., remove: _Optional[_Union[EndpointRemove, _Mapping]] = ..., ensure_subnet: _Optional[_Union[SubnetEnsure, _Mapping]] = ...) -> None: ...
+    counters: CounterReport
+    flows: FlowBatch
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., endpoint: _Optional[_Union[EndpointReport, _Mapping]] = ..., create: _Optional[_Union[EndpointCreate, _Mapping]] = ..., remove: _Optional[_Union[EndpointRemove, _Mapping]] = ..., ensure_subnet: _Optional[_Union[SubnetEnsure, _Mapping]] = ..., counters: _Optional[_Union[CounterReport, _Mapping]] = ..., flows: _Optional[_Union[FlowBatch, _Mapping]] = ...) -> None: ...
+
+class CounterReport(_message.Message):
+    __slots__ = ("end_ms", "interval_ms", "objects")
+    END_MS_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    end_ms: int
+    interval_ms: int
+    objects: _containers.RepeatedCompositeFieldContainer[ObjectCounts]
+    def __init__(self, end_ms: _Optional[int] = ..., interval_ms: _Optional[int] = ..., objects: _Optional[_Iterable[_Union[ObjectCounts, _Mapping]]] = ...) -> None: ...
+
+class ObjectCounts(_message.Message):
+    __slots__ = ("kind", "id", "domain_id", "metrics")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    id: str
+    domain_id: str
+    metrics: _containers.ScalarMap[str, int]
+    def __init__(self, kind: _Optional[str] = ..., id: _Optional[str] = ..., domain_id: _Optional[str] = ..., metrics: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("host_id", "underlay_ip", "applied_revision", "digest", "agent_version", "runtime_credentials")
@@ -362,7 +461,7 @@ class PortRange(_message.Message):
     def __init__(self, low: _Optional[int] = ..., high: _Optional[int] = ...) -> None: ...
 
 class Rule(_message.Message):
-    __slots__ = ("entry_id", "action", "local", "remote", "protocol", "source_ports", "destination_ports", "icmp_type", "icmp_code", "ether_type", "stateful")
+    __slots__ = ("entry_id", "action", "local", "remote", "protocol", "source_ports", "destination_ports", "icmp_type", "icmp_code", "ether_type", "stateful", "logged")
     ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     LOCAL_FIELD_NUMBER: _ClassVar[int]
@@ -374,6 +473,7 @@ class Rule(_message.Message):
     ICMP_CODE_FIELD_NUMBER: _ClassVar[int]
     ETHER_TYPE_FIELD_NUMBER: _ClassVar[int]
     STATEFUL_FIELD_NUMBER: _ClassVar[int]
+    LOGGED_FIELD_NUMBER: _ClassVar[int]
     entry_id: str
     action: str
     local: str
@@ -385,16 +485,19 @@ class Rule(_message.Message):
     icmp_code: int
     ether_type: int
     stateful: bool
-    def __init__(self, entry_id: _Optional[str] = ..., action: _Optional[str] = ..., local: _Optional[str] = ..., remote: _Optional[str] = ..., protocol: _Optional[int] = ..., source_ports: _Optional[_Union[PortRange, _Mapping]] = ..., destination_ports: _Optional[_Union[PortRange, _Mapping]] = ..., icmp_type: _Optional[int] = ..., icmp_code: _Optional[int] = ..., ether_type: _Optional[int] = ..., stateful: _Optional[bool] = ...) -> None: ...
+    logged: bool
+    def __init__(self, entry_id: _Optional[str] = ..., action: _Optional[str] = ..., local: _Optional[str] = ..., remote: _Optional[str] = ..., protocol: _Optional[int] = ..., source_ports: _Optional[_Union[PortRange, _Mapping]] = ..., destination_ports: _Optional[_Union[PortRange, _Mapping]] = ..., icmp_type: _Optional[int] = ..., icmp_code: _Optional[int] = ..., ether_type: _Optional[int] = ..., stateful: _Optional[bool] = ..., logged: _Optional[bool] = ...) -> None: ...
 
 class RuleSet(_message.Message):
-    __slots__ = ("direction", "rules", "default_allow_ip", "default_allow_non_ip")
+    __slots__ = ("direction", "rules", "default_allow_ip", "default_allow_non_ip", "log_default_denies")
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     RULES_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_ALLOW_IP_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_ALLOW_NON_IP_FIELD_NUMBER: _ClassVar[int]
+    LOG_DEFAULT_DENIES_FIELD_NUMBER: _ClassVar[int]
     direction: str
     rules: _containers.RepeatedCompositeFieldContainer[Rule]
     default_allow_ip: bool
     default_allow_non_ip: bool
-    def __init__(self, direction: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ..., default_allow_ip: _Optional[bool] = ..., default_allow_non_ip: _Optional[bool] = ...) -> None: ...
+    log_default_denies: bool
+    def __init__(self, direction: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ..., default_allow_ip: _Optional[bool] = ..., default_allow_non_ip: _Optional[bool] = ..., log_default_denies: _Optional[bool] = ...) -> None: ...

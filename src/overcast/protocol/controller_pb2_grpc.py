@@ -49,6 +49,11 @@ class ControllerStub:
                 request_serializer=overcast_dot_protocol_dot_controller__pb2.ExplainRequest.SerializeToString,
                 response_deserializer=overcast_dot_protocol_dot_controller__pb2.ExplainReply.FromString,
                 _registered_method=True)
+        self.Flows = channel.unary_stream(
+                '/overcast.v1.Controller/Flows',
+                request_serializer=overcast_dot_protocol_dot_controller__pb2.FlowsRequest.SerializeToString,
+                response_deserializer=overcast_dot_protocol_dot_controller__pb2.FlowRecord.FromString,
+                _registered_method=True)
 
 
 class ControllerServicer:
@@ -75,6 +80,14 @@ class ControllerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Flows(self, request, context):
+        """The flow logs the hosts sent (for `overcast flows`): the most recent that match, then, with
+        follow, each new one as it arrives.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControllerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +105,11 @@ def add_ControllerServicer_to_server(servicer, server):
                     servicer.Explain,
                     request_deserializer=overcast_dot_protocol_dot_controller__pb2.ExplainRequest.FromString,
                     response_serializer=overcast_dot_protocol_dot_controller__pb2.ExplainReply.SerializeToString,
+            ),
+            'Flows': grpc.unary_stream_rpc_method_handler(
+                    servicer.Flows,
+                    request_deserializer=overcast_dot_protocol_dot_controller__pb2.FlowsRequest.FromString,
+                    response_serializer=overcast_dot_protocol_dot_controller__pb2.FlowRecord.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +193,33 @@ class Controller:
             '/overcast.v1.Controller/Explain',
             overcast_dot_protocol_dot_controller__pb2.ExplainRequest.SerializeToString,
             overcast_dot_protocol_dot_controller__pb2.ExplainReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Flows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/overcast.v1.Controller/Flows',
+            overcast_dot_protocol_dot_controller__pb2.FlowsRequest.SerializeToString,
+            overcast_dot_protocol_dot_controller__pb2.FlowRecord.FromString,
             options,
             channel_credentials,
             insecure,

@@ -30,7 +30,7 @@ from ...policy.compiler import DomainView, Key, domain_view
 from ..base import Attachment, Dataplane, DataplaneError
 from ..change import Change
 from . import kernel
-from .firewall import program_firewall, read_counters
+from .firewall import program_firewall, read_counters, summarise_counters
 from .forwarding import program_forwarding
 from .libnft import Nft, NftError
 from .links import Host, program_links
@@ -151,21 +151,17 @@ class LinuxDataplane(Dataplane):
             if namespace.programmed is not None:
                 namespace.programmed.forget_link(name)
 
-    def counters(self) -> dict[str, dict[str, dict[str, list[int]]]]:
+    def counters(self) -> dict[str, dict[str, Any]]:
         return self._worker.submit(self._counters).result()
 
-    def _counters(self) -> dict[str, dict[str, dict[str, list[int]]]]:
-        out: dict[str, dict[str, dict[str, list[int]]]] = {}
+    def _counters(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
         for domain_id in self.domains:
             name = self.netns_name(domain_id)
-            if name not in self._owned_namespaces().values():
+            view = self._view(domain_id)
+            if view is None or name not in self._owned_namespaces().values():
                 continue
-            per_direction: dict[str, dict[str, list[int]]] = {"ingress": {}, "egress": {}}
-            for (direction, entry, _nth), (packets, octets) in read_counters(self._namespace(name)).items():
-                total = per_direction[direction].setdefault(entry, [0, 0])
-                total[0] += packets
-                total[1] += octets
-            out[domain_id] = per_direction
+            out[domain_id] = summarise_counters(read_counters(self._namespace(name)), view)
         return out
 
     def describe(self) -> dict[str, Any]:

@@ -9,7 +9,18 @@ import ipaddress
 from ...policy.compiler import DomainView
 from . import kernel
 from .libnft import NftError
-from .nftables import TABLE, CounterKey, firewall_update, parse_counters, revoked
+from .nftables import (
+    ENDPOINT_SETS,
+    TABLE,
+    CounterKey,
+    firewall_update,
+    parse_counters,
+    parse_element_counters,
+    revoked,
+    summarise_counters,
+)
+
+__all__ = ["cut_flows", "program_firewall", "read_counters", "summarise_counters"]
 from .plan import DomainPlan
 from .programmed import Namespace, Programmed
 
@@ -40,7 +51,9 @@ def program_firewall(
 
 
 def read_counters(namespace: Namespace) -> dict[CounterKey, tuple[int, int]]:
-    """The packets and bytes each rule of the domain's table counted (none: no table)."""
+    """The packets and bytes each rule of the domain's table counted, and each endpoint's
+    per-element counters (none: no table; a table from before per-endpoint counting has only
+    its rules')."""
     counters: dict[CounterKey, tuple[int, int]] = {}
     for chain in ("ingress", "egress"):
         try:
@@ -48,6 +61,12 @@ def read_counters(namespace: Namespace) -> dict[CounterKey, tuple[int, int]]:
         except NftError:
             return {}
         counters.update(parse_counters(listing, chain))
+    for name in ENDPOINT_SETS:
+        try:
+            listing = namespace.nft.run(f"list set inet {TABLE} {name}")
+        except NftError:
+            break
+        counters.update(parse_element_counters(listing, name))
     return counters
 
 

@@ -27,6 +27,7 @@ import ipaddress
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import xxhash
 
@@ -52,10 +53,20 @@ def set_name(name: str) -> str:
     return f"{kind}_{short_hash(object_id)}"
 
 
+#: Per-endpoint counting sets: each holds this host's endpoints (as ``local``) and counts, per
+#: element, the packets a rule looked it up for (nftables' per-element counters, measured: a
+#: lookup-only rule counts). ``sent``/``received``: every IPv4 packet from/to the endpoint
+#: through the domain's forward hook; ``dropped_*``: those the policy dropped (its ingress
+#: entries for what it sent, its egress entries for what was sent to it, defaults included).
+ENDPOINT_SETS = ("sent", "received", "dropped_sent", "dropped_received")
+
+
 def set_contents(view: DomainView) -> dict[str, frozenset[str]]:
     """Every set the domain's table holds, by nftables name -> the CIDRs it must match
-    (``local``: this host's endpoints of the domain)."""
-    contents = {"local": frozenset(f"{e.ip}/32" for e in view.local if e.ip)}
+    (``local``: this host's endpoints of the domain; the :data:`ENDPOINT_SETS` the same)."""
+    local = frozenset(f"{e.ip}/32" for e in view.local if e.ip)
+    contents = {"local": local}
+    contents.update(dict.fromkeys(ENDPOINT_SETS, local))
     for name, cidrs in view.sets:
         contents[set_name(name)] = cidrs
     if needs_uplink(view):
@@ -121,14 +132,32 @@ def _address_order(element: str) -> tuple[int, ...]:
     return tuple(int(part) for part in element.split("/")[0].split("."))
 
 
-def _set_block(name: str, cidrs: Collection[str], *, with_elements: bool) -> str:
+def _set_block(
+    name: str,
+    cidrs: Collection[str],
+    *,
+    with_elements: bool,
+    counted: Mapping[CounterKey, tuple[int, int]] | None = None,
+) -> str:
     """A set of addresses: a hash set while it holds host addresses only (an element update
     costs ~0.1 ms whatever its size), an interval set once it holds prefixes (whose updates
-    cost O(size): 3 ms at 1,000 elements). The kind is part of the table's shape."""
+    cost O(size): 3 ms at 1,000 elements). The kind is part of the table's shape. An
+    :data:`ENDPOINT_SETS` set counts per element, its elements starting from ``counted``."""
     flags = "" if _hosts_only(cidrs) else " flags interval;"
-    items = ", ".join(sorted(elements(cidrs), key=_address_order)) if with_elements else ""
+    if name in ENDPOINT_SETS:
+        flags += " counter;"
+    items = ""
+    if with_elements:
+        ordered = sorted(elements(cidrs), key=_address_order)
+        if name in ENDPOINT_SETS and counted:
+            ordered = [_seeded(address, counted.get((name, address, 0))) for address in ordered]
+        items = ", ".join(ordered)
     body = f" elements = {{ {items} }}" if items else ""
     return f"  set {name} {{ type ipv4_addr;{flags}{body} }}"
+
+
+def _seeded(address: str, count: tuple[int, int] | None) -> str:
+    return address if count is None else f"{address} counter packets {count[0]} bytes {count[1]}"
 
 
 def _ports(bounds: tuple[int, int] | None) -> str:
@@ -179,9 +208,11 @@ def _match(rule: Rule, direction: str, view: DomainView) -> list[str]:
     return out
 
 
-#: A rule's counter: (chain, the entry it compiles or "default", which of the entry's rules).
+#: A rule's counter: (chain, the entry it compiles or "default", which of the entry's rules);
+#: an endpoint's: (one of :data:`ENDPOINT_SETS`, its address, 0).
 CounterKey = tuple[str, str, int]
 _COUNTED = re.compile(r'counter packets (\d+) bytes (\d+) .*comment "([^"]+)"')
+_ELEMENT_COUNTED = re.compile(r"([0-9.]+) counter packets (\d+) bytes (\d+)")
 
 
 def _counter(key: CounterKey, counters: Mapping[CounterKey, tuple[int, int]] | None) -> str:
@@ -206,6 +237,29 @@ def parse_counters(listing: str, chain: str) -> dict[CounterKey, tuple[int, int]
     return out
 
 
+def parse_element_counters(listing: str, set_name_: str) -> dict[CounterKey, tuple[int, int]]:
+    """The per-element counters of a set as ``nft list set`` prints them (pure)."""
+    found = _ELEMENT_COUNTED.finditer(listing)
+    return {(set_name_, f[1], 0): (int(f[2]), int(f[3])) for f in found}
+
+
+def summarise_counters(counters: Mapping[CounterKey, tuple[int, int]], view: DomainView) -> dict[str, Any]:
+    """What a domain's table counted, as :meth:`Dataplane.counters` reports it: per direction
+    each entry's rules summed (and "default"), and per local endpoint (by vport) its
+    :data:`ENDPOINT_SETS` counts, each ``[packets, bytes]`` (pure)."""
+    per_direction: dict[str, dict[str, list[int]]] = {"ingress": {}, "egress": {}}
+    by_address = {e.ip: e.vport_id for e in view.local if e.ip}
+    endpoints: dict[str, dict[str, list[int]]] = {}
+    for (where, name, _nth), (packets, octets) in counters.items():
+        if where in per_direction:
+            total = per_direction[where].setdefault(name, [0, 0])
+            total[0] += packets
+            total[1] += octets
+        elif where in ENDPOINT_SETS and name in by_address:
+            endpoints.setdefault(by_address[name], {})[where] = [packets, octets]
+    return {**per_direction, "endpoints": endpoints}
+
+
 def _chain(
     direction: str,
     rules: tuple[Rule, ...],
@@ -214,6 +268,7 @@ def _chain(
     counters: Mapping[CounterKey, tuple[int, int]] | None = None,
 ) -> list[str]:
     allowed = "return" if direction == "ingress" else "accept"
+    denied = "jump deny_sent" if direction == "ingress" else "jump deny_received"
     lines = [f"  chain {direction} {{"]
     seen: dict[str, int] = {}
     for rule in rules:
@@ -222,14 +277,14 @@ def _chain(
         if rule.action == "FORWARD":
             verdict = allowed if rule.stateful else f"ct mark set {STATELESS_MARK} {allowed}"
         else:
-            verdict = "drop"
+            verdict = denied
         for match in _match(rule, direction, view):
             nth = seen.get(rule.entry_id, 0)
             seen[rule.entry_id] = nth + 1
             counter = _counter((direction, rule.entry_id, nth), counters)
             lines.append(f'    {match} {counter} {verdict} comment "{rule.entry_id}"')
     counter = _counter((direction, "default", 0), counters)
-    lines.append(f'    {counter} {allowed if defaults.allow_ip else "drop"} comment "default"')
+    lines.append(f'    {counter} {allowed if defaults.allow_ip else denied} comment "default"')
     lines.append("  }")
     return lines
 
@@ -247,6 +302,8 @@ def ruleset(
     contents = set_contents(view) if contents is None else contents
     lines = [f"table inet {TABLE} {{}}", f"delete table inet {TABLE}", f"table inet {TABLE} {{"]
     lines.append(_set_block("local", contents.get("local", ()), with_elements=with_elements))
+    for name in ENDPOINT_SETS:
+        lines.append(_set_block(name, contents.get(name, ()), with_elements=with_elements, counted=counters))
     for name, _ in view.sets:
         cidrs = contents.get(set_name(name), ())
         lines.append(_set_block(set_name(name), cidrs, with_elements=with_elements))
@@ -256,6 +313,8 @@ def ruleset(
     lines += [
         "  chain forward {",
         "    type filter hook forward priority filter; policy drop;",
+        "    meta nfproto ipv4 ip saddr @sent",  # counting only (per element)
+        "    meta nfproto ipv4 ip daddr @received",
         f"    ct state established,related ct mark != {STATELESS_MARK} accept",
         "    ct state invalid drop",
     ]
@@ -274,6 +333,15 @@ def ruleset(
         "    ct state established,related accept",
         '    iifname "lo" accept',
         "    meta nfproto ipv4 ip saddr @local icmp type echo-request accept",
+        "  }",
+        # What the policy drops, counted per endpoint, then dropped.
+        "  chain deny_sent {",
+        "    ip saddr @dropped_sent",
+        "    drop",
+        "  }",
+        "  chain deny_received {",
+        "    ip daddr @dropped_received",
+        "    drop",
         "  }",
     ]
     lines += _chain("ingress", view.ingress, view.ingress_defaults, view, counters)

@@ -454,6 +454,12 @@ class _Script:
             if self.peek() == "}":
                 break
             items.append(self.take())
+            if self.peek() == "counter":  # an element's counter seed: "counter packets N bytes M"
+                self.take("counter")
+                self.take("packets")
+                _integer(self.take())
+                self.take("bytes")
+                _integer(self.take())
             while self.peek() == "\n":
                 self.at += 1
             if self.peek() == ",":
@@ -472,8 +478,10 @@ class _Script:
         declared: NftSet | None = None
         elements: list[str] = []
         while self.peek() != "}":
-            keyword = self.take("type", "flags", "elements")
-            if keyword == "type":
+            keyword = self.take("type", "flags", "elements", "counter")
+            if keyword == "counter":  # per-element counters: count, decide nothing
+                pass
+            elif keyword == "type":
                 declared = NftSet(self.take("ipv4_addr", "ether_addr"))
             elif keyword == "flags":
                 self.take("interval")
