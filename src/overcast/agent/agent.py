@@ -30,7 +30,9 @@ from ..protocol import CHANNEL_OPTIONS as SESSION_OPTIONS
 from ..protocol import controller_pb2 as pb
 from ..protocol import controller_pb2_grpc as pb_grpc
 from ..statistics import counting
+from . import flows
 from .credentials import RuntimeCredentials
+from .flows import FlowLog
 from .state import HostState, Prepared
 
 log = logging.getLogger("overcast.agent")
@@ -85,6 +87,8 @@ class Agent:
         on_applied: Callable[[Agent, pb.Update], None] | None = None,
         credentials: RuntimeCredentials | None = None,
         stats_interval: float = 10.0,
+        flow_log: FlowLog | None = None,
+        flow_syslog: logging.Handler | None = None,
     ) -> None:
         if not controllers:
             raise ValueError("an agent needs at least one controller address")
@@ -117,6 +121,11 @@ class Agent:
         #: counts adopted with the ruleset were reported by this host's previous run).
         self._reported: counting.Readings | None = None
         self.reports_sent = 0
+        #: The flows the datapath logged (a bounded ring; forwarded within a rate limit).
+        self.flows = flow_log or FlowLog()
+        #: Where forwarded flow records also go, one JSON line each (syslog), if anywhere.
+        self.flow_syslog = flow_syslog
+        self._addresses: tuple[int, dict[str, dict[str, str]]] = (-1, {})
         self._call: Any = None
         self._write_lock = asyncio.Lock()
         self._pending: dict[str, asyncio.Future[pb.EndpointResult]] = {}
@@ -127,6 +136,12 @@ class Agent:
 
     async def run(self) -> None:
         """Keep a session to one of the controllers until stopped."""
+        loop = asyncio.get_running_loop()
+
+        def on_flows(domain_id: str, packets: list[Any]) -> None:  # the datapath's reader thread
+            loop.call_soon_threadsafe(self._logged, domain_id, packets)
+
+        self.dataplane.on_flows = on_flows
         backoff = 0.1
         for target in itertools.cycle(self.controllers):
             if self._stopping.is_set():
@@ -192,6 +207,7 @@ class Agent:
             reader = asyncio.create_task(self._read(target, call, updates))
             applier = asyncio.create_task(self._apply_updates(updates))
             reporter = asyncio.create_task(self._report_counters())
+            flow_sender = asyncio.create_task(self._send_flows())
             try:
                 # The session ends when the stream does, or when applying fails unexpectedly
                 # (the next session starts from a Hello and gets what it is missing).
@@ -199,7 +215,7 @@ class Agent:
                 for task in done:
                     task.result()
             finally:
-                for task in (reader, applier, reporter):
+                for task in (reader, applier, reporter, flow_sender):
                     task.cancel()
                     # Its outcome, if it mattered, was raised above.
                     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -251,6 +267,63 @@ class Agent:
                 await self._write(pb.AgentMessage(counters=report))
                 self.reports_sent += 1
             self._reported = current
+
+    # --- flow logs -------------------------------------------------------------------------------
+
+    def _vports_by_address(self, domain_id: str) -> dict[str, str]:
+        """The domain's endpoints this host knows, address -> vport (rebuilt per revision)."""
+        revision, by_domain = self._addresses
+        if revision != self.state.revision:
+            by_domain = {}
+            for key, entry in self.state.raw.items():
+                if key[0] == "endpoint" and entry.endpoint.HasField("ip"):
+                    by_domain.setdefault(key[1], {})[entry.endpoint.ip] = key[2]
+            self._addresses = (self.state.revision, by_domain)
+        return by_domain.get(domain_id, {})
+
+    def _logged(self, domain_id: str, packets: list[Any]) -> None:
+        """Packets the datapath logged (on the loop): records in the ring, forwarded ones to
+        syslog too."""
+        now, vports = time.time(), self._vports_by_address(domain_id)
+        records = []
+        for packet in packets:
+            found = flows.record_of(
+                packet.prefix,
+                (packet.protocol, packet.source, packet.source_port, packet.destination,
+                 packet.destination_port, packet.length),
+                now=packet.timestamp or now,
+                host=self.host_id,
+                domain_id=domain_id,
+                vports=vports,
+            )  # fmt: skip
+            if found is not None:
+                records.append(found)
+        before = len(self.flows.outbox)
+        self.flows.add(records)
+        if self.flow_syslog is not None:
+            for record in self.flows.outbox[before:]:
+                self.flow_syslog.handle(
+                    logging.LogRecord("overcast.flows", logging.INFO, "", 0, record.json(), None, None)
+                )
+
+    async def _send_flows(self) -> None:
+        """Every second: the records within the rate limit, and how many were held back."""
+        while True:
+            await asyncio.sleep(1.0)
+            records, dropped = self.flows.take()
+            if not records and not dropped:
+                continue
+            batch = pb.FlowBatch(dropped=dropped)
+            for record in records:
+                batch.records.add(
+                    time_ms=int(record.time * 1000), host_id=record.host, domain_id=record.domain_id,
+                    direction=record.direction, verdict=record.verdict, entry_id=record.entry_id,
+                    protocol=record.protocol, source=record.source, source_port=record.source_port or 0,
+                    destination=record.destination, destination_port=record.destination_port or 0,
+                    source_vport=record.source_vport or "", destination_vport=record.destination_vport or "",
+                    length=record.length,
+                )  # fmt: skip
+            await self._write(pb.AgentMessage(flows=batch))
 
     async def _read_counters(self) -> counting.Readings:
         dataplane = self.dataplane

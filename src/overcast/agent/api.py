@@ -20,8 +20,10 @@ controller, 503 no controller session, 504 timed out).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
+from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -31,6 +33,7 @@ from ..dataplane.base import Attachment
 from ..protocol import controller_pb2 as pb
 from ..unix_socket import bind_private
 from .agent import Agent, AgentError, endpoint_json
+from .probe import probe
 
 DEFAULT_SOCKET = Path("/run/overcast/agent.sock")
 
@@ -46,6 +49,16 @@ class AttachRequest(BaseModel):
     netns: str | None = None
     ifname: str = Field(default="eth0", min_length=1, max_length=15)
     configure: bool = True  # false: the runtime configures the interface (Docker)
+
+
+class ProbeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vport_id: str = Field(min_length=1)
+    destination: IPv4Address
+    protocol: Literal["tcp", "icmp"]
+    port: int = Field(default=0, ge=0, le=65535)
+    timeout: float = Field(default=1.0, gt=0, le=10)
 
 
 class RuntimeReserve(BaseModel):
@@ -151,6 +164,30 @@ def create_app(agent: Agent) -> FastAPI:
         dataplane = agent.dataplane
         counted = await asyncio.to_thread(dataplane.counters) if dataplane.blocking else dataplane.counters()
         return {"host_id": agent.host_id, "domains": counted}
+
+    @app.get("/flows")
+    async def flow_log(limit: int = 100) -> dict[str, Any]:
+        """The most recent flow records this host's datapath logged (the ring: its newest
+        last), with how many were logged and how many were not forwarded (rate limit)."""
+        log = agent.flows
+        return {
+            "host_id": agent.host_id,
+            "logged": log.logged,
+            "not_forwarded": log.dropped_total,
+            "records": [asdict(r) for r in log.recent(max(0, limit))],
+        }
+
+    @app.post("/probe")
+    async def send_probe(request: Request) -> dict[str, Any]:
+        """A probe packet from a local endpoint's namespace (``overcast policy verify``)."""
+        body: ProbeRequest = await _parse(ProbeRequest, request, "probe")
+        attachment = agent.dataplane.attachment(body.vport_id)
+        if attachment is None or attachment.netns is None or agent.state.endpoint(body.vport_id) is None:
+            raise AgentError(409, f"vport {body.vport_id} does not run here with a namespace to probe from")
+        reached, detail = await asyncio.to_thread(
+            probe, attachment.netns, str(body.destination), body.protocol, body.port, body.timeout
+        )
+        return {"reached": reached, "detail": detail}
 
     @app.post("/endpoints")
     async def attach(request: Request) -> JSONResponse:

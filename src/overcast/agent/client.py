@@ -55,6 +55,14 @@ class AgentClient:
     def counters(self) -> dict[str, Any]:
         return self._call("GET", "/counters")
 
+    def probe(
+        self, vport_id: str, destination: str, protocol: str, port: int = 0, timeout: float = 1.0
+    ) -> Any:
+        """A probe from a local endpoint's namespace: ``{"reached": bool, "detail": str}``."""
+        body = {"vport_id": vport_id, "destination": destination, "protocol": protocol, "port": port,
+                "timeout": timeout}  # fmt: skip
+        return self._call("POST", "/probe", json=body)
+
     def attach(
         self,
         vport_id: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.handlers
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,21 @@ class AgentConfig:
     metrics_listen: str | None = None
     #: Seconds between counter reports to the controller (0: none).
     stats_interval: float = 10.0
+    #: HOST:PORT of a syslog server (UDP) that also gets every forwarded flow record.
+    flow_syslog: str | None = None
+
+
+def syslog_handler(address: str) -> logging.Handler:
+    """Flow records to a syslog server over UDP (RFC 3164 lines as Python's handler writes
+    them: ``<PRI>overcast-flow: {json}``), facility local0."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--flow-syslog {address!r}: give HOST:PORT")
+    handler = logging.handlers.SysLogHandler(
+        address=(host, int(port)), facility=logging.handlers.SysLogHandler.LOG_LOCAL0
+    )
+    handler.ident = "overcast-flow: "
+    return handler
 
 
 def parse_controllers(text: str) -> list[str]:
@@ -76,6 +92,7 @@ async def run_agent(config: AgentConfig, *, stop: asyncio.Event | None = None) -
         tls_server_name=config.tls_server_name,
         credentials=config.credentials,
         stats_interval=config.stats_interval,
+        flow_syslog=syslog_handler(config.flow_syslog) if config.flow_syslog else None,
     )
     metrics_server = None
     if config.metrics_listen is not None:

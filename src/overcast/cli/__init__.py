@@ -345,6 +345,9 @@ def agent(
     stats_interval: Annotated[
         float, typer.Option(help="Seconds between counter reports to the controller (0: none).", min=0)
     ] = 10.0,
+    flow_syslog: Annotated[
+        str | None, typer.Option(help="HOST:PORT of a syslog server (UDP) for flow records, as JSON.")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log sessions and updates.")] = False,
 ) -> None:
     """Run the agent of one host.
@@ -388,6 +391,7 @@ def agent(
             credentials=runtime_credentials,
             metrics_listen=_metrics_listen(metrics_listen),
             stats_interval=stats_interval,
+            flow_syslog=flow_syslog,
         )
         from ..agent.runner import make_dataplane
 

@@ -647,7 +647,10 @@ def register(app: typer.Typer) -> None:
     app.command("delete")(delete_object)
     app.command("topology")(topology)
     app.command("status")(status)
-    from . import compliance  # noqa: F401 (adds policy check)
+    from .flows import flows
+
+    app.command("flows")(flows)
+    from . import compliance, verify  # noqa: F401 (add policy check, policy verify)
     from .appd import app_app
 
     app.add_typer(policy_app, name="policy")

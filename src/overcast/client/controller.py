@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -48,11 +49,13 @@ class ControllerClient:
         try:
             return method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
-            code, details = exc.code(), exc.details()  # type: ignore[attr-defined]
-            if code == grpc.StatusCode.UNAVAILABLE:
-                message = f"cannot reach the controller at {self.target}: {details}"
-                raise ControllerClientError(message) from None
-            raise ControllerClientError(f"controller: {details} ({code.name})") from None
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: grpc.RpcError) -> ControllerClientError:
+        code, details = exc.code(), exc.details()  # type: ignore[attr-defined]
+        if code == grpc.StatusCode.UNAVAILABLE:
+            return ControllerClientError(f"cannot reach the controller at {self.target}: {details}")
+        return ControllerClientError(f"controller: {details} ({code.name})")
 
     def status(self) -> pb.StatusReply:
         return self._call(self._stub.Status, pb.StatusRequest())
@@ -75,3 +78,11 @@ class ControllerClient:
             destination_address=destination_address,
         )  # fmt: skip
         return self._call(self._stub.Explain, request)
+
+    def flows(self, request: pb.FlowsRequest) -> Iterator[pb.FlowRecord]:
+        """The flow records that match; with ``request.follow``, without end (no timeout)."""
+        timeout = None if request.follow else self.timeout
+        try:
+            yield from self._stub.Flows(request, timeout=timeout, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise self._failure(exc) from None

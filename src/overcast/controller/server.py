@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from ..directory.controller_interface import Directory, Principal, VsdError, ope
 from ..process import until_stopped
 from ..protocol import SERVER_OPTIONS
 from ..protocol import controller_pb2 as pb
+from .flows import matches
 from .service import ControllerService
 
 log = logging.getLogger("overcast.controller")
@@ -111,6 +112,27 @@ def build_server(
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
             raise  # abort raises; this keeps type checkers honest
 
+    async def flows(request: pb.FlowsRequest, context: Any) -> AsyncIterator[pb.FlowRecord]:
+        """The kept records that match (what the caller may see), then, with follow, new ones."""
+        principal = await caller(context)
+        if request.verdict and request.verdict.upper() not in ("ALLOW", "DENY"):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "verdict is ALLOW or DENY")
+        hub = service.flows
+        queue: asyncio.Queue[pb.FlowRecord] | None = None
+        if request.follow:  # subscribed before the backlog is read: nothing falls in between
+            queue = asyncio.Queue()
+            hub.followers.add(queue)
+        try:
+            for record in hub.recent(principal, request):
+                yield record
+            while queue is not None:
+                record = await queue.get()
+                if hub.visible(principal, record) and matches(record, request):
+                    yield record
+        finally:
+            if queue is not None:
+                hub.followers.discard(queue)
+
     handler = grpc.method_handlers_generic_handler(
         SERVICE,
         {
@@ -127,6 +149,11 @@ def build_server(
             "Explain": grpc.unary_unary_rpc_method_handler(
                 explain,
                 request_deserializer=pb.ExplainRequest.FromString,
+                response_serializer=_serialize,
+            ),
+            "Flows": grpc.unary_stream_rpc_method_handler(
+                flows,
+                request_deserializer=pb.FlowsRequest.FromString,
                 response_serializer=_serialize,
             ),
         },

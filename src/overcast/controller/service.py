@@ -39,6 +39,7 @@ from ..policy.oracle import Packet, explain, explain_outside
 from ..protocol import codec
 from ..protocol import controller_pb2 as pb
 from . import feed
+from .flows import FlowHub
 from .runtime_identity import CredentialsRefused, RuntimeIdentity
 from .statistics import StatisticsCollector
 
@@ -180,6 +181,7 @@ class ControllerService:
         self.identity_of = identity_of or (lambda context: None)
         self.engine = PolicyEngine(codec.wire_entry)
         self.statistics = StatisticsCollector(directory, self.engine, flush_interval=stats_flush_interval)
+        self.flows = FlowHub(directory, self._enterprise_of)
         self.revision = 0
         #: Told how long each batch of change-log rows took to compile and queue: the metrics.
         self.on_applied_rows: Callable[[float], None] | None = None
@@ -398,6 +400,10 @@ class ControllerService:
                     self._claims.put_nowait(PendingClaim(session, report.request_id, claim))
                 elif kind == "counters":
                     self.statistics.report(session.vrs_id, message.counters)
+                elif kind == "flows":
+                    task = asyncio.create_task(self.flows.add(session.host_id, message.flows))
+                    self._requests.add(task)
+                    task.add_done_callback(self._requests.discard)
                 elif kind in ("create", "remove", "ensure_subnet"):
                     task = asyncio.create_task(self._endpoint_request(session, message))
                     self._requests.add(task)
@@ -408,6 +414,10 @@ class ControllerService:
             log.debug("session of %s ended", session.host_id, exc_info=True)
         finally:
             session.outbox.put_nowait(None)
+
+    def _enterprise_of(self, domain_id: str) -> str | None:
+        domain = self.engine.state.get("domain", domain_id) or self.engine.state.get("l2domain", domain_id)
+        return None if domain is None else domain.get("parentID")
 
     def _on_ack(self, session: HostSession, ack: pb.Ack) -> None:
         if ack.ok:

@@ -11,6 +11,7 @@ endpoint (which network namespace its interface goes into) comes from the local 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,11 @@ class Attachment:
 class Dataplane(ABC):
     #: Whether apply() blocks on the kernel (the agent then runs it in a worker thread).
     blocking = False
+    #: Told the packets the datapath logged (domain ID, packets), from any thread; None: the
+    #: datapath need not read its logs. Set before the first apply.
+    on_flows: Callable[[str, list[Any]], None] | None = None
+    #: Where each attached endpoint's interface lives, by vport (what attach() remembered).
+    attachments: dict[str, Attachment]
 
     @abstractmethod
     def apply(self, change: Change) -> None:
@@ -45,6 +51,10 @@ class Dataplane(ABC):
     @abstractmethod
     def attach(self, attachment: Attachment) -> None:
         """Remember where an endpoint's interface goes (plumbed when the state has it)."""
+
+    def attachment(self, vport_id: str) -> Attachment | None:
+        """Where an attached endpoint's interface lives (None: not attached here)."""
+        return self.attachments.get(vport_id)
 
     @abstractmethod
     def detach(self, vport_id: str) -> None:

@@ -77,11 +77,13 @@ class Rule(NamedTuple):
     icmp_code: int | None
     ether_type: int | None  # None = any
     stateful: bool
+    logged: bool = False  # flowLoggingEnabled: the datapath logs the flows it decides
 
 
 class Defaults(NamedTuple):
     allow_ip: bool
     allow_non_ip: bool
+    log_denies: bool = False  # the domain's flowCollectionEnabled: log what the default drops
 
 
 class DomainInfo(NamedTuple):
@@ -213,15 +215,24 @@ def _rule(entry: Mapping[str, Any]) -> Rule:
         icmp_code=_number(entry.get("ICMPCode")),
         ether_type=None if ether == "*" else int(ether, 16),
         stateful=bool(entry.get("stateful")),
+        logged=bool(entry.get("flowLoggingEnabled")),
     )
+
+
+def logs_default_denies(domain: Mapping[str, Any] | None) -> bool:
+    """Whether a domain asks for its default denies to be logged (``flowCollectionEnabled``)."""
+    return bool(domain) and (domain or {}).get("flowCollectionEnabled") == "ENABLED"
 
 
 def rule_set(
     direction: str,
     templates: Iterable[dict[str, Any]],
     entries_of: Callable[[str], Iterable[dict[str, Any]]],
+    *,
+    log_denies: bool = False,
 ) -> RuleSet:
-    """One direction's ordered rules and defaults, from a domain's templates of that direction."""
+    """One direction's ordered rules and defaults, from a domain's templates of that direction
+    (``log_denies``: :func:`logs_default_denies` of the domain)."""
     policies = _policies(templates)
     rules = [
         _rule(entry)
@@ -231,6 +242,7 @@ def rule_set(
     defaults = Defaults(
         allow_ip=any(p.get("defaultAllowIP") for p in policies),
         allow_non_ip=any(p.get("defaultAllowNonIP") for p in policies),
+        log_denies=log_denies,
     )
     return RuleSet(direction, tuple(rules), defaults)
 
@@ -399,7 +411,12 @@ def compile_domains(state: PolicyInput) -> dict[str, dict[Key, Any]]:
                 def entries_of(template_id: str, kind: str = entry_kind) -> list[dict[str, Any]]:
                     return children[(kind, template_id)]
 
-                rs = rule_set(direction, children[(f"{direction}acltemplate", domain_id)], entries_of)
+                rs = rule_set(
+                    direction,
+                    children[(f"{direction}acltemplate", domain_id)],
+                    entries_of,
+                    log_denies=logs_default_denies(domain if kind == "domain" else None),
+                )
                 entries[rules_key(domain_id, direction)] = rs
                 rule_sets.append(rs)
             local_endpoints = endpoints.get(domain_id, {})

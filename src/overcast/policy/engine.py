@@ -30,6 +30,7 @@ from .compiler import (
     domain_info,
     endpoint_key,
     endpoint_of,
+    logs_default_denies,
     member_key,
     pg_set,
     prefix_set,
@@ -71,7 +72,7 @@ _INTERFACE = ("VPortID", "MAC", "IPAddress", "attachedNetworkID", "domainID", "z
 #: only these, so an update touching nothing else (a container's status, a host's counters)
 #: costs a comparison and no recomputation, and the model stays small.
 RELEVANT: dict[str, tuple[str, ...]] = {
-    "domain": ("PATEnabled",),
+    "domain": ("PATEnabled", "flowCollectionEnabled"),
     "l2domain": _SEGMENT,
     "zone": (),
     "subnet": _SEGMENT,
@@ -541,7 +542,8 @@ class PolicyEngine:
                 for kind, template_id in self._children.get(domain_id, ())
                 if kind == f"{direction}acltemplate"
             )
-            rs = rule_set(direction, templates, functools.partial(self._entries_of, direction=direction))
+            entries_of = functools.partial(self._entries_of, direction=direction)
+            rs = rule_set(direction, templates, entries_of, log_denies=logs_default_denies(l3))
             self._publish(domain_id, rules_key(domain_id, direction), rs)
             rule_sets.append(rs)
         self._set_refs(domain_id, referenced_sets(rule_sets))

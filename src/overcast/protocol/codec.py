@@ -64,6 +64,7 @@ def encode_entry(key: Key, value: Any) -> pb.Entry:
         entry.rules.direction = value.direction
         entry.rules.default_allow_ip = value.defaults.allow_ip
         entry.rules.default_allow_non_ip = value.defaults.allow_non_ip
+        entry.rules.log_default_denies = value.defaults.log_denies
         entry.rules.rules.extend(_encode_rule(rule) for rule in value.rules)
     else:
         raise ValueError(f"unknown entry family {family!r}")
@@ -87,6 +88,7 @@ def _encode_rule(rule: Rule) -> pb.Rule:
         icmp_code=rule.icmp_code,
         ether_type=rule.ether_type,
         stateful=rule.stateful,
+        logged=rule.logged,
     )
 
 
@@ -158,7 +160,11 @@ def decode_entry(entry: pb.Entry) -> tuple[Key, Any]:
         value = RuleSet(
             direction=r.direction,
             rules=tuple(_decode_rule(rule) for rule in r.rules),
-            defaults=RuleDefaults(allow_ip=r.default_allow_ip, allow_non_ip=r.default_allow_non_ip),
+            defaults=RuleDefaults(
+                allow_ip=r.default_allow_ip,
+                allow_non_ip=r.default_allow_non_ip,
+                log_denies=r.log_default_denies,
+            ),
         )
     return key, value
 
@@ -176,6 +182,7 @@ def _decode_rule(rule: pb.Rule) -> Rule:
         icmp_code=_get(rule, "icmp_code"),
         ether_type=_get(rule, "ether_type"),
         stateful=rule.stateful,
+        logged=rule.logged,
     )
 
 

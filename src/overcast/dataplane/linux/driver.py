@@ -36,6 +36,7 @@ from .libnft import Nft, NftError
 from .links import Host, program_links
 from .nat import HOST_LINK, HOST_NAT, HOST_TABLE, keep_index, link_index, needs_uplink
 from .netns import in_netns
+from .nflog import LoggedPacket, NflogReader, NflogSocket
 from .nftables import short_hash
 from .plan import (
     BRIDGE,
@@ -85,6 +86,9 @@ class LinuxDataplane(Dataplane):
         # thread they talk to that thread's namespace (measured: bridges landed in the root
         # namespace). Every kernel operation therefore runs on this one thread.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"dataplane-{host_id}")
+        #: Namespaces whose NFLOG socket is open (their rules log flows), and the thread reading them.
+        self._flow_logged: set[str] = set()
+        self._flow_reader: NflogReader | None = None
 
     # --- the interface ---------------------------------------------------------------------------
 
@@ -176,6 +180,10 @@ class LinuxDataplane(Dataplane):
         self._worker.shutdown()
 
     def _close(self) -> None:
+        if self._flow_reader is not None:
+            self._flow_reader.close()
+            self._flow_reader = None
+            self._flow_logged.clear()
         for namespace in self._namespaces.values():
             namespace.close()
         self._namespaces.clear()
@@ -253,7 +261,33 @@ class LinuxDataplane(Dataplane):
         for name in sorted(candidates - set(wanted)):
             self._remove_netns(name)
 
+    def _follow_flow_logs(self, name: str, view: DomainView) -> None:
+        """Read the namespace's NFLOG while its rules log (and someone listens)."""
+        logs = any(r.logged for r in (*view.ingress, *view.egress)) or any(
+            d.log_denies and not d.allow_ip for d in (view.ingress_defaults, view.egress_defaults)
+        )
+        if logs and self.on_flows is not None and name not in self._flow_logged:
+            if self._flow_reader is None:
+                self._flow_reader = NflogReader(self._deliver_flows)
+            self._flow_reader.add(name, NflogSocket(name), view.id)
+            self._flow_logged.add(name)
+        elif not logs and name in self._flow_logged:
+            self._stop_flow_logs(name)
+
+    def _stop_flow_logs(self, name: str) -> None:
+        if name in self._flow_logged and self._flow_reader is not None:
+            self._flow_reader.remove(name)
+        self._flow_logged.discard(name)
+
+    def _deliver_flows(self, domain_id: str, packets: list[LoggedPacket]) -> None:
+        if self.on_flows is not None:
+            self.on_flows(domain_id, packets)
+
+    def flow_log_overflows(self) -> int:
+        return self._flow_reader.overflows() if self._flow_reader is not None else 0
+
     def _remove_netns(self, name: str) -> None:
+        self._stop_flow_logs(name)
         # Endpoint veths first: the kernel dismantles a deleted namespace asynchronously, and
         # until then the containers would keep interfaces to nowhere.
         namespace = self._namespaces.pop(name, None) or self._namespace_for_removal(name)
@@ -330,6 +364,7 @@ class LinuxDataplane(Dataplane):
         program_links(namespace, plan, programmed, self._links_host)
         program_forwarding(namespace, plan, programmed)
         program_firewall(namespace, view, plan, programmed)
+        self._follow_flow_logs(name, view)
         program_uplink(namespace, plan.uplink, programmed, self._host_socket(), self._host_ready)
         if plan.uplink is None and self._uplinks is not None:
             self._uplinks.pop(uplink_name(view.id), None)

@@ -34,6 +34,7 @@ import xxhash
 from ...policy.compiler import RELATIVE, Defaults, DomainView, Rule
 from ...policy.oracle import covers
 from .nat import UPLINK, needs_uplink, uplink_sets
+from .nflog import GROUP as NFLOG_GROUP
 
 TABLE = "overcast"
 STATELESS_MARK = "0x00000001"
@@ -260,6 +261,19 @@ def summarise_counters(counters: Mapping[CounterKey, tuple[int, int]], view: Dom
     return {**per_direction, "endpoints": endpoints}
 
 
+#: Packets each logging rule copies to the agent per second (and the burst): a port scan costs
+#: the agent at most this per logged rule; the rule's counter still counts every packet.
+LOG_RATE, LOG_BURST = 50, 50
+
+
+def _log(direction: str, allowed: bool, entry_id: str) -> str:
+    """A logging rule's statements: rate-limited, to NFLOG with the deciding entry in the
+    prefix (:func:`overcast.agent.flows.log_prefix` reads it back). Its own rule, before the
+    deciding one: ``limit`` is a match, which must not keep the verdict from applying."""
+    prefix = f"ov|{direction[0].upper()}|{'A' if allowed else 'D'}|{entry_id}"
+    return f'limit rate {LOG_RATE}/second burst {LOG_BURST} packets log prefix "{prefix}" group {NFLOG_GROUP}'
+
+
 def _chain(
     direction: str,
     rules: tuple[Rule, ...],
@@ -279,11 +293,15 @@ def _chain(
         else:
             verdict = denied
         for match in _match(rule, direction, view):
+            if rule.logged:
+                lines.append(f"    {match} {_log(direction, rule.action == 'FORWARD', rule.entry_id)}")
             nth = seen.get(rule.entry_id, 0)
             seen[rule.entry_id] = nth + 1
             counter = _counter((direction, rule.entry_id, nth), counters)
             lines.append(f'    {match} {counter} {verdict} comment "{rule.entry_id}"')
     counter = _counter((direction, "default", 0), counters)
+    if defaults.log_denies and not defaults.allow_ip:
+        lines.append(f"    meta nfproto ipv4 {_log(direction, False, 'default')}")
     lines.append(f'    {counter} {allowed if defaults.allow_ip else denied} comment "default"')
     lines.append("  }")
     return lines

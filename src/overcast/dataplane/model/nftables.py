@@ -613,6 +613,19 @@ class _Script:
                     nat = Nat(token, address=str(_value("ip saddr", self.take()).network_address))
             elif token == "jump":
                 verdict, target = "jump", self.name()
+            elif token == "limit":  # "limit rate N/second burst N packets": the model never limits
+                self.take("rate")
+                self.take()
+                if self.peek() == "burst":
+                    self.take("burst")
+                    _integer(self.take())
+                    self.take("packets")
+            elif token == "log":  # "log prefix TEXT group N": logs, decides nothing
+                while self.peek() in ("prefix", "group"):
+                    option = self.take()
+                    value = self.take()
+                    if option == "group":
+                        _integer(value)
             elif token == "counter":  # counts, decides nothing (a seed: "packets N bytes M")
                 if self.peek() == "packets":
                     self.take("packets")
