@@ -18,7 +18,7 @@ SUPPORTED = """me enterprise user domaintemplate zonetemplate subnettemplate pol
 ingressacltemplate egressacltemplate ingressaclentrytemplate egressaclentrytemplate domain zone
 subnet vport policygroup enterprisenetwork networkmacrogroup container containerinterface vm
 vminterface sharednetworkresource floatingip l2domaintemplate l2domain vrs enterprisepermission
-gateway""".split()
+gateway job statisticspolicy""".split()
 
 OUT = Path(__file__).resolve().parent.parent / "src/overcast/directory/vsd_model_v6.json"
 

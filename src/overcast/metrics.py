@@ -15,7 +15,7 @@ gateways serve it on ``--metrics-listen HOST:PORT``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
@@ -162,6 +162,32 @@ class ControllerMetrics(Collector):
         for state, count in states.items():
             hosts_family.add_metric([state], count)
         yield from (hosts_family, behind, ack_age, refusals)
+        stats, flows = service.statistics, service.flows
+        yield CounterMetricFamily(
+            "overcast_controller_statistics_reports",
+            "Counter reports received from hosts.",
+            value=stats.reports,
+        )
+        yield CounterMetricFamily(
+            "overcast_controller_statistics_rows_written",
+            "Statistics samples written to the store.",
+            value=stats.rows_written,
+        )
+        yield CounterMetricFamily(
+            "overcast_controller_statistics_rows_lost",
+            "Statistics samples dropped because the store was away too long.",
+            value=stats.rows_lost,
+        )
+        yield GaugeMetricFamily(
+            "overcast_controller_flow_records_kept",
+            "Flow records kept for overcast flows.",
+            value=len(flows.records),
+        )
+        yield CounterMetricFamily(
+            "overcast_controller_flow_records_not_sent_by_hosts",
+            "Flow records hosts held back (their rate limit).",
+            value=flows.dropped_by_hosts,
+        )
 
 
 # --- the agent ---------------------------------------------------------------------------------
@@ -214,6 +240,50 @@ class AgentMetrics(Collector):
         yield GaugeMetricFamily(
             "overcast_agent_local_endpoints", "Endpoints running on this host.", value=len(agent.state.local)
         )
+        yield from domain_traffic(agent.counted)
+        yield CounterMetricFamily(
+            "overcast_agent_flow_records",
+            "Flow records made from the datapath's logs.",
+            value=agent.flows.logged,
+        )
+        yield CounterMetricFamily(
+            "overcast_agent_flow_records_not_forwarded",
+            "Flow records kept here only (over the forwarding rate limit).",
+            value=agent.flows.dropped_total,
+        )
+
+
+def domain_traffic(counted: Mapping[str, Mapping[str, Any]]) -> Iterator[Any]:
+    """The datapath's counters summarised per domain (as last read for the statistics report):
+    packets and bytes the domain's endpoints here sent (``in``) and received (``out``), and
+    packets their policy dropped."""
+    packets = CounterMetricFamily(
+        "overcast_agent_domain_packets",
+        "Per domain: packets of its endpoints here.",
+        labels=["domain", "direction"],
+    )
+    octets = CounterMetricFamily(
+        "overcast_agent_domain_bytes",
+        "Per domain: bytes of its endpoints here.",
+        labels=["domain", "direction"],
+    )
+    dropped = CounterMetricFamily(
+        "overcast_agent_domain_dropped_packets",
+        "Per domain: packets its policy dropped here.",
+        labels=["domain", "direction"],
+    )
+    for domain_id, counts in sorted(counted.items()):
+        totals = {name: [0, 0] for name in ("sent", "received", "dropped_sent", "dropped_received")}
+        for sets in counts.get("endpoints", {}).values():
+            for name, values in sets.items():
+                if name in totals:
+                    totals[name][0] += values[0]
+                    totals[name][1] += values[1]
+        for direction, name in (("in", "sent"), ("out", "received")):
+            packets.add_metric([domain_id, direction], totals[name][0])
+            octets.add_metric([domain_id, direction], totals[name][1])
+            dropped.add_metric([domain_id, direction], totals[f"dropped_{name}"][0])
+    yield from (packets, octets, dropped)
 
 
 # --- the gateway -------------------------------------------------------------------------------

@@ -64,6 +64,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         )
         assert result.returncode == 0, result.stdout + result.stderr
         assert "overcast demo --down" in result.stdout + result.stderr
+        # policy verify's summary: sampled flows proven against packets and counters.
+        output = result.stdout + result.stderr
+        assert "30 sampled flows: 30 agree with the model, 0 disagree" in output, output
         record = json.loads((state / "demo.json").read_text())
         yield {"OVERCAST_URL": f"http://{listen}", "OVERCAST_CONTROLLER": controller, "STATE": str(state)}
     finally:

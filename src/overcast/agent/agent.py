@@ -121,6 +121,8 @@ class Agent:
         #: counts adopted with the ruleset were reported by this host's previous run).
         self._reported: counting.Readings | None = None
         self.reports_sent = 0
+        #: The datapath's counters as last read (:meth:`Dataplane.counters`; the metrics).
+        self.counted: dict[str, Any] = {}
         #: The flows the datapath logged (a bounded ring; forwarded within a rate limit).
         self.flows = flow_log or FlowLog()
         #: Where forwarded flow records also go, one JSON line each (syslog), if anywhere.
@@ -328,6 +330,7 @@ class Agent:
     async def _read_counters(self) -> counting.Readings:
         dataplane = self.dataplane
         counted = await asyncio.to_thread(dataplane.counters) if dataplane.blocking else dataplane.counters()
+        self.counted = counted
         return counting.readings(counted)
 
     def _session_ended(self) -> None:

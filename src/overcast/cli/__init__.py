@@ -660,6 +660,38 @@ def bench_appd(
     )
 
 
+@bench_app.command("statistics")
+def bench_statistics(
+    output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(
+        "bench-results/statistics.json"
+    ),
+    endpoints: Annotated[int, typer.Option(help="Endpoints, every one moving every interval.")] = 20_000,
+    hosts: Annotated[int, typer.Option(help="Hosts reporting.")] = 40,
+    entries: Annotated[int, typer.Option(help="ACL entries with statsLoggingEnabled, all moving.")] = 700,
+    minutes: Annotated[int, typer.Option(help="Simulated minutes of 10-second intervals.")] = 15,
+    database: Annotated[
+        str | None,
+        typer.Option(help="A store URL (default: a fresh SQLite file); PostgreSQL: a scratch database."),
+    ] = None,
+) -> None:
+    """What VSD statistics cost the store at the scale benchmark's size: rows and time per
+    flush, roll-ups, and the store's size once every resolution's retention is full.
+
+    Example: [bold]overcast bench statistics --minutes 15[/]
+    """
+    from ..bench.statistics import run
+
+    report = run(str(output), endpoints=endpoints, hosts=hosts, entries=entries, minutes=minutes,
+                 database=database)  # fmt: skip
+    flush = report["flush"]
+    console.print(
+        f"{report['rows_per_flush']} rows per 10 s flush ({report['write_rate_rows_per_s']} rows/s), "
+        f"p50/p99 {flush['p50_ms']}/{flush['p99_ms']} ms ({report['store_busy_fraction_at_10s']:.1%} of the "
+        f"store's time); {report['bytes_per_row']} bytes per row, {report['steady_store_mb']} MB kept at "
+        f"steady state → {output}"
+    )
+
+
 @bench_app.command("directory")
 def bench_directory(
     output: Annotated[Path, typer.Option(help="Where to write the JSON figures.")] = Path(

@@ -39,6 +39,8 @@ from ..appd.apply import apply_document
 from ..appd.document import Document, Service
 from ..appd.document import Flow as DesignedFlow
 from ..appd.document import Tier as DesignedTier
+from ..client.controller import ControllerClient
+from ..client.verify import run_verify
 from ..client.vsd import VsdClient, VsdClientError
 from ..lab import Lab, sh
 from ..lab.frr import Frr
@@ -268,6 +270,13 @@ def run_demo(options: DemoOptions, console: Console) -> bool:
         console.print(f"[bold]up in {time.monotonic() - began:.1f} s[/] — probing with real connections…")
         results = probe(lab, deployed) + probe_outside(lab, deployed, outside_ns, outside_ip)
         ok = show_matrix(console, results, deployed)
+        with _step(console, "policy verify: the model's explanations proven against packets and counters"):
+            report = verify_policy(options, state_dir)
+        console.print(
+            f"  {report['samples']} sampled flows: {report['agreed']} agree with the model, "
+            f"{report['disagreements']} disagree, {report['skipped']} skipped"
+        )
+        ok = ok and report["disagreements"] == 0
         if options.keep:
             show_next_steps(console, options, state_dir)
             kept = True
@@ -562,6 +571,18 @@ def probe_outside(lab: Lab, deployed: list[Deployed], outside_ns: str, outside_i
         why = f"out {way}" if expected else "no rule (or no way) out"
         results.append(Probe(item, outside, OUTSIDE_PORT, expected, observed, why))
     return results
+
+
+def verify_policy(options: DemoOptions, state_dir: Path, samples: int = 30) -> dict[str, Any]:
+    """``overcast policy verify`` over every host's agent (their sockets are here)."""
+    agents = {f"{TAG}-{short}": AgentClient(state_dir / f"{short}.sock") for short in HOSTS}
+    try:
+        credentials = ("csp", "csproot", options.password)
+        with ControllerClient(options.controller, credentials=credentials) as control:
+            return run_verify(agents, control, samples, seed=1, timeout=0.5)
+    finally:
+        for agent in agents.values():
+            agent.close()
 
 
 def show_matrix(console: Console, results: list[Probe], deployed: list[Deployed]) -> bool:

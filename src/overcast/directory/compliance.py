@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 #: Writes of these kinds can change what is allowed (containers' and hosts' own records, which
 #: agents write all the time, cannot: every endpoint is judged as if it ran).
-JUDGED_KINDS = frozenset(POLICY_KINDS) - {"container", "vm", "vrs"} | {
+JUDGED_KINDS = frozenset(POLICY_KINDS) - {"container", "vm", "vrs", "statisticspolicy"} | {
     "appdapplication",
     "appdtier",
     "appdflow",

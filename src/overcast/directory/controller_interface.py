@@ -44,14 +44,14 @@ from .host_records import (
 from .objects import row_to_obj
 from .schema import REGISTRY
 from .service import SYSTEM, Directory, Principal
-from .statistics_store import prune_samples, write_samples
+from .statistics_store import prune_samples, roll_up, write_samples
 
 __all__ = [
     "HOST_MARK", "NO_CREDENTIALS", "SYSTEM", "ClaimResult", "CreatedEndpoint", "Directory", "EndpointClaim",
     "EndpointRefused", "EndpointSpec", "NotThisHosts", "Principal", "Snapshot", "TooManyHosts", "VsdError",
     "assigned_kind", "changes_after", "claim_endpoints", "claim_endpoints_of_hosts", "create_endpoint",
     "ensure_subnet", "mark_host_down", "open_directory", "record_gateway", "register_host", "remove_endpoint",
-    "prune_samples", "snapshot", "write_samples",
+    "prune_samples", "roll_up", "snapshot", "write_samples",
 ]  # fmt: skip
 
 T = TypeVar("T")

@@ -152,17 +152,18 @@ api_keys = Table(
     Index("ix_api_keys_user", "user_id"),
 )
 
-#: Statistics samples (:mod:`.statistics_store`): per object, resolution and bucket, the six
-#: counters of :data:`overcast.statistics.metrics.COLUMNS` (deltas summed in the bucket).
+#: Statistics samples (:mod:`.statistics_store`): per resolution, bucket and object, the six
+#: counters of :data:`overcast.statistics.metrics.COLUMNS` (deltas summed in the bucket). Keyed
+#: in time order (writes append, pruning deletes a key range) with no other index; a series is
+#: read by seeking each bucket of its range. No rowid on SQLite (migration 0008: ~40 % smaller).
 statistics = Table(
     "statistics",
     metadata,
-    Column("object_id", String(36), primary_key=True),
     Column("resolution", Integer, primary_key=True),
     Column("bucket", BigInteger, primary_key=True),
-    Column("kind", String(40), nullable=False),
+    Column("object_id", String(36), primary_key=True),
     *(Column(name, BigInteger, nullable=False, server_default="0") for name in STAT_COLUMNS),
-    Index("ix_statistics_age", "resolution", "bucket"),
+    sqlite_with_rowid=False,
 )
 
 event_channels = Table(

@@ -354,6 +354,10 @@ _ENTITY_RULES: dict[str, dict[str, Any]] = {
         operator_only=True,
         defaults={"permittedAction": "USE"},
     ),
+    "statisticspolicy": dict(
+        owners=("domain", "zone", "subnet", "vport", "l2domain"),
+        required=("name", "dataCollectionFrequency"),
+    ),
     "floatingip": dict(
         owners=("domain",),
         readonly={"assigned", "assignedToObjectType", "assignedToObjectID"},

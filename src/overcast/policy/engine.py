@@ -90,6 +90,7 @@ RELEVANT: dict[str, tuple[str, ...]] = {
     "egressaclentrytemplate": _ENTRY,
     "enterprisenetwork": ("address", "netmask"),
     "networkmacrogroup": (),
+    "statisticspolicy": ("dataCollectionFrequency",),  # the controller's statistics, not compiled
 }
 
 

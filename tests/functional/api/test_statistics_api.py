@@ -10,7 +10,7 @@ import pytest
 from bambou.exceptions import BambouHTTPError
 from vspk import v6 as vsdk
 
-from overcast.directory.statistics_store import prune_samples, write_samples
+from overcast.directory.statistics_store import prune_samples, roll_up, write_samples
 from overcast.statistics.rollup import RESOLUTIONS
 from overcast.testing.directory import ServedDirectory
 
@@ -37,13 +37,13 @@ def test_statistics_served_and_refused(directory_server: ServedDirectory) -> Non
     store = directory_server.directory.store
     start = int(time.time()) // 300 * 300 - 600  # two 5-minute slots, aligned
     rows = {
-        (vport.id, "vport", 10, start + 10): {"bytes_in": 1000, "packets_in": 10},
-        (vport.id, "vport", 10, start + 20): {"bytes_in": 500, "packets_in": 5},
-        (vport.id, "vport", 10, start + 310): {"bytes_in": 7, "packets_out_dropped": 3},
-        (acme["domain"].id, "domain", 10, start + 10): {"bytes_in": 1500},
+        (vport.id, 10, start + 10): {"bytes_in": 1000, "packets_in": 10},
+        (vport.id, 10, start + 20): {"bytes_in": 500, "packets_in": 5},
+        (vport.id, 10, start + 310): {"bytes_in": 7, "packets_out_dropped": 3},
+        (acme["domain"].id, 10, start + 10): {"bytes_in": 1500},
     }
     assert write_samples(store, rows) == 4
-    write_samples(store, {(vport.id, "vport", 10, start + 10): {"bytes_in": 1}})  # adds up
+    write_samples(store, {(vport.id, 10, start + 10): {"bytes_in": 1}})  # adds up
 
     stats = statistics_of(vport, startTime=start, endTime=start + 600, numberOfDataPoints=2)
     assert stats.stats_data["BYTES_IN"] == [1501, 7]
@@ -87,5 +87,24 @@ def test_statistics_served_and_refused(directory_server: ServedDirectory) -> Non
     ).stats_data["BYTES_IN"] == [1501, 7]
     del eve, ops
 
-    # Retention: 10-second samples older than an hour are pruned.
-    assert prune_samples(store, start + 3600 + 15, RESOLUTIONS) == 2
+    # Statistics policies: collection on or off (0) per object; a frequency that is not one is refused.
+    policy = vsdk.NUStatisticsPolicy(name="off", data_collection_frequency=0)
+    vport.create_child(policy)
+    assert vport.statistics_policies.get()[0].data_collection_frequency == 0
+    for bad in (-1, 86401):
+        status, text = refused(lambda b=bad: vport.create_child(
+            vsdk.NUStatisticsPolicy(name=f"bad{b}", data_collection_frequency=b)))  # fmt: skip
+        assert status in (400, 409) and "dataCollectionFrequency" in text, text
+
+    # Two hours ago: served from 5-minute buckets, rolled up from the 10-second ones exactly
+    # once (a second roll-up adds nothing), still there once the 10-second ones are pruned.
+    now = int(time.time())
+    old = now // 3600 * 3600 - 7200
+    write_samples(store, {(vport.id, 10, old + 10 * i): {"bytes_in": 10, "packets_in": 1} for i in range(60)})
+    assert roll_up(store, now, RESOLUTIONS) >= 2
+    assert roll_up(store, now, RESOLUTIONS) == 0
+    assert prune_samples(store, now, RESOLUTIONS) >= 60
+    past = statistics_of(vport, startTime=old, endTime=old + 600, numberOfDataPoints=2)
+    assert past.stats_data["BYTES_IN"] == [300, 300] and past.stats_data["PACKETS_IN"] == [30, 30]
+    hourly = statistics_of(vport, startTime=old - 86400, endTime=old + 3600, numberOfDataPoints=25)
+    assert sum(hourly.stats_data["BYTES_IN"]) == 600  # the 1-hour tier, rolled up from 5 minutes

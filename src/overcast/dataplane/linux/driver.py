@@ -33,7 +33,7 @@ from . import kernel
 from .firewall import program_firewall, read_counters, summarise_counters
 from .forwarding import program_forwarding
 from .libnft import Nft, NftError
-from .links import Host, program_links
+from .links import Host, interface_counts, program_links
 from .nat import HOST_LINK, HOST_NAT, HOST_TABLE, keep_index, link_index, needs_uplink
 from .netns import in_netns
 from .nflog import LoggedPacket, NflogReader, NflogSocket
@@ -165,7 +165,10 @@ class LinuxDataplane(Dataplane):
             view = self._view(domain_id)
             if view is None or name not in self._owned_namespaces().values():
                 continue
-            out[domain_id] = summarise_counters(read_counters(self._namespace(name)), view)
+            namespace = self._namespace(name)
+            out[domain_id] = summarise_counters(
+                read_counters(namespace), view, interface_counts(namespace, view)
+            )
         return out
 
     def describe(self) -> dict[str, Any]:

@@ -13,9 +13,10 @@ from typing import Any
 
 from pyroute2 import IPRoute
 
+from ...policy.compiler import DomainView
 from ..base import Attachment
 from .netns import in_netns, netns_path
-from .plan import BridgeSpec, DomainPlan, PortSpec
+from .plan import BridgeSpec, DomainPlan, PortSpec, veth_name
 from .programmed import LOOPBACK, Namespace, Programmed
 from .rtnl import Batch, attr, index_of, must_index, rtnl_socket
 
@@ -162,3 +163,18 @@ def _create_vxlan(settings: Host, namespace: Namespace, name: str, vni: int) -> 
     )  # fmt: skip
     host.link("set", index=must_index(host, name), net_ns_fd=namespace.name)
     return must_index(namespace.ipr, name)
+
+
+def interface_counts(namespace: Namespace, view: DomainView) -> dict[str, tuple[int, int, int, int]]:
+    """Each local endpoint's veth counters, by vport: (rx packets, rx bytes, tx packets, tx
+    bytes) on the host side — rx is what the endpoint sent, tx what was delivered to it. The
+    kernel counts them anyway (Ethernet bytes, every frame: ARP included), so they cost the
+    datapath nothing; they live as long as the veth (an agent restart adopts it)."""
+    wanted = {veth_name(e.vport_id): e.vport_id for e in view.local}
+    out: dict[str, tuple[int, int, int, int]] = {}
+    for link in namespace.ipr.get_links():
+        vport_id = wanted.get(attr(link, "IFLA_IFNAME"))
+        stats = attr(link, "IFLA_STATS64") if vport_id else None
+        if vport_id and stats is not None:
+            out[vport_id] = (stats["rx_packets"], stats["rx_bytes"], stats["tx_packets"], stats["tx_bytes"])
+    return out

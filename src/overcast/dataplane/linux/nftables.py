@@ -54,12 +54,13 @@ def set_name(name: str) -> str:
     return f"{kind}_{short_hash(object_id)}"
 
 
-#: Per-endpoint counting sets: each holds this host's endpoints (as ``local``) and counts, per
-#: element, the packets a rule looked it up for (nftables' per-element counters, measured: a
-#: lookup-only rule counts). ``sent``/``received``: every IPv4 packet from/to the endpoint
-#: through the domain's forward hook; ``dropped_*``: those the policy dropped (its ingress
-#: entries for what it sent, its egress entries for what was sent to it, defaults included).
-ENDPOINT_SETS = ("sent", "received", "dropped_sent", "dropped_received")
+#: Per-endpoint drop counting: each set holds this host's endpoints (as ``local``) and counts,
+#: per element, the packets a rule looked it up for (nftables' per-element counters, measured: a
+#: lookup-only rule counts): those the policy dropped — its ingress entries for what the
+#: endpoint sent, its egress entries for what was sent to it, defaults included. Only the drop
+#: path looks them up, so allowed traffic pays nothing. (What an endpoint sent and received is
+#: its veth's own counters: see ``driver.py``.)
+ENDPOINT_SETS = ("dropped_sent", "dropped_received")
 
 
 def set_contents(view: DomainView) -> dict[str, frozenset[str]]:
@@ -244,13 +245,21 @@ def parse_element_counters(listing: str, set_name_: str) -> dict[CounterKey, tup
     return {(set_name_, f[1], 0): (int(f[2]), int(f[3])) for f in found}
 
 
-def summarise_counters(counters: Mapping[CounterKey, tuple[int, int]], view: DomainView) -> dict[str, Any]:
-    """What a domain's table counted, as :meth:`Dataplane.counters` reports it: per direction
-    each entry's rules summed (and "default"), and per local endpoint (by vport) its
-    :data:`ENDPOINT_SETS` counts, each ``[packets, bytes]`` (pure)."""
+def summarise_counters(
+    counters: Mapping[CounterKey, tuple[int, int]],
+    view: DomainView,
+    interfaces: Mapping[str, tuple[int, int, int, int]] | None = None,
+) -> dict[str, Any]:
+    """What a domain counted, as :meth:`Dataplane.counters` reports it: per direction each
+    entry's rules summed (and "default"), and per local endpoint (by vport) what it ``sent``
+    and ``received`` (``interfaces``: vport -> its veth's rx packets, rx bytes, tx packets, tx
+    bytes, as the host side sees them) and its :data:`ENDPOINT_SETS` counts, each
+    ``[packets, bytes]`` (pure)."""
     per_direction: dict[str, dict[str, list[int]]] = {"ingress": {}, "egress": {}}
     by_address = {e.ip: e.vport_id for e in view.local if e.ip}
     endpoints: dict[str, dict[str, list[int]]] = {}
+    for vport_id, (rx_packets, rx_bytes, tx_packets, tx_bytes) in (interfaces or {}).items():
+        endpoints[vport_id] = {"sent": [rx_packets, rx_bytes], "received": [tx_packets, tx_bytes]}
     for (where, name, _nth), (packets, octets) in counters.items():
         if where in per_direction:
             total = per_direction[where].setdefault(name, [0, 0])
@@ -331,8 +340,6 @@ def ruleset(
     lines += [
         "  chain forward {",
         "    type filter hook forward priority filter; policy drop;",
-        "    meta nfproto ipv4 ip saddr @sent",  # counting only (per element)
-        "    meta nfproto ipv4 ip daddr @received",
         f"    ct state established,related ct mark != {STATELESS_MARK} accept",
         "    ct state invalid drop",
     ]

@@ -45,6 +45,7 @@ from .policy import (
     NetworkMacroBehaviour,
     PolicyGroupBehaviour,
 )
+from .statistics import StatisticsPolicyBehaviour
 from .tenancy import EnterpriseBehaviour, UserBehaviour
 
 __all__ = ["DISRUPTIVE_DOMAIN_ATTRS", "ROUTE_ASN", "Behaviour", "behaviour", "gateway_mac"]
@@ -78,6 +79,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "sharednetworkresource": SharedResourceBehaviour(),
     "floatingip": FloatingIPBehaviour(),
     "enterprisepermission": EnterprisePermissionBehaviour(),
+    "statisticspolicy": StatisticsPolicyBehaviour(),
     "appdservice": ServiceBehaviour(),
     "appdapplication": ApplicationBehaviour(),
     "appdapplicationtemplate": ApplicationTemplateBehaviour(),
