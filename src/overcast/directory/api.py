@@ -307,6 +307,17 @@ def create_app(directory: Directory, *, events_timeout: float = 30.0, worker_thr
         )
         return _json(found)
 
+    @app.get(
+        PREFIX + "/{parent_resource}/{parent_id}/policydecisions",
+        tags=["policy"],
+        summary="VSD policy decisions",
+    )
+    async def decisions(request: Request, parent_resource: str, parent_id: str) -> Response:
+        found = await as_caller(
+            request, lambda principal: directory.policy_decisions(principal, parent_resource, parent_id)
+        )
+        return _json(found)
+
     # --- generated entity routes -----------------------------------------------------------
 
     def list_handler(*, head: bool):  # type: ignore[no-untyped-def]

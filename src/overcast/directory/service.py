@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import DBAPIError
 
-from . import filters, statistics_query
+from . import filters, policy_decisions, statistics_query
 from .authentication import Authenticator
 from .backends import backend_for
 from .behaviours import behaviour
@@ -174,6 +174,12 @@ class Directory:
         """Run ``work`` in one write transaction judged as ``principal`` (the controller acting
         for a host's runtime credentials): ``Operations``' access checks apply as to a client."""
         return self._write(principal, work)
+
+    def read_as_system(self, work: Callable[[Operations], T]) -> T:
+        """Run ``work`` in one read transaction as the system (reads the caller's rights were
+        already checked for)."""
+        with self._read(SYSTEM) as ops:
+            return work(ops)
 
     def write_as_system(self, work: Callable[[Operations], T]) -> T:
         """Run ``work`` in one write transaction as the system itself (the controller's
@@ -417,6 +423,11 @@ class Directory:
     ) -> list[dict[str, Any]]:
         """VSD ``statistics`` of one object the caller may see (:mod:`.statistics_query`)."""
         return statistics_query.statistics(self, principal, resource, object_id, params)
+
+    def policy_decisions(self, principal: Principal, resource: str, object_id: str) -> list[dict[str, Any]]:
+        """VSD ``policydecisions`` of an interface or vport the caller may see
+        (:mod:`.policy_decisions`)."""
+        return policy_decisions.policy_decisions(self, principal, resource, object_id)
 
     @staticmethod
     def _entity(resource: str) -> Entity:
