@@ -3,7 +3,7 @@ shared network resources and floating IPs."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import ipam, validation
 from ..errors import conflict, invalid
@@ -152,14 +152,37 @@ class VMInterfaceBehaviour(InterfaceBehaviour):
     uuid_attr = "VMUUID"
 
 
+#: What ``attachedNetworkType`` names, for split activation.
+_NETWORK_KINDS = {"SUBNET": "subnet", "L2DOMAIN": "l2domain"}
+
+
+def split_activated(item: Any) -> bool:
+    """An interface naming its network (``attachedNetworkID``) instead of a vport: the directory
+    creates the vport (VSD's split activation, as orchestrators create VMs)."""
+    return isinstance(item, dict) and not item.get("VPortID") and bool(item.get("attachedNetworkID"))
+
+
+def _auto_vport_mark(endpoint_id: str) -> str:
+    """The ``externalID`` of a vport the directory created for an endpoint (deleted with it)."""
+    return f"overcast:endpoint:{endpoint_id}"
+
+
 class EndpointBehaviour(Behaviour):
-    """container / vm: created at the root with their interfaces in one request."""
+    """container / vm: created at the root with their interfaces in one request. An interface
+    names its vport (``VPortID``), or its network (``attachedNetworkID`` and
+    ``attachedNetworkType``, optionally ``IPAddress``): the directory then creates a vport for it
+    in that network (split activation), deleted with the endpoint."""
 
     interface_kind = "containerinterface"
 
     def enterprise_of(self, ops: Operations, parent: Obj | None, obj: Obj) -> str | None:
         enterprises = set()
         for item in obj.data.get("interfaces") or []:
+            if split_activated(item):
+                network = ops.tx.get(item.get("attachedNetworkID"))
+                if network is not None:
+                    enterprises.add(network.enterprise_id)
+                continue
             vport = ops.tx.get(item.get("VPortID")) if isinstance(item, dict) else None
             if vport is not None:
                 enterprises.add(vport.enterprise_id)
@@ -187,9 +210,28 @@ class EndpointBehaviour(Behaviour):
         interfaces = obj.data.get("interfaces") or []
         if not all(isinstance(i, dict) for i in interfaces):
             raise invalid("interfaces", "interfaces is a list of interface objects.")
-        vports = [i.get("VPortID") for i in interfaces]
+        for index, item in enumerate(interfaces):
+            if split_activated(item):
+                kind = _NETWORK_KINDS.get(item.get("attachedNetworkType") or "SUBNET")
+                if kind is None:
+                    raise invalid(
+                        f"interfaces[{index}].attachedNetworkType",
+                        "attachedNetworkType is SUBNET or L2DOMAIN.",
+                    )
+                ops.need(item["attachedNetworkID"], kind, prop=f"interfaces[{index}].attachedNetworkID")
+                if not item.get("MAC"):
+                    raise invalid(f"interfaces[{index}].MAC", "An interface needs its MAC address.")
+            elif not isinstance(item, dict) or not item.get("VPortID"):
+                raise invalid(
+                    f"interfaces[{index}]",
+                    "An interface names its vport (VPortID) or its network (attachedNetworkID).",
+                )
+        vports = [i["VPortID"] for i in interfaces if i.get("VPortID")]
         if len(set(vports)) != len(vports):
             raise invalid("interfaces", "Two interfaces name the same vport.")
+        macs = [str(i.get("MAC") or "").lower() for i in interfaces if i.get("MAC")]
+        if len(set(macs)) != len(macs):
+            raise invalid("interfaces", "Two interfaces have the same MAC address.")
         enterprise = ops.tx.get(obj.enterprise_id)
         obj.data.update(
             enterpriseID=obj.enterprise_id,
@@ -201,11 +243,31 @@ class EndpointBehaviour(Behaviour):
     def confirm_delete(self, ops: Operations, obj: Obj) -> bool:
         return False  # an endpoint goes with its own interfaces, nothing else
 
+    def extra_doomed(self, ops: Operations, obj: Obj) -> list[Obj]:
+        return ops.tx.find("vport", "externalID", _auto_vport_mark(obj.id))
+
     def after_create(self, ops: Operations, obj: Obj, parent: Obj | None) -> None:
         requested = obj.data.get("interfaces") or []
         created = []
         for index, item in enumerate(requested):
             try:
+                if split_activated(item):
+                    network = ops.tx.get(item["attachedNetworkID"])
+                    vport = ops.create_internal(
+                        network,
+                        "vport",
+                        {
+                            "name": f"{obj.data.get('name')}-{str(item['MAC']).lower().replace(':', '')}",
+                            "type": "VM" if obj.kind == "vm" else "CONTAINER",
+                            "addressSpoofing": "INHERITED",
+                            "externalID": _auto_vport_mark(obj.id),
+                            "description": f"created for {obj.kind} {obj.data.get('name')}",
+                        },
+                    )
+                    item = {
+                        k: v for k, v in item.items() if k not in ("attachedNetworkID", "attachedNetworkType")
+                    }
+                    item["VPortID"] = vport.id
                 created.append(ops.create_internal(obj, self.interface_kind, item, refresh=False))
             except Exception as exc:
                 prop = getattr(exc, "property", None)
