@@ -1,0 +1,98 @@
+"""The agent's DHCP responder against a real client (busybox's udhcpc) across a veth pair in
+namespaces: the client gets exactly the address, mask, router and MTU it was told; a MAC the
+responder does not know gets nothing; the responder keeps answering renewals and stops when
+its interface goes away."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from overcast.lab import Lab, sh
+from overcast.vms.dhcp import Lease
+from overcast.vms.responder import DhcpResponder
+
+from ...support.lab import needs_root
+
+pytestmark = [*needs_root, pytest.mark.skipif(shutil.which("busybox") is None, reason="needs busybox")]
+
+CLIENT_MAC = "52:54:00:12:34:56"
+SCRIPT = """#!/bin/sh
+[ "$1" = bound ] || [ "$1" = renew ] || exit 0
+echo "$1 ip=$ip subnet=$subnet router=$router mtu=$mtu lease=$lease serverid=$serverid" >> {out}
+"""
+
+
+def udhcpc(netns: str, ifname: str, script: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            netns,
+            "busybox",
+            "udhcpc",
+            "-i",
+            ifname,
+            "-f",
+            "-q",
+            "-n",
+            "-t",
+            "3",
+            "-T",
+            "1",
+            "-s",
+            str(script),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_a_real_client_gets_exactly_its_lease(lab: Lab, tmp_path: Path) -> None:
+    server, client = lab.container("dhcp-s"), lab.container("dhcp-c")
+    sh("ip", "link", "add", "ovdhs", "netns", server, "type", "veth", "peer", "ovdhc", "netns", client)
+    sh("ip", "-n", server, "link", "set", "ovdhs", "up")
+    sh("ip", "-n", client, "link", "set", "ovdhc", "address", CLIENT_MAC, "up")
+    out = tmp_path / "leases.txt"
+    script = tmp_path / "udhcpc.sh"
+    script.write_text(SCRIPT.format(out=out))
+    script.chmod(0o755)
+    leases = {CLIENT_MAC: Lease(CLIENT_MAC, "10.66.0.23", 24, "10.66.0.1", "0e:0c:00:00:10:01", mtu=1450)}
+    responder = DhcpResponder(server, "ovdhs", lambda: leases)
+    try:
+        result = udhcpc(client, "ovdhc", script)
+        assert result.returncode == 0, result.stdout + result.stderr
+        bound = out.read_text().splitlines()
+        assert bound == [
+            "bound ip=10.66.0.23 subnet=255.255.255.0 router=10.66.0.1 mtu=1450 lease=3600 serverid=10.66.0.1"
+        ], bound
+        assert responder.answered == 2  # OFFER, ACK
+
+        # A MAC the responder was not told about gets nothing.
+        sh("ip", "-n", client, "link", "set", "ovdhc", "address", "52:54:00:99:99:99")
+        refused = udhcpc(client, "ovdhc", script)
+        assert refused.returncode != 0 and len(out.read_text().splitlines()) == 1
+        assert responder.answered == 2 and responder.ignored >= 3
+
+        # The table changes (the directory moved the address): the next client gets the new one.
+        leases[CLIENT_MAC] = Lease(CLIENT_MAC, "10.66.0.24", 24, "10.66.0.1", "0e:0c:00:00:10:01")
+        sh("ip", "-n", client, "link", "set", "ovdhc", "address", CLIENT_MAC)
+        assert udhcpc(client, "ovdhc", script).returncode == 0
+        assert out.read_text().splitlines()[-1].startswith("bound ip=10.66.0.24 ")
+    finally:
+        responder.close()
+    # The interface going away ends a responder too (the VM's tap disappears with it).
+    other = DhcpResponder(server, "ovdhs", lambda: leases)
+    sh("ip", "-n", server, "link", "del", "ovdhs")
+    deadline = time.monotonic() + 3
+    while other._thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not other._thread.is_alive()
+    other.close()
