@@ -129,6 +129,11 @@ class ProcessSystem:
             lambda: self.state(short)["applied_revision"] > 0, f"agent {short} to sync"
         )
 
+    def operator_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``overcast ARGS`` as the operator, against this system's directory and controller."""
+        return cli(*args, "--controller", self.controller_address, "--url", self.url,
+                   "--user", "csproot", "--password", "csproot", "--org", "csp")  # fmt: skip
+
     def socket(self, short: str) -> Path:
         return self.tmp / f"{short}.sock"
 

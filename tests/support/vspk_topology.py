@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+from bambou.exceptions import BambouHTTPError
 from vspk import v6 as vsdk
 
 from overcast.testing.directory import ServedDirectory
@@ -86,3 +88,10 @@ class Shop:
         )
         acl.create_child(entry)
         return entry
+
+
+def refused(call: Any) -> tuple[int, str]:
+    """A vspk call that must fail: its HTTP status and the error's text."""
+    with pytest.raises(BambouHTTPError) as info:
+        call()
+    return info.value.connection.response.status_code, str(info.value)

@@ -6,20 +6,12 @@ from __future__ import annotations
 
 from functools import partial
 
-import pytest
-from bambou.exceptions import BambouHTTPError
 from vspk import v6 as vsdk
 
 from overcast.directory.service import SYSTEM
 from overcast.testing.directory import ServedDirectory
 
-from ...support.vspk_topology import build_domain, session_for
-
-
-def refused(call) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    with pytest.raises(BambouHTTPError) as info:
-        call()
-    return info.value.connection.response.status_code, str(info.value)
+from ...support.vspk_topology import build_domain, refused, session_for
 
 
 def test_pools_floating_ips_and_advertised_subnets(directory_server: ServedDirectory) -> None:

@@ -6,27 +6,19 @@ from __future__ import annotations
 
 import time
 
-import pytest
-from bambou.exceptions import BambouHTTPError
 from vspk import v6 as vsdk
 
 from overcast.directory.statistics_store import prune_samples, roll_up, write_samples
 from overcast.statistics.rollup import RESOLUTIONS
 from overcast.testing.directory import ServedDirectory
 
-from ...support.vspk_topology import build_domain, session_for
+from ...support.vspk_topology import build_domain, refused, session_for
 
 
 def statistics_of(parent, **params):  # type: ignore[no-untyped-def]
     found = parent.statistics.get(query_parameters={k: str(v) for k, v in params.items()})
     (only,) = found
     return only
-
-
-def refused(call) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    with pytest.raises(BambouHTTPError) as info:
-        call()
-    return info.value.connection.response.status_code, str(info.value)
 
 
 def test_statistics_served_and_refused(directory_server: ServedDirectory) -> None:

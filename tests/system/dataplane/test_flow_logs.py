@@ -18,7 +18,7 @@ import pytest
 from overcast.lab import Lab
 
 from ...support.lab import needs_root
-from ...support.processes import ProcessSystem, cli, cli_ok, web_and_db
+from ...support.processes import ProcessSystem, cli_ok, web_and_db
 
 pytestmark = [pytest.mark.slow, *needs_root]
 
@@ -35,8 +35,7 @@ time.sleep(0.5)
 
 
 def flows(system: ProcessSystem, *args: str) -> list[dict[str, Any]]:
-    result = cli("flows", "--json", "--controller", system.controller_address, "--url", system.url,
-                 "--user", "csproot", "--password", "csproot", "--org", "csp", *args)  # fmt: skip
+    result = system.operator_cli("flows", "--json", *args)
     assert result.returncode == 0, result.stderr + result.stdout
     import json
 

@@ -18,16 +18,14 @@ from overcast.dataplane.linux.driver import LinuxDataplane
 from overcast.lab import Lab, sh
 
 from ...support.lab import needs_root
-from ...support.processes import ProcessSystem, cli, endpoint, web_and_db
+from ...support.processes import ProcessSystem, endpoint, web_and_db
 
 pytestmark = [pytest.mark.slow, *needs_root]
 
 
 def verify(system: ProcessSystem, *args: str) -> tuple[int, dict[str, Any]]:
     sockets = [arg for short in system.hosts for arg in ("--agent-socket", str(system.socket(short)))]
-    result = cli("policy", "verify", "--json", *sockets, "--controller", system.controller_address,
-                 "--url", system.url, "--user", "csproot", "--password", "csproot", "--org", "csp",
-                 *args)  # fmt: skip
+    result = system.operator_cli("policy", "verify", "--json", *sockets, *args)
     assert result.stdout.startswith("{"), result.stderr + result.stdout
     return result.returncode, json.loads(result.stdout)
 

@@ -29,7 +29,7 @@ from overcast.testing.ports import free_port
 from overcast.testing.processes import Service
 
 from ...support.lab import needs_root
-from ...support.processes import ProcessSystem, cli, endpoint
+from ...support.processes import ProcessSystem, endpoint
 from ...support.sockets import exchange, open_connection
 
 pytestmark = [
@@ -46,8 +46,7 @@ NEVER_UP = "10.99.0.250"  # a peer gw2 is configured with that never answers
 
 
 def status(system: ProcessSystem) -> dict[str, Any]:
-    result = cli("status", "--json", "--controller", system.controller_address, "--url", system.url,
-                 "--user", "csproot", "--password", "csproot", "--org", "csp")  # fmt: skip
+    result = system.operator_cli("status", "--json")
     return dict(json.loads(result.stdout))
 
 
