@@ -96,3 +96,40 @@ def test_a_real_client_gets_exactly_its_lease(lab: Lab, tmp_path: Path) -> None:
         time.sleep(0.05)
     assert not other._thread.is_alive()
     other.close()
+
+
+def test_an_endpoint_gets_its_address_from_its_agent(lab: Lab, tmp_path: Path) -> None:
+    """An endpoint whose interface the runtime leaves unconfigured (as a VM's, or Docker's
+    before it configures it) asks DHCP on its port: its agent answers with the directory's
+    address; another endpoint's MAC claimed on that port gets nothing."""
+    from overcast.agent.client import AgentClient
+    from overcast.testing.builders import make_l3_subnet
+
+    from ...support.processes import ProcessSystem, endpoint
+
+    system = ProcessSystem(tmp_path, {"h1": "10.99.0.1"}, lab=lab)
+    try:
+        client = system.client()
+        net = make_l3_subnet(client, "acme", address="10.9.0.0")
+        vport, mac = endpoint(client, net["subnet"]["ID"], "vm1")
+        other_vport, other_mac = endpoint(client, net["subnet"]["ID"], "vm2")
+        netns, other_netns = lab.container("vm1"), lab.container("vm2")
+        with AgentClient(system.socket("h1")) as agent:
+            attached = agent.attach(vport, mac, netns, configure=False)
+            agent.attach(other_vport, other_mac, other_netns, configure=False)
+        sh("ip", "-n", netns, "link", "set", "eth0", "up")
+        out = tmp_path / "leases.txt"
+        script = tmp_path / "udhcpc.sh"
+        script.write_text(SCRIPT.format(out=out))
+        script.chmod(0o755)
+        result = udhcpc(netns, "eth0", script)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert out.read_text().splitlines() == [
+            f"bound ip={attached['ip']} subnet=255.255.255.0 router={attached['gateway']} mtu=1450 "
+            f"lease=3600 serverid={attached['gateway']}"
+        ]
+        # vm1's port claiming vm2's MAC: nothing (the answer is for the port's own endpoint).
+        sh("ip", "-n", netns, "link", "set", "eth0", "address", other_mac)
+        assert udhcpc(netns, "eth0", script).returncode != 0
+    finally:
+        system.close()

@@ -27,6 +27,8 @@ from typing import Any
 from pyroute2 import IPRoute, NetlinkError
 
 from ...policy.compiler import DomainView, Key, domain_view
+from ...vms.dhcp import Lease
+from ...vms.responder import DomainDhcp
 from ..base import Attachment, Dataplane, DataplaneError
 from ..change import Change
 from . import kernel
@@ -43,6 +45,7 @@ from .plan import (
     OWNED_LINK_PREFIXES,
     VETH,
     VXLAN,
+    dhcp_leases,
     plan_domain,
     uplink_name,
     veth_name,
@@ -89,6 +92,9 @@ class LinuxDataplane(Dataplane):
         #: Namespaces whose NFLOG socket is open (their rules log flows), and the thread reading them.
         self._flow_logged: set[str] = set()
         self._flow_reader: NflogReader | None = None
+        #: Per domain namespace: the DHCP responder of its endpoint ports, and its table.
+        self._dhcp: dict[str, DomainDhcp] = {}
+        self._dhcp_leases: dict[str, dict[str, tuple[Lease, str]]] = {}
 
     # --- the interface ---------------------------------------------------------------------------
 
@@ -183,6 +189,8 @@ class LinuxDataplane(Dataplane):
         self._worker.shutdown()
 
     def _close(self) -> None:
+        for name in list(self._dhcp):
+            self._stop_dhcp(name)
         if self._flow_reader is not None:
             self._flow_reader.close()
             self._flow_reader = None
@@ -264,6 +272,19 @@ class LinuxDataplane(Dataplane):
         for name in sorted(candidates - set(wanted)):
             self._remove_netns(name)
 
+    def _serve_dhcp(self, name: str, view: DomainView) -> None:
+        """Answer the domain's endpoints' DHCP on their ports with the directory's addresses
+        (VMs ask; containers configured by their runtime never do)."""
+        self._dhcp_leases[name] = dhcp_leases(view, self.mtu)
+        if name not in self._dhcp:
+            self._dhcp[name] = DomainDhcp(name, lambda: self._dhcp_leases.get(name, {}))
+
+    def _stop_dhcp(self, name: str) -> None:
+        responder = self._dhcp.pop(name, None)
+        self._dhcp_leases.pop(name, None)
+        if responder is not None:
+            responder.close()
+
     def _follow_flow_logs(self, name: str, view: DomainView) -> None:
         """Read the namespace's NFLOG while its rules log (and someone listens)."""
         logs = any(r.logged for r in (*view.ingress, *view.egress)) or any(
@@ -291,6 +312,7 @@ class LinuxDataplane(Dataplane):
 
     def _remove_netns(self, name: str) -> None:
         self._stop_flow_logs(name)
+        self._stop_dhcp(name)
         # Endpoint veths first: the kernel dismantles a deleted namespace asynchronously, and
         # until then the containers would keep interfaces to nowhere.
         namespace = self._namespaces.pop(name, None) or self._namespace_for_removal(name)
@@ -368,6 +390,7 @@ class LinuxDataplane(Dataplane):
         program_forwarding(namespace, plan, programmed)
         program_firewall(namespace, view, plan, programmed)
         self._follow_flow_logs(name, view)
+        self._serve_dhcp(name, view)
         program_uplink(namespace, plan.uplink, programmed, self._host_socket(), self._host_ready)
         if plan.uplink is None and self._uplinks is not None:
             self._uplinks.pop(uplink_name(view.id), None)

@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from ...policy.compiler import DomainView
+from ...vms.dhcp import Lease
 from ..base import Attachment
 from .nat import HOST_LINK, UplinkSpec, needs_uplink, uplink_spec
 from .nftables import ruleset, set_contents, short_hash
@@ -142,3 +143,19 @@ def plan_domain(
             raise ValueError(f"domain {view.id} needs an uplink: give its number")
         uplink = uplink_spec(view, uplink_name(view.id), uplink_index)
     return DomainPlan(bridges, vxlans, ports, neighbours, fdb, shape, sets, refused, uplink)
+
+
+def dhcp_leases(view: DomainView, mtu: int) -> dict[str, tuple[Lease, str]]:
+    """What each local endpoint's DHCP is answered with, and on which port: MAC -> (lease, the
+    endpoint's veth). Endpoints of a subnet without a gateway MAC (an L2 domain) get none."""
+    subnets = {s.id: s for s in view.subnets}
+    out: dict[str, tuple[Lease, str]] = {}
+    for endpoint in view.local:
+        subnet = subnets.get(endpoint.subnet_id)
+        if endpoint.ip is None or subnet is None or not subnet.prefix or not subnet.gateway_mac:
+            continue
+        mac = endpoint.mac.lower()
+        prefix_length = int(subnet.prefix.split("/")[1])
+        lease = Lease(mac, endpoint.ip, prefix_length, subnet.gateway, subnet.gateway_mac, mtu=mtu)
+        out[mac] = (lease, veth_name(endpoint.vport_id))
+    return out
