@@ -1,8 +1,8 @@
-"""Serving DHCP on one interface (a VM's tap, or any port) inside a domain namespace.
+"""Serving DHCP on the endpoint ports of a domain namespace.
 
-An ``AF_PACKET`` socket made inside the namespace and bound to the interface sees what the VM
-sends before the bridge does; replies go back out of the same interface, so only that VM sees
-them and tenants with overlapping subnets never meet. One thread per responder reads the socket;
+An ``AF_PACKET`` socket made inside the namespace sees what an endpoint sends on its port
+before the bridge does; the reply goes back out of that port, so only that endpoint sees it and
+tenants with overlapping subnets never meet. One thread per namespace reads the socket;
 :func:`overcast.vms.dhcp.answer` decides. A flood is bounded: at most :data:`RATE` answers per
 second per MAC (burst :data:`BURST`), the rest dropped and counted, and the socket's receive
 buffer drops beyond it — the agent's loop is never involved.
@@ -50,58 +50,6 @@ class _Limiter:
         if len(self._tokens) > 4096:  # a flood of spoofed MACs: forget the buckets
             self._tokens.clear()
         return True
-
-
-class DhcpResponder:
-    """Answers DHCP on ``ifname`` in ``netns`` from ``leases()`` (read per request: the agent's
-    current table) until :meth:`close`, or until the interface goes away."""
-
-    def __init__(self, netns: str | None, ifname: str, leases: Callable[[], Mapping[str, Lease]]) -> None:
-        self.netns, self.ifname, self.leases = netns, ifname, leases
-        with in_netns(netns):
-            self.socket = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
-            try:
-                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-                self.socket.bind((ifname, ETH_P_IP))
-            except BaseException:
-                self.socket.close()
-                raise
-        self.answered = 0
-        self.ignored = 0  # not DHCP for us: unknown MACs, messages not answered
-        self.limiter = _Limiter()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"dhcp-{ifname}", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=2)
-        self.socket.close()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            ready, _, _ = select.select([self.socket], [], [], 0.5)
-            if not ready:
-                continue
-            try:
-                frame, address = self.socket.recvfrom(2048)
-            except OSError as exc:  # ENETDOWN, ENODEV: the interface went away with its VM
-                log.info("DHCP on %s stops: %s", self.ifname, exc.strerror)
-                return
-            if address[2] == socket.PACKET_OUTGOING:
-                continue  # our own replies
-            found = answer(frame, self.leases())
-            if found is None:
-                self.ignored += 1
-                continue
-            request, reply = found
-            if not self.limiter.allowed(request.mac):
-                continue
-            try:
-                self.socket.send(reply)
-                self.answered += 1
-            except OSError as exc:
-                log.warning("DHCP reply on %s failed: %s", self.ifname, exc)
 
 
 #: Classic BPF for ``ip and udp dst port 67`` on an untagged Ethernet port (the instructions
