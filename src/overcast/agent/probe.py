@@ -14,18 +14,11 @@ import socket
 import struct
 import time
 
+import dpkt
+
 from ..dataplane.linux.netns import in_netns
 
 PROTOCOLS = ("tcp", "icmp")
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
 
 
 def probe(
@@ -52,10 +45,9 @@ def probe(
             sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         with sock:
             ident = os.getpid() & 0xFFFF ^ int(time.monotonic_ns() & 0xFFFF)
-            header = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
-            payload = b"overcast-verify"
-            message = struct.pack("!BBHHH", 8, 0, _checksum(header + payload), ident, 1) + payload
-            sock.sendto(message, (destination, 0))
+            echo = dpkt.icmp.ICMP.Echo(id=ident, seq=1, data=b"overcast-verify")
+            message = dpkt.icmp.ICMP(type=dpkt.icmp.ICMP_ECHO, data=echo)  # bytes() fills the checksum
+            sock.sendto(bytes(message), (destination, 0))
             deadline = time.monotonic() + timeout
             while (left := deadline - time.monotonic()) > 0:
                 sock.settimeout(left)

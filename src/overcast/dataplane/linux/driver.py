@@ -92,9 +92,11 @@ class LinuxDataplane(Dataplane):
         #: Namespaces whose NFLOG socket is open (their rules log flows), and the thread reading them.
         self._flow_logged: set[str] = set()
         self._flow_reader: NflogReader | None = None
-        #: Per domain namespace: the DHCP responder of its endpoint ports, and its table.
+        #: Per domain namespace: the DHCP responder of its endpoint ports, and the view its
+        #: table is derived from when a request comes (never on the programming path).
         self._dhcp: dict[str, DomainDhcp] = {}
-        self._dhcp_leases: dict[str, dict[str, tuple[Lease, str]]] = {}
+        self._dhcp_views: dict[str, DomainView] = {}
+        self._dhcp_tables: dict[str, tuple[DomainView, dict[str, tuple[Lease, str]]]] = {}
 
     # --- the interface ---------------------------------------------------------------------------
 
@@ -275,13 +277,25 @@ class LinuxDataplane(Dataplane):
     def _serve_dhcp(self, name: str, view: DomainView) -> None:
         """Answer the domain's endpoints' DHCP on their ports with the directory's addresses
         (VMs ask; containers configured by their runtime never do)."""
-        self._dhcp_leases[name] = dhcp_leases(view, self.mtu)
+        self._dhcp_views[name] = view
         if name not in self._dhcp:
-            self._dhcp[name] = DomainDhcp(name, lambda: self._dhcp_leases.get(name, {}))
+            self._dhcp[name] = DomainDhcp(name, lambda: self._leases(name))
+
+    def _leases(self, name: str) -> dict[str, tuple[Lease, str]]:
+        """The namespace's DHCP table (the responder's thread), derived once per view."""
+        view = self._dhcp_views.get(name)
+        if view is None:
+            return {}
+        cached = self._dhcp_tables.get(name)
+        if cached is None or cached[0] is not view:
+            cached = (view, dhcp_leases(view, self.mtu))
+            self._dhcp_tables[name] = cached
+        return cached[1]
 
     def _stop_dhcp(self, name: str) -> None:
         responder = self._dhcp.pop(name, None)
-        self._dhcp_leases.pop(name, None)
+        self._dhcp_views.pop(name, None)
+        self._dhcp_tables.pop(name, None)
         if responder is not None:
             responder.close()
 
